@@ -1,0 +1,138 @@
+// ota.yaml: the device's configuration, read by the gates, sensord and the agent hooks.
+// Every default is stated here, once; a missing file means exactly these defaults.
+import * as z from 'zod/mini';
+import { MaintenanceWindow, TimeZone, UnitInterval, VanId } from '../schemas/common.js';
+
+export const DEFAULT_DEVICE_CONFIG_PATH = '/etc/vancore/ota.yaml';
+export const DEFAULT_STATE_DIR = '/var/lib/vancore-ota';
+
+const Seconds = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
+const HttpUrl = z.url({ protocol: /^https?$/ });
+
+/** Local policy at Download_Enter (the VanCore spec's defaults). */
+export const DownloadPolicy = z.strictObject({
+  must_be_stationary: z._default(z.boolean(), true),
+  stationary_minutes: z._default(z.number().check(z.minimum(1), z.maximum(60)), 3),
+  min_signal_quality: z._default(UnitInterval, 0.6),
+  min_battery_soc: z._default(z.number().check(z.minimum(0), z.maximum(100)), 30),
+  shore_power_overrides_battery: z._default(z.boolean(), true),
+  maintenance_window: z._default(z.nullable(MaintenanceWindow), null),
+  /** Exit 21 (client blocks and retries) only when the wait should clear within this; else exit 1 ("not now"). */
+  short_wait_seconds: z._default(Seconds(0, 600), 60),
+});
+
+/** A reading older than this is unknown (and unknown never lets an update through). */
+export const Staleness = z.strictObject({
+  motion_seconds: z._default(Seconds(1, 3600), 30),
+  signal_seconds: z._default(Seconds(1, 3600), 120),
+  power_seconds: z._default(Seconds(1, 86_400), 300),
+});
+
+export const HealthCheck = z.union([
+  z.strictObject({
+    name: z.string().check(z.minLength(1), z.maxLength(64)),
+    command: z.array(z.string()).check(z.minLength(1)),
+    timeout_seconds: z._default(Seconds(1, 600), 10),
+  }),
+  z.strictObject({
+    name: z.string().check(z.minLength(1), z.maxLength(64)),
+    url: HttpUrl,
+    expect_status: z._default(z.int().check(z.minimum(100), z.maximum(599)), 200),
+    timeout_seconds: z._default(Seconds(1, 600), 10),
+  }),
+]);
+export type HealthCheck = z.infer<typeof HealthCheck>;
+
+export const ImuSource = z.strictObject({
+  /** IIO device dir, e.g. /sys/bus/iio/devices/iio:device0 (relative to the host root). */
+  device: z._default(z.string(), '/sys/bus/iio/devices/iio:device0'),
+  sample_hz: z._default(z.number().check(z.minimum(0.2), z.maximum(100)), 10),
+  /** Deviation of |a| from 1 g (in g) above which a sample counts as movement. */
+  movement_threshold_g: z._default(z.number().check(z.minimum(0.001), z.maximum(2)), 0.05),
+  /** Angular rate (rad/s) above which a gyro sample counts as movement, when a gyro is present. */
+  gyro_threshold_rad_s: z._default(z.number().check(z.minimum(0.001), z.maximum(10)), 0.1),
+});
+
+export const GnssSource = z.strictObject({
+  host: z._default(z.string(), '127.0.0.1'),
+  port: z._default(z.int().check(z.minimum(1), z.maximum(65_535)), 2947),
+  /** Speed over ground (m/s) above which the van is moving. */
+  moving_speed_mps: z._default(z.number().check(z.minimum(0.1), z.maximum(10)), 1.0),
+});
+
+export const HomeAssistant = z.strictObject({
+  url: HttpUrl,
+  /** File holding a long-lived access token (never the token itself in this file). */
+  token_file: z.string(),
+  timeout_ms: z._default(z.int().check(z.minimum(100), z.maximum(30_000)), 3000),
+  entities: z.prefault(
+    z.strictObject({
+      moving: z.optional(z.string()),
+      speed: z.optional(z.string()),
+      battery_soc: z.optional(z.string()),
+      shore_power: z.optional(z.string()),
+    }),
+    {},
+  ),
+});
+
+export const Sensors = z.strictObject({
+  /** Motion sources in order of preference; the first one with a fresh answer wins. */
+  motion_sources: z._default(z.array(z.enum(['imu', 'gnss', 'home_assistant', 'file'])), ['imu', 'gnss']),
+  imu: z.prefault(ImuSource, {}),
+  gnss: z.prefault(GnssSource, {}),
+  /** How often sensord rewrites readings.json. */
+  sample_interval_seconds: z._default(z.number().check(z.minimum(0.1), z.maximum(600)), 5),
+  modem: z.prefault(
+    z.strictObject({ mmcli: z._default(z.string(), 'mmcli'), modem_index: z._default(z.int(), 0) }),
+    {},
+  ),
+  wifi: z.prefault(z.strictObject({ interface: z._default(z.string(), 'wlan0') }), {}),
+  /** Link probes (TCP connect / HTTPS HEAD) to the Mender server; empty = derive from mender.server_url. */
+  probe: z.prefault(
+    z.strictObject({
+      url: z.optional(HttpUrl),
+      count: z._default(z.int().check(z.minimum(1), z.maximum(20)), 5),
+      timeout_ms: z._default(z.int().check(z.minimum(100), z.maximum(10_000)), 2000),
+    }),
+    {},
+  ),
+  power_supply: z.prefault(
+    z.strictObject({ battery: z._default(z.string(), 'BAT0'), mains: z._default(z.string(), 'AC') }),
+    {},
+  ),
+  home_assistant: z._default(z.nullable(HomeAssistant), null),
+});
+
+export const DeviceConfig = z.strictObject({
+  /** Van id; when absent it is read from /etc/vancore/van-id. */
+  van_id: z.optional(VanId),
+  state_dir: z._default(z.string().check(z.minLength(1)), DEFAULT_STATE_DIR),
+  /** The van's local time zone for maintenance windows. */
+  timezone: z._default(TimeZone, 'local'),
+  download: z.prefault(DownloadPolicy, {}),
+  /** How long ArtifactInstall_Enter may keep answering 21 before giving up (exit 1). */
+  install_wait_budget_seconds: z._default(Seconds(0, 86_400), 1800),
+  staleness: z.prefault(Staleness, {}),
+  validation: z.prefault(
+    z.strictObject({
+      health_checks: z._default(z.array(HealthCheck), []),
+      /** Cloud reachability target; default: the Mender server from mender.server_url. */
+      cloud_url: z.optional(HttpUrl),
+      check_interval_seconds: z._default(Seconds(1, 600), 10),
+    }),
+    {},
+  ),
+  sensors: z.prefault(Sensors, {}),
+  mender: z.prefault(
+    z.strictObject({
+      server_url: z.optional(HttpUrl),
+      /** How sensord asks the client to check now: signal the daemon, or run `mender check-update`. */
+      check_update: z._default(z.enum(['signal', 'command', 'off']), 'signal'),
+    }),
+    {},
+  ),
+  log_level: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+});
+export type DeviceConfig = z.infer<typeof DeviceConfig>;
+export type DeviceConfigInput = z.input<typeof DeviceConfig>;

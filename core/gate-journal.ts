@@ -1,0 +1,72 @@
+// The gate decision journal in <state_dir>: written by the gates (state-scripts), read by sensord
+// and by the inventory script, which publishes it as `vancore.gate.*`. File names and the reader live
+// here because two product folders share them (ARCHITECTURE.md: they share only through core/).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as z from 'zod/mini';
+import type { GatePhase } from './schemas/common.js';
+import { GateDecision } from './schemas/gate.js';
+
+/** Latest decision overall and per phase (atomically replaced). */
+export const GATE_JOURNAL_FILE = 'gate.json';
+/** One decision per line (JSON Lines), newest last. */
+export const GATE_HISTORY_FILE = 'gate-history.jsonl';
+/** The previous history file: when the current one reaches the limit it is renamed to this. */
+export const GATE_HISTORY_PREVIOUS_FILE = 'gate-history.1.jsonl';
+/** Lines per history file; with the previous file kept, at most twice this many decisions are on disk. */
+export const GATE_HISTORY_MAX_LINES = 500;
+
+export const GateJournal = z.object({
+  /** The most recent decision of any phase: what support sees first. */
+  last: GateDecision,
+  phases: z.object({
+    Download_Enter: z.optional(GateDecision),
+    ArtifactInstall_Enter: z.optional(GateDecision),
+    ArtifactCommit_Enter: z.optional(GateDecision),
+  }),
+  /** Lines in the current history file (drives rotation without re-reading it). */
+  history_lines: z.int().check(z.minimum(0)),
+});
+export type GateJournal = z.infer<typeof GateJournal>;
+
+/**
+ * Read `<stateDir>/gate.json`. Absent → null. A corrupt file is also null (with the problem), since
+ * readers (inventory, sensord) must keep working; the next gate run rewrites it. Synchronous: a small
+ * local file, read by short-lived hooks.
+ */
+export function readGateJournal(stateDir: string): { journal: GateJournal | null; problem?: string } {
+  let text: string;
+  try {
+    text = readFileSync(join(stateDir, GATE_JOURNAL_FILE), 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? { journal: null } : { journal: null, problem: `unreadable: ${code ?? String(e)}` };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { journal: null, problem: 'not JSON' };
+  }
+  const r = GateJournal.safeParse(raw);
+  return r.success ? { journal: r.data } : { journal: null, problem: 'does not match the journal schema' };
+}
+
+/** Inventory values for `vancore.gate.*` from the latest decision (reason capped at 256 characters). */
+export function gateInventoryValues(journal: GateJournal | null): {
+  state: GateDecision['state'] | undefined;
+  phase: GatePhase | 'none';
+  reason: string;
+  since: string | undefined;
+} {
+  if (!journal) return { state: undefined, phase: 'none', reason: '', since: undefined };
+  const d = journal.last;
+  return { state: d.state, phase: d.phase, reason: gateReasonLine(d).slice(0, 256), since: d.since };
+}
+
+/** One line: `moving, signal_low: the van is moving (imu, 4 s ago); …`. */
+export function gateReasonLine(d: Pick<GateDecision, 'reasons'>): string {
+  if (d.reasons.length === 0) return '';
+  const codes = d.reasons.map((r) => r.code).join(', ');
+  return `${codes}: ${d.reasons.map((r) => r.message).join('; ')}`;
+}

@@ -1,0 +1,146 @@
+// Zod schemas of the Mender 3.7 management API responses the project reads (specs in
+// ../shared/mender-api). Objects are loose: the server may add fields; we check what we use.
+import * as z from 'zod';
+
+const AttributeValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.array(z.union([z.string(), z.number(), z.boolean()])),
+]);
+
+export const InventoryAttribute = z.looseObject({
+  name: z.string(),
+  value: AttributeValue,
+  scope: z.string().optional(),
+  description: z.string().optional(),
+});
+
+export const InventoryDevice = z.looseObject({
+  id: z.string(),
+  updated_ts: z.string().optional(),
+  attributes: z.array(InventoryAttribute).default([]),
+});
+export type InventoryDevice = z.infer<typeof InventoryDevice>;
+
+export const AuthSet = z.looseObject({
+  id: z.string(),
+  pubkey: z.string().optional(),
+  identity_data: z.record(z.string(), z.unknown()).optional(),
+  status: z.string(),
+  ts: z.string().optional(),
+});
+
+export const AuthDevice = z.looseObject({
+  id: z.string(),
+  identity_data: z.record(z.string(), z.unknown()).optional(),
+  status: z.enum(['pending', 'accepted', 'rejected', 'preauthorized', 'noauth']),
+  created_ts: z.string().optional(),
+  updated_ts: z.string().optional(),
+  check_in_time: z.string().optional(),
+  auth_sets: z.array(AuthSet).default([]),
+  decommissioning: z.boolean().optional(),
+});
+export type AuthDevice = z.infer<typeof AuthDevice>;
+
+export const DeploymentStatuses = [
+  'success',
+  'pending',
+  'downloading',
+  'installing',
+  'rebooting',
+  'failure',
+  'noartifact',
+  'already-installed',
+  'aborted',
+  'decommissioned',
+  'pause_before_installing',
+  'pause_before_rebooting',
+  'pause_before_committing',
+] as const;
+export type DeviceDeploymentStatus = (typeof DeploymentStatuses)[number];
+
+export const DeploymentStatistics = z.looseObject({
+  success: z.number().int(),
+  pending: z.number().int(),
+  downloading: z.number().int(),
+  installing: z.number().int(),
+  rebooting: z.number().int(),
+  failure: z.number().int(),
+  noartifact: z.number().int(),
+  'already-installed': z.number().int(),
+  aborted: z.number().int(),
+  pause_before_installing: z.number().int().default(0),
+  pause_before_rebooting: z.number().int().default(0),
+  pause_before_committing: z.number().int().default(0),
+});
+export type DeploymentStatistics = z.infer<typeof DeploymentStatistics>;
+
+export const Deployment = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  artifact_name: z.string(),
+  created: z.string(),
+  finished: z.string().optional(),
+  status: z.enum(['pending', 'inprogress', 'finished']),
+  device_count: z.number().int(),
+  max_devices: z.number().int().optional(),
+  artifacts: z.array(z.string()).optional(),
+  groups: z.array(z.string()).optional(),
+  type: z.string().optional(),
+  statistics: z.looseObject({ status: DeploymentStatistics.optional(), total_size: z.number().optional() }).optional(),
+});
+export type Deployment = z.infer<typeof Deployment>;
+
+export const DeploymentDevice = z.looseObject({
+  id: z.string(),
+  status: z.string(),
+  created: z.string().optional(),
+  started: z.string().optional(),
+  finished: z.string().optional(),
+  device_type: z.string().optional(),
+  log: z.boolean().default(false),
+  state: z.string().optional(),
+  substate: z.string().optional(),
+});
+export type DeploymentDevice = z.infer<typeof DeploymentDevice>;
+
+export const DeviceDeploymentHistoryEntry = z.looseObject({
+  id: z.string().optional(),
+  deployment: Deployment,
+  device: DeploymentDevice,
+});
+export type DeviceDeploymentHistoryEntry = z.infer<typeof DeviceDeploymentHistoryEntry>;
+
+export const ArtifactFile = z.looseObject({
+  name: z.string(),
+  checksum: z.string().optional(),
+  size: z.number().optional(),
+});
+
+export const Artifact = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  description: z.string().default(''),
+  device_types_compatible: z.array(z.string()),
+  info: z.looseObject({ format: z.string().optional(), version: z.number().optional() }).optional(),
+  signed: z.boolean().optional(),
+  updates: z
+    .array(
+      z.looseObject({
+        type_info: z.looseObject({ type: z.string().nullable().optional() }).optional(),
+        files: z.array(ArtifactFile).nullable().optional(),
+        meta_data: z.unknown().optional(),
+      }),
+    )
+    .optional(),
+  artifact_provides: z.record(z.string(), z.string()).optional(),
+  artifact_depends: z.record(z.string(), z.array(z.string())).optional(),
+  clears_artifact_provides: z.array(z.string()).optional(),
+  size: z.number().optional(),
+  modified: z.string(),
+});
+export type Artifact = z.infer<typeof Artifact>;
+
+export const Count = z.looseObject({ count: z.number().int() });
+export const StatisticsListEntry = z.looseObject({ id: z.string(), stats: DeploymentStatistics });

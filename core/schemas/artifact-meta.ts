@@ -1,0 +1,40 @@
+// What travels in an artifact's meta-data (`mender-artifact write … -m`), under the one key `vancore`
+// (ARCHITECTURE.md "Constraints"). Other tools' keys beside `vancore` are left alone.
+import * as z from 'zod/mini';
+import { ComponentName, MaintenanceWindow, SemVer, SemVerRange, UnitInterval } from './common.js';
+
+/**
+ * Conditions under which a van may install. Defaults are the VanCore spec's: stationary for 3 min,
+ * signal ≥ 0.6, battery ≥ 30 % unless on shore power. Unknown keys are rejected: a van cannot honour
+ * a constraint it does not know, so it fails safe instead of ignoring it.
+ */
+export const Constraints = z.strictObject({
+  must_be_stationary: z._default(z.boolean(), true),
+  stationary_minutes: z._default(z.number().check(z.minimum(1), z.maximum(60)), 3),
+  min_signal_quality: z._default(UnitInterval, 0.6),
+  min_battery_soc: z._default(z.number().check(z.minimum(0), z.maximum(100)), 30),
+  shore_power_overrides_battery: z._default(z.boolean(), true),
+  maintenance_window: z._default(z.nullable(MaintenanceWindow), null),
+});
+export type Constraints = z.infer<typeof Constraints>;
+export type ConstraintsInput = z.input<typeof Constraints>;
+
+/** The validation window after install: health and cloud reachability must hold throughout. */
+export const Validation = z.strictObject({
+  window_seconds: z._default(z.int().check(z.minimum(0), z.maximum(86_400)), 300),
+  require_cloud: z._default(z.boolean(), true),
+});
+export type Validation = z.infer<typeof Validation>;
+
+export const VancoreMeta = z.strictObject({
+  component: ComponentName,
+  version: SemVer,
+  /** Installed versions this artifact needs, per component: `{ "platform": ">=0.9.0" }`. */
+  requires: z._default(z.record(ComponentName, SemVerRange), {}),
+  constraints: z.prefault(Constraints, {}),
+  validation: z.prefault(Validation, {}),
+});
+export type VancoreMeta = z.infer<typeof VancoreMeta>;
+
+export const ArtifactMetaData = z.looseObject({ vancore: VancoreMeta });
+export type ArtifactMetaData = z.infer<typeof ArtifactMetaData>;

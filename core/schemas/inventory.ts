@@ -1,0 +1,229 @@
+// Inventory keys (ARCHITECTURE.md "Inventory"): what `mender-inventory-vancore` prints and what the
+// bridge reads back from Mender. Devices are untrusted: the parser never throws on attribute content;
+// anything that does not fit the contract is dropped and counted.
+import * as z from 'zod/mini';
+import { ComponentName, GatePhase, IsoDateTime, SemVer, UnitInterval, VanId } from './common.js';
+import { GateState } from './gate.js';
+
+export const LastUpdateStatuses = ['none', 'success', 'failure', 'rolled_back', 'in_progress'] as const;
+export const VpnStates = ['tailscale', 'dual', 'headscale', 'retired', 'reverted', 'unknown'] as const;
+export const VpnSteps = ['none', 'add', 'verify', 'cutover', 'retire'] as const;
+
+/** Strings as the client sends them ("true", "0.78"); numbers are accepted too (Mender may store them). */
+const BoolText = z.pipe(
+  z.union([z.boolean(), z.enum(['true', 'false'])]),
+  z.transform((v) => v === true || v === 'true'),
+);
+const NumText = (inner: z.ZodMiniNumber<number>) =>
+  z.pipe(
+    z.union([
+      z.number(),
+      z.pipe(
+        z.string().check(z.regex(/^-?\d+(\.\d+)?$/, { error: 'must be a number' })),
+        z.transform((s) => Number(s)),
+      ),
+    ]),
+    inner,
+  );
+
+/** Fixed keys and their value schemas. `vancore.<component>.version` is matched separately. */
+export const InventoryKeySchemas = {
+  'vancore.van_id': VanId,
+  'vancore.health.disk_ok': BoolText,
+  'vancore.health.temp_ok': BoolText,
+  'vancore.health.signal_quality': NumText(UnitInterval),
+  'vancore.health.battery_soc': NumText(z.number().check(z.minimum(0), z.maximum(100))),
+  'vancore.health.shore_power': BoolText,
+  'vancore.health.last_update_status': z.enum(LastUpdateStatuses),
+  'vancore.gate.state': GateState,
+  'vancore.gate.phase': z.union([GatePhase, z.literal('none')]),
+  'vancore.gate.reason': z.string().check(z.maxLength(256)),
+  'vancore.gate.since': IsoDateTime,
+  'vancore.vpn.state': z.enum(VpnStates),
+  'vancore.vpn.step': z.enum(VpnSteps),
+} as const;
+export type InventoryKey = keyof typeof InventoryKeySchemas;
+export const InventoryKeys = Object.keys(InventoryKeySchemas) as InventoryKey[];
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]+/g;
+const COMPONENT_VERSION = /^vancore\.([a-z][a-z0-9_]{0,31})\.version$/;
+
+export interface VanInventory {
+  van_id?: string;
+  /** Installed VanCore component versions, e.g. `{ platform: "0.9.2" }`. */
+  components: Record<string, string>;
+  health: {
+    disk_ok?: boolean;
+    temp_ok?: boolean;
+    signal_quality?: number;
+    battery_soc?: number;
+    shore_power?: boolean;
+    last_update_status?: (typeof LastUpdateStatuses)[number];
+  };
+  gate: {
+    state?: GateState;
+    phase?: GatePhase | 'none';
+    reason?: string;
+    since?: string;
+  };
+  vpn: { state?: (typeof VpnStates)[number]; step?: (typeof VpnSteps)[number] };
+}
+
+export interface DroppedAttribute {
+  scope: string;
+  name: string;
+  reason: string;
+}
+
+export type AttributeValue = string | number | boolean | (string | number | boolean)[];
+
+export interface ParsedInventory {
+  vancore: VanInventory;
+  /** Mender's own inventory attributes (device_type, artifact_name, mender_client_version). */
+  mender: { device_type?: string; artifact_name?: string; mender_client_version?: string };
+  /** Other scopes, passed through as plain values: identity, system, tags. */
+  identity: Record<string, AttributeValue>;
+  system: Record<string, AttributeValue>;
+  tags: Record<string, AttributeValue>;
+  /** Inventory attributes outside the VanCore contract (network_interfaces, cpu_model, …). */
+  extra: Record<string, AttributeValue>;
+  dropped: DroppedAttribute[];
+}
+
+// The envelope of each attribute is checked by hand: this runs for every attribute of every device on
+// every sync (tens of thousands per page), and zod's generic machinery cost ~0.2 ms per device here.
+const isScalar = (v: unknown): v is string | number | boolean =>
+  (typeof v === 'string' && v.length <= 4096) ||
+  (typeof v === 'number' && Number.isFinite(v)) ||
+  typeof v === 'boolean';
+
+function attributeValue(v: unknown): AttributeValue | undefined {
+  if (isScalar(v)) return v;
+  if (Array.isArray(v) && v.length <= 256 && v.every(isScalar)) return v;
+  return undefined;
+}
+
+function rawAttribute(raw: unknown): { name: string; scope: string; value: unknown } | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const { name, scope, value } = raw as { name?: unknown; scope?: unknown; value?: unknown };
+  if (typeof name !== 'string' || name.length < 1 || name.length > 1024) return undefined;
+  if (scope !== undefined && typeof scope !== 'string') return undefined;
+  return { name, scope: scope ?? 'inventory', value };
+}
+
+const MenderNames = ['device_type', 'artifact_name', 'mender_client_version'] as const;
+
+function assign(inv: VanInventory, key: InventoryKey, value: unknown): void {
+  const [, group, field] = key.split('.') as [string, string, string | undefined];
+  if (group === 'van_id') inv.van_id = value as string;
+  else if (group === 'health' || group === 'gate' || group === 'vpn') {
+    (inv[group] as Record<string, unknown>)[field as string] = value;
+  }
+}
+
+/**
+ * Parse Mender's attribute list (`[{name, value, scope?}]`, as in a device's `attributes`) into the
+ * VanCore view. Accepts anything; a non-array input gives an empty result with one dropped entry.
+ */
+export function parseInventory(attributes: unknown): ParsedInventory {
+  const out: ParsedInventory = {
+    vancore: { components: {}, health: {}, gate: {}, vpn: {} },
+    mender: {},
+    identity: {},
+    system: {},
+    tags: {},
+    extra: {},
+    dropped: [],
+  };
+  if (!Array.isArray(attributes)) {
+    out.dropped.push({ scope: '?', name: '?', reason: 'attributes must be a list of {name, value}' });
+    return out;
+  }
+  const seen = new Set<string>();
+  for (const raw of attributes as unknown[]) {
+    const attr = rawAttribute(raw);
+    if (!attr) {
+      out.dropped.push({ scope: '?', name: '?', reason: 'not a {name, value} attribute' });
+      continue;
+    }
+    const { name, scope, value } = attr;
+    const drop = (reason: string) => out.dropped.push({ scope, name, reason });
+    // The first occurrence of a name decides, well-formed or not: a later one never sneaks in.
+    const id = `${scope}/${name}`;
+    if (seen.has(id)) {
+      drop('duplicate attribute');
+      continue;
+    }
+    seen.add(id);
+    const data = attributeValue(value);
+    if (data === undefined) {
+      drop('value must be a string, number, boolean or a list of them');
+      continue;
+    }
+    const v = { data };
+    if (scope === 'identity' || scope === 'system' || scope === 'tags') {
+      out[scope][name] = v.data;
+      continue;
+    }
+    if (scope !== 'inventory') {
+      drop(`unknown scope "${scope}"`);
+      continue;
+    }
+    if ((MenderNames as readonly string[]).includes(name)) {
+      if (typeof v.data === 'string') out.mender[name as (typeof MenderNames)[number]] = v.data;
+      else drop('must be a single string');
+      continue;
+    }
+    if (!name.startsWith('vancore.')) {
+      out.extra[name] = v.data;
+      continue;
+    }
+    if (Array.isArray(v.data)) {
+      drop('must be a single value (the key was reported more than once)');
+      continue;
+    }
+    const cm = COMPONENT_VERSION.exec(name);
+    if (cm) {
+      const ok = ComponentName.safeParse(cm[1]).success && SemVer.safeParse(v.data).success;
+      if (ok) out.vancore.components[cm[1] as string] = v.data as string;
+      else drop('must be a semantic version such as 1.4.0');
+      continue;
+    }
+    if (!(name in InventoryKeySchemas)) {
+      drop('not a VanCore inventory key');
+      continue;
+    }
+    const key = name as InventoryKey;
+    const parsed = InventoryKeySchemas[key].safeParse(v.data);
+    if (!parsed.success) {
+      drop(`invalid value for ${key}`);
+      continue;
+    }
+    assign(out.vancore, key, parsed.data);
+  }
+  return out;
+}
+
+/**
+ * `key=value` lines for the inventory script. RECIPE §7: one malformed line drops the whole script's
+ * output, so values are flattened to one line and keys are checked. Returns the lines and what was skipped.
+ */
+export function formatInventoryLines(entries: Record<string, string | number | boolean | undefined>): {
+  lines: string[];
+  skipped: string[];
+} {
+  const lines: string[] = [];
+  const skipped: string[] = [];
+  for (const [key, value] of Object.entries(entries)) {
+    if (value === undefined) continue;
+    if (!/^[A-Za-z0-9_.-]+$/.test(key)) {
+      skipped.push(key);
+      continue;
+    }
+    // Control characters would break the line protocol; cap length so one value cannot flood inventory.
+    const text = String(value).replace(CONTROL_CHARS, ' ').trim().slice(0, 256);
+    lines.push(`${key}=${text}`);
+  }
+  return { lines, skipped };
+}

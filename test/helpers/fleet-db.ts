@@ -1,0 +1,47 @@
+// Fleet stores for tests: a temp SQLite file, or a fresh schema in the machine's PostgreSQL
+// (dropped afterwards), so the same suite runs on both and no test shares tables with another.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openFleetDb } from '../../bridge/store/db.js';
+import { FleetStore } from '../../bridge/store/fleet-store.js';
+
+export const PG_URL = process.env.VANCORE_TEST_PG_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/test';
+
+export interface TestStore {
+  store: FleetStore;
+  /** The url (and schema) another process would use to open the same database. */
+  url: string;
+  pgSchema?: string;
+  dispose(): Promise<void>;
+}
+
+export const backends = ['sqlite', 'postgres'] as const;
+export type Backend = (typeof backends)[number];
+
+export async function openTestStore(backend: Backend): Promise<TestStore> {
+  if (backend === 'sqlite') {
+    const dir = await mkdtemp(join(tmpdir(), 'vc-fleet-'));
+    const url = `sqlite:${join(dir, 'fleet.db')}`;
+    const store = new FleetStore(await openFleetDb(url));
+    await store.migrate();
+    return { store, url, dispose: async () => (await store.close(), await rm(dir, { recursive: true, force: true })) };
+  }
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const store = new FleetStore(await openFleetDb(PG_URL, { pgSchema: schema, poolSize: 4 }));
+  await store.migrate();
+  return {
+    store,
+    url: PG_URL,
+    pgSchema: schema,
+    dispose: async () => {
+      await store.close();
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
