@@ -1,0 +1,118 @@
+// The artifact download of a virtual device (RECIPE §6.2): GET the deployment's source URI without an
+// Authorization header, refuse an unknown size or one under 4096 bytes as the client does, read the whole
+// body and check it against Content-Length. The header (name, provides, meta-data) is parsed with the
+// project's streaming reader once per artifact URL for the whole fleet — every device would read the same
+// bytes — and the other devices just count the bytes through.
+import { PassThrough, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { mergedProvides, readArtifactStream, type ArtifactFileInfo } from '../../../core/artifact-file.js';
+import type { HttpPool } from './http-pool.js';
+import type { ArtifactFacts } from './machine.js';
+
+export interface DownloadResult {
+  status: number;
+  artifact?: ArtifactFacts;
+  error?: string;
+  bytes: number;
+}
+
+const COMPONENT_PROVIDE = /^vancore\.([a-z][a-z0-9_]{0,31})\.version$/;
+const NAME_PATTERN = /^vancore-([a-z][a-z0-9_]{0,31})-(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)$/;
+
+/** What a device learns from an artifact: provides first, then the VanCore meta-data, then the name. */
+export function artifactFacts(info: Pick<ArtifactFileInfo, 'name' | 'provides' | 'payloads'>): ArtifactFacts {
+  const provides = mergedProvides(info as ArtifactFileInfo);
+  const versions: Record<string, string> = {};
+  for (const [k, v] of Object.entries(provides)) {
+    const m = COMPONENT_PROVIDE.exec(k);
+    if (m?.[1]) versions[m[1]] = v;
+  }
+  if (Object.keys(versions).length === 0) {
+    for (const p of info.payloads) {
+      const vc = p.metaData?.vancore as { component?: unknown; version?: unknown } | undefined;
+      if (typeof vc?.component === 'string' && typeof vc.version === 'string') versions[vc.component] = vc.version;
+    }
+  }
+  if (Object.keys(versions).length === 0) {
+    const m = NAME_PATTERN.exec(info.name);
+    if (m?.[1] && m[2]) versions[m[1]] = m[2];
+  }
+  return { name: info.name, versions, provides };
+}
+
+export class ArtifactDownloader {
+  readonly #facts = new Map<string, Promise<ArtifactFacts>>();
+  readonly #pool: HttpPool;
+
+  constructor(pool: HttpPool) {
+    this.#pool = pool;
+  }
+
+  async download(uri: string): Promise<DownloadResult> {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      return { status: 0, bytes: 0, error: `bad artifact URI: ${uri.slice(0, 200)}` };
+    }
+    let res;
+    try {
+      res = await this.#pool.get(url);
+    } catch (e) {
+      return { status: 0, bytes: 0, error: `download failed: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    const status = res.statusCode ?? 0;
+    if (status !== 200) {
+      res.resume();
+      return { status, bytes: 0 };
+    }
+    const header = res.headers['content-length'];
+    const expected = header === undefined ? NaN : Number(header);
+    if (!Number.isFinite(expected)) {
+      res.destroy();
+      return { status, bytes: 0, error: 'Will not continue with unknown image size.' };
+    }
+    if (expected < 4096) {
+      res.destroy();
+      return { status, bytes: 0, error: 'Image size is smaller than expected. Aborting.' };
+    }
+
+    const key = `${url.origin}${url.pathname}`;
+    let facts = this.#facts.get(key);
+    let bytes = 0;
+    try {
+      if (facts) {
+        await new Promise<void>((resolve, reject) => {
+          res.on('data', (c: Buffer) => (bytes += c.length));
+          res.once('end', resolve);
+          res.once('error', reject);
+          res.once('aborted', () => reject(new Error('connection closed mid-download')));
+        });
+      } else {
+        const tee = new PassThrough();
+        const parsed = readArtifactStream(tee).then(artifactFacts);
+        facts = parsed;
+        this.#facts.set(key, parsed);
+        parsed.catch(() => this.#facts.delete(key));
+        const count = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            bytes += chunk.length;
+            done(null, chunk);
+          },
+        });
+        await Promise.all([pipeline(res, count, tee), parsed]);
+      }
+    } catch (e) {
+      res.destroy();
+      return { status, bytes, error: `download failed: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    if (bytes !== expected) {
+      return { status, bytes, error: `download failed: got ${bytes} bytes, Content-Length said ${expected}` };
+    }
+    try {
+      return { status, bytes, artifact: await facts };
+    } catch (e) {
+      return { status, bytes, error: `invalid artifact: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
+}

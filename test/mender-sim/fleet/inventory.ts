@@ -1,0 +1,115 @@
+// What a virtual device reports as inventory: Mender's own attributes plus the VanCore keys of
+// docs/contracts.md ("Inventory"), written through `formatInventoryLines` exactly as
+// `mender-inventory-vancore` prints them (strings; the client turns `key=value` lines into attributes).
+import { formatInventoryLines } from '../../../core/schemas/inventory.js';
+import type { DeviceState } from './machine.js';
+import { prng, type DeferralReason } from './scenario.js';
+
+/** A device's fixed facts, drawn once from the fleet seed. */
+export interface DeviceProfile {
+  index: number;
+  vanId: string;
+  mac: string;
+  deviceType: string;
+  /** Rollout ring (static group) if the fleet has stages. */
+  stage: string | undefined;
+  health: { signalQuality: number; batterySoc: number; shorePower: boolean };
+  vpnState: 'tailscale' | 'headscale' | 'dual';
+}
+
+export interface InventoryAttribute {
+  name: string;
+  value: string | string[];
+}
+
+export const CLIENT_VERSION = '3.4.0';
+export const UPDATE_MODULES = ['vancore-compose', 'vancore-config', 'vancore-vpn'];
+
+export function vanIdFor(prefix: string, index: number, count: number): string {
+  return `${prefix}${String(index).padStart(Math.max(5, String(count - 1).length), '0')}`;
+}
+
+/** A locally administered, unicast MAC unique per (seed, index): 02:ss:ii:ii:ii:ii. */
+export function macFor(seed: number, index: number): string {
+  const bytes = [0x02, seed & 0xff, (index >>> 24) & 0xff, (index >>> 16) & 0xff, (index >>> 8) & 0xff, index & 0xff];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export function makeProfile(input: {
+  seed: number;
+  index: number;
+  count: number;
+  vanIdPrefix: string;
+  deviceType: string;
+  stage: string | undefined;
+}): DeviceProfile {
+  const rand = prng(`${input.seed}/device/${input.index}`);
+  const vpn = rand();
+  return {
+    index: input.index,
+    vanId: vanIdFor(input.vanIdPrefix, input.index, input.count),
+    mac: macFor(input.seed, input.index),
+    deviceType: input.deviceType,
+    stage: input.stage,
+    health: {
+      signalQuality: Math.round((0.62 + rand() * 0.36) * 100) / 100,
+      batterySoc: Math.round(45 + rand() * 55),
+      shorePower: rand() < 0.3,
+    },
+    vpnState: vpn < 0.8 ? 'tailscale' : vpn < 0.95 ? 'dual' : 'headscale',
+  };
+}
+
+/** The health a deferring gate sees: the condition that makes it say "not now". */
+function healthUnder(profile: DeviceProfile, deferredFor: DeferralReason | undefined): DeviceProfile['health'] {
+  if (deferredFor === 'weak_signal') return { ...profile.health, signalQuality: 0.21 };
+  if (deferredFor === 'low_battery') return { ...profile.health, batterySoc: 14, shorePower: false };
+  return profile.health;
+}
+
+function reasonOf(gateReason: string): DeferralReason | undefined {
+  if (gateReason.startsWith('signal_low')) return 'weak_signal';
+  if (gateReason.startsWith('battery_low')) return 'low_battery';
+  if (gateReason.startsWith('moving')) return 'moving';
+  return undefined;
+}
+
+/** The attribute list of an inventory PUT (pure). */
+export function inventoryAttributes(profile: DeviceProfile, s: DeviceState): InventoryAttribute[] {
+  const health = healthUnder(profile, s.gate.state === 'deferred' ? reasonOf(s.gate.reason) : undefined);
+  const entries: Record<string, string | number | boolean | undefined> = {
+    'vancore.van_id': profile.vanId,
+  };
+  for (const c of Object.keys(s.versions).sort()) entries[`vancore.${c}.version`] = s.versions[c];
+  Object.assign(entries, {
+    'vancore.health.disk_ok': true,
+    'vancore.health.temp_ok': true,
+    'vancore.health.signal_quality': health.signalQuality,
+    'vancore.health.battery_soc': health.batterySoc,
+    'vancore.health.shore_power': health.shorePower,
+    'vancore.health.last_update_status': s.lastUpdateStatus,
+    'vancore.gate.state': s.gate.state,
+    'vancore.gate.phase': s.gate.phase,
+    'vancore.gate.reason': s.gate.reason === '' ? undefined : s.gate.reason,
+    'vancore.gate.since': new Date(s.gate.sinceMs).toISOString(),
+    'vancore.vpn.state': profile.vpnState,
+    'vancore.vpn.step': 'none',
+  });
+  const out: InventoryAttribute[] = [
+    { name: 'device_type', value: profile.deviceType },
+    { name: 'artifact_name', value: s.artifactName },
+    { name: 'mender_client_version', value: CLIENT_VERSION },
+    { name: 'update_modules', value: UPDATE_MODULES },
+    { name: 'mac_eth0', value: profile.mac },
+    { name: 'network_interfaces', value: ['eth0', 'wwan0'] },
+  ];
+  for (const [k, v] of Object.entries(s.provides)) out.push({ name: k, value: v });
+  for (const line of formatInventoryLines(entries).lines) {
+    const eq = line.indexOf('=');
+    const name = line.slice(0, eq);
+    // Provides already carry the component versions: one attribute per name, like the client's merge.
+    if (name in s.provides) continue;
+    out.push({ name, value: line.slice(eq + 1) });
+  }
+  return out;
+}

@@ -1,0 +1,537 @@
+// One virtual device as a pure state machine: given its state, its scripted behaviour, the reply to the
+// action it just made and the time, `advance` returns its next state, the next action and when to make
+// it. The runner (fleet.ts) only performs actions over HTTP and feeds the replies back; everything the
+// device decides is here, table-tested in test/unit/mender-sim-fleet.
+//
+// The sequence follows mender-client 3.4 under the daemon (RECIPE §6.1, GUIDE §6): auth (401 = pending,
+// retried), inventory PUT (405 → PATCH), update check POST v2 → 404 → POST v1, then for a deployment
+// `downloading`, the artifact GET, `installing`, `rebooting`, re-auth before the commit, `installing`,
+// `success` and an inventory PUT with the new artifact_name. A failure reports `failure` and PUTs the log;
+// a 409 on a status report (aborted at the backend) rolls back the same way; a 401 anywhere re-authenticates
+// and repeats the request. A VanCore gate that says "not now" at Download_Enter (exit 1) reports nothing:
+// the device just fetches the deployment again at its next poll.
+import type { GatePhase } from '../../../core/schemas/common.js';
+import type { GateState } from '../../../core/schemas/gate.js';
+import type { LastUpdateStatuses } from '../../../core/schemas/inventory.js';
+import type { Behaviour, DeferralReason } from './scenario.js';
+
+export type LastUpdateStatus = (typeof LastUpdateStatuses)[number];
+
+/** Statuses the virtual device reports (a subset of devices_api.yml DeploymentStatus). */
+export type ReportStatus = 'downloading' | 'installing' | 'rebooting' | 'success' | 'failure' | 'already-installed';
+
+export type Action =
+  | { kind: 'auth' }
+  | { kind: 'inventory'; method: 'PUT' | 'PATCH' }
+  | { kind: 'next-v2' }
+  | { kind: 'next-v1' }
+  | { kind: 'status'; status: ReportStatus }
+  | { kind: 'download' }
+  | { kind: 'log' }
+  /** Idle until the next poll or inventory time (or a wake-up). */
+  | { kind: 'wait' }
+  /** Offline for good: never scheduled again. */
+  | { kind: 'stop' };
+export type ActionKind = Action['kind'];
+
+/** What `deployments/next` offered (200). */
+export interface OfferedDeployment {
+  id: string;
+  artifactName: string;
+  uri: string;
+}
+
+/** What the device learnt from the downloaded artifact's header. */
+export interface ArtifactFacts {
+  name: string;
+  /** Installed component versions this artifact brings (`vancore.<component>.version` provides, …). */
+  versions: Record<string, string>;
+  /** All merged provides (sent back as device_provides on later update checks). */
+  provides: Record<string, string>;
+}
+
+export type StepInput =
+  /** A `wait` ended (its time came, or pollNow / inventoryNow). */
+  | { kind: 'wake' }
+  /** The reply to the action. `status` 0 = no HTTP answer (connection error, timeout). */
+  | { kind: 'reply'; status: number; deployment?: OfferedDeployment; artifact?: ArtifactFacts; error?: string };
+
+export type Activity = 'booting' | 'pending' | 'idle' | 'deferred' | 'updating' | 'offline';
+
+export type UpdateStage =
+  | 'already-installed'
+  | 'downloading'
+  | 'download'
+  | 'installing'
+  | 'rebooting'
+  | 'committing'
+  | 'success'
+  | 'failure'
+  | 'log';
+
+export interface UpdateInProgress {
+  id: string;
+  artifactName: string;
+  uri: string;
+  stage: UpdateStage;
+  artifact?: ArtifactFacts;
+  /** Why it failed (goes into the deployment log). */
+  failReason?: string;
+  /** What `vancore.health.last_update_status` becomes when it ends. */
+  result?: 'failure' | 'rolled_back';
+  aborted?: boolean;
+  /** Failed attempts of the current status report (the client retries a few times, then gives up). */
+  retries: number;
+}
+
+export interface GateView {
+  state: GateState;
+  phase: GatePhase | 'none';
+  reason: string;
+  sinceMs: number;
+}
+
+export interface DeviceState {
+  /** The action to make next (or the one in flight). */
+  action: Action;
+  activity: Activity;
+  /** The first inventory and update check are done. */
+  booted: boolean;
+  artifactName: string;
+  versions: Readonly<Record<string, string>>;
+  /** Provides of the installed artifact besides artifact_name / device_type. */
+  provides: Readonly<Record<string, string>>;
+  lastUpdateStatus: LastUpdateStatus;
+  gate: Readonly<GateView>;
+  deferralsLeft: number;
+  /** Completed update checks (204 or a deployment). */
+  polls: number;
+  nextPollAt: number;
+  nextInventoryAt: number;
+  inventoryDue: boolean;
+  update: Readonly<UpdateInProgress> | undefined;
+  /** The request to repeat once re-authenticated. */
+  resume: Action | undefined;
+}
+
+export interface Timing {
+  pollIntervalMs: number;
+  inventoryIntervalMs: number;
+  /** RetryPollIntervalSeconds: auth while pending, failed requests. */
+  retryIntervalMs: number;
+  /** Time an install and a reboot take on the device. */
+  stepDelayMs: number;
+  /** The client re-authenticates before the commit (RECIPE §6.1); costs one signed request. */
+  reauthBeforeCommit: boolean;
+  /** Attempts per status report before the client gives up on the deployment. */
+  statusAttempts: number;
+}
+
+export type FleetEvent =
+  'success' | 'failure' | 'rolled_back' | 'aborted' | 'already-installed' | 'deferred' | 'offline' | 'accepted';
+
+export interface Step {
+  state: DeviceState;
+  /** When to make `state.action` (Infinity for `stop`). */
+  at: number;
+  event?: FleetEvent;
+}
+
+const DEFERRAL_TEXT: Record<DeferralReason, string> = {
+  moving: 'moving: the van is moving',
+  weak_signal: 'signal_low: signal quality is below the artifact minimum',
+  low_battery: 'battery_low: battery is below the artifact minimum and no shore power',
+};
+
+export function deferralReasonText(reason: DeferralReason): string {
+  return DEFERRAL_TEXT[reason];
+}
+
+export function initialState(
+  behaviour: Behaviour,
+  base: { artifactName: string; versions: Record<string, string> },
+  now: number,
+): DeviceState {
+  const versions = { ...base.versions, ...behaviour.versions };
+  return {
+    action: { kind: 'auth' },
+    activity: 'booting',
+    booted: false,
+    artifactName: behaviour.artifactName ?? base.artifactName,
+    versions,
+    provides: versionProvides(versions),
+    lastUpdateStatus: 'none',
+    gate: { state: 'open', phase: 'none', reason: '', sinceMs: now },
+    deferralsLeft: behaviour.deferral?.polls ?? 0,
+    polls: 0,
+    nextPollAt: now,
+    nextInventoryAt: now,
+    inventoryDue: true,
+    update: undefined,
+    resume: undefined,
+  };
+}
+
+function versionProvides(versions: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [c, v] of Object.entries(versions)) out[`vancore.${c}.version`] = v;
+  return out;
+}
+
+/** Status codes that are part of the normal protocol for each action (anything else is counted as an error). */
+export const EXPECTED_STATUSES: Record<Exclude<ActionKind, 'wait' | 'stop'>, readonly number[]> = {
+  auth: [200, 401],
+  inventory: [200],
+  'next-v2': [200, 204, 404],
+  'next-v1': [200, 204],
+  status: [204, 409],
+  download: [200],
+  log: [204],
+};
+
+/**
+ * The pure transition: the next state, the next action and when to make it. `prev` is not modified.
+ * A device scripted to go offline stops once it has made its quota of update checks and is idle.
+ */
+export function advance(prev: DeviceState, behaviour: Behaviour, input: StepInput, now: number, t: Timing): Step {
+  const step = transition(prev, behaviour, input, now, t);
+  const off = behaviour.offline;
+  if (!off || step.state.action.kind !== 'wait' || step.state.polls < off.afterPolls) return step;
+  const state: DeviceState = { ...step.state, action: { kind: 'stop' }, activity: 'offline' };
+  return { state, at: Infinity, event: step.event ?? 'offline' };
+}
+
+function transition(prev: DeviceState, behaviour: Behaviour, input: StepInput, now: number, t: Timing): Step {
+  const s: DeviceState = { ...prev };
+  const a = prev.action;
+
+  if (input.kind === 'wake') {
+    if (a.kind !== 'wait') return { state: prev, at: now };
+    return fromIdle(s, now);
+  }
+  const status = input.status;
+
+  switch (a.kind) {
+    case 'wait':
+    case 'stop':
+      return { state: prev, at: a.kind === 'stop' ? Infinity : now };
+
+    case 'auth': {
+      if (status === 200) {
+        const event: FleetEvent | undefined = prev.activity === 'pending' ? 'accepted' : undefined;
+        if (s.activity === 'pending' || s.activity === 'booting') s.activity = s.booted ? 'idle' : 'booting';
+        const resume = s.resume;
+        s.resume = undefined;
+        s.action = resume ?? (s.booted ? { kind: 'wait' } : { kind: 'inventory', method: 'PUT' });
+        if (s.action.kind === 'wait') return withEvent(idle(s, now), event);
+        return withEvent({ state: s, at: now }, event);
+      }
+      // 401: pending (or rejected); anything else: the server is unwell. Both retry after RetryPollInterval.
+      if (status === 401 && !s.booted) s.activity = 'pending';
+      return { state: s, at: now + t.retryIntervalMs };
+    }
+
+    case 'inventory': {
+      if (status === 401) return reauth(s, a, now);
+      if (status === 405 && a.method === 'PUT') {
+        s.action = { kind: 'inventory', method: 'PATCH' };
+        return { state: s, at: now };
+      }
+      s.inventoryDue = false;
+      s.nextInventoryAt = now + (status === 200 ? t.inventoryIntervalMs : t.retryIntervalMs);
+      if (!s.booted) {
+        // At start the daemon runs an inventory update and then, at once, an update check.
+        s.action = { kind: 'next-v2' };
+        return { state: s, at: now };
+      }
+      return idle(s, now);
+    }
+
+    case 'next-v2':
+    case 'next-v1': {
+      if (status === 401) return reauth(s, { kind: 'next-v2' }, now);
+      if (status === 404 && a.kind === 'next-v2') {
+        s.action = { kind: 'next-v1' };
+        return { state: s, at: now };
+      }
+      if (status === 200 && input.deployment) return offered(s, behaviour, input.deployment, now, t);
+      s.booted = true;
+      if (status === 204) {
+        s.polls += 1;
+        s.nextPollAt = now + t.pollIntervalMs;
+      } else {
+        s.nextPollAt = now + t.retryIntervalMs;
+      }
+      if (s.activity === 'booting') s.activity = 'idle';
+      return idle(s, now);
+    }
+
+    case 'status':
+      return statusReplied(s, behaviour, a.status, input, now, t);
+
+    case 'download': {
+      const u = prev.update;
+      if (!u) return idle(s, now);
+      if (status === 200 && input.artifact) {
+        if (input.artifact.name !== u.artifactName) {
+          return fail(
+            s,
+            `Artifact name in artifact is not what the server claims (${u.artifactName} != ${input.artifact.name}).`,
+            'failure',
+            now,
+          );
+        }
+        s.update = { ...u, artifact: input.artifact };
+        return report(s, 'installing', now);
+      }
+      const why = input.error ?? (status === 0 ? 'download failed: no answer' : `download failed: HTTP ${status}`);
+      return fail(s, why, 'failure', now);
+    }
+
+    case 'log':
+      return finish(s, now);
+  }
+}
+
+function withEvent(step: Step, event: FleetEvent | undefined): Step {
+  return event ? { ...step, event: step.event ?? event } : step;
+}
+
+function reauth(s: DeviceState, repeat: Action, now: number): Step {
+  s.resume = repeat;
+  s.action = { kind: 'auth' };
+  return { state: s, at: now };
+}
+
+/** Back to idle: inventory if due, else wait for the next poll or inventory time; offline devices stop. */
+function idle(s: DeviceState, now: number): Step {
+  s.update = undefined;
+  if (s.inventoryDue) {
+    s.action = { kind: 'inventory', method: 'PUT' };
+    return { state: s, at: now };
+  }
+  s.action = { kind: 'wait' };
+  if (s.activity !== 'pending' && s.activity !== 'booting' && s.activity !== 'offline') {
+    s.activity = s.gate.state === 'deferred' ? 'deferred' : 'idle';
+  }
+  return { state: s, at: Math.max(now, Math.min(s.nextPollAt, s.nextInventoryAt)) };
+}
+
+function fromIdle(s: DeviceState, now: number): Step {
+  if (s.inventoryDue || now >= s.nextInventoryAt) {
+    s.action = { kind: 'inventory', method: 'PUT' };
+    return { state: s, at: now };
+  }
+  if (now >= s.nextPollAt) {
+    s.action = { kind: 'next-v2' };
+    return { state: s, at: now };
+  }
+  return idle(s, now);
+}
+
+function offered(s: DeviceState, behaviour: Behaviour, dep: OfferedDeployment, now: number, t: Timing): Step {
+  s.booted = true;
+  s.polls += 1;
+  s.nextPollAt = now + t.pollIntervalMs;
+  if (dep.artifactName === s.artifactName) {
+    s.update = { id: dep.id, artifactName: dep.artifactName, uri: dep.uri, stage: 'already-installed', retries: 0 };
+    s.activity = 'updating';
+    s.action = { kind: 'status', status: 'already-installed' };
+    return { state: s, at: now };
+  }
+  if (s.deferralsLeft > 0 && behaviour.deferral) {
+    // Download_Enter exit 1 under the daemon: "not now", nothing reported, fetched again at the next poll.
+    s.deferralsLeft -= 1;
+    if (s.gate.state !== 'deferred') {
+      s.gate = {
+        state: 'deferred',
+        phase: 'Download_Enter',
+        reason: deferralReasonText(behaviour.deferral.reason),
+        sinceMs: now,
+      };
+      s.inventoryDue = true;
+    }
+    s.activity = 'deferred';
+    return { ...idle(s, now), event: 'deferred' };
+  }
+  if (s.gate.state !== 'open' || s.gate.phase !== 'Download_Enter') {
+    if (s.gate.state !== 'open') s.inventoryDue = true;
+    s.gate = {
+      state: 'open',
+      phase: 'Download_Enter',
+      reason: '',
+      sinceMs: s.gate.state === 'open' ? s.gate.sinceMs : now,
+    };
+  }
+  s.update = { id: dep.id, artifactName: dep.artifactName, uri: dep.uri, stage: 'downloading', retries: 0 };
+  s.lastUpdateStatus = 'in_progress';
+  s.activity = 'updating';
+  return report(s, 'downloading', now);
+}
+
+const STAGE_OF: Record<ReportStatus, UpdateStage> = {
+  downloading: 'downloading',
+  installing: 'installing',
+  rebooting: 'rebooting',
+  success: 'success',
+  failure: 'failure',
+  'already-installed': 'already-installed',
+};
+
+function report(s: DeviceState, status: ReportStatus, at: number, stage: UpdateStage = STAGE_OF[status]): Step {
+  if (s.update) s.update = { ...s.update, stage, retries: 0 };
+  s.action = { kind: 'status', status };
+  return { state: s, at };
+}
+
+function fail(s: DeviceState, reason: string, result: 'failure' | 'rolled_back', now: number, aborted = false): Step {
+  const u = s.update;
+  if (u) s.update = { ...u, failReason: reason, result, ...(aborted ? { aborted: true } : {}) };
+  s.lastUpdateStatus = result;
+  return report(s, 'failure', now);
+}
+
+function finish(s: DeviceState, now: number): Step {
+  const u = s.update;
+  let event: FleetEvent | undefined;
+  if (u) {
+    if (u.stage === 'success') event = 'success';
+    else if (u.stage === 'already-installed') event = 'already-installed';
+    else event = u.aborted ? 'aborted' : (u.result ?? 'failure');
+  }
+  s.update = undefined;
+  s.inventoryDue = true;
+  s.activity = 'idle';
+  const step = idle(s, now);
+  return event ? { ...step, event } : step;
+}
+
+function statusReplied(
+  s: DeviceState,
+  behaviour: Behaviour,
+  reported: ReportStatus,
+  input: Extract<StepInput, { kind: 'reply' }>,
+  now: number,
+  t: Timing,
+): Step {
+  const u = s.update;
+  if (!u) return idle(s, now);
+  const status = input.status;
+  if (status === 401) return reauth(s, { kind: 'status', status: reported }, now);
+
+  if (status === 409) {
+    // "Status report rejected, deployment aborted at the backend": roll back, report failure, send the log.
+    if (u.stage === 'failure') return log(s, now);
+    if (u.stage === 'already-installed' || u.stage === 'success') {
+      if (u.stage === 'success') applyArtifact(s, u);
+      return finishAborted(s, now);
+    }
+    const installed = u.stage === 'installing' || u.stage === 'rebooting' || u.stage === 'committing';
+    return fail(
+      s,
+      `Status report rejected, deployment aborted at the backend (${reported})`,
+      installed ? 'rolled_back' : 'failure',
+      now,
+      true,
+    );
+  }
+
+  if (status !== 204) {
+    if (u.retries + 1 < t.statusAttempts) {
+      s.update = { ...u, retries: u.retries + 1 };
+      return { state: s, at: now + t.retryIntervalMs };
+    }
+    if (u.stage === 'failure') return log(s, now);
+    if (u.stage === 'already-installed' || u.stage === 'success') {
+      if (u.stage === 'success') applyArtifact(s, u);
+      return finish(s, now);
+    }
+    return fail(
+      s,
+      `reporting status ${reported} failed: ${status === 0 ? 'no answer' : `HTTP ${status}`}`,
+      'failure',
+      now,
+    );
+  }
+
+  switch (u.stage) {
+    case 'already-installed':
+      return finish(s, now);
+    case 'downloading':
+      s.update = { ...u, stage: 'download' };
+      s.action = { kind: 'download' };
+      return { state: s, at: now };
+    case 'download':
+      return report(s, 'installing', now);
+    case 'installing':
+      if (behaviour.outcome === 'failure') {
+        return fail(
+          s,
+          'ArtifactInstall: the update module failed to install the payload; rolled back',
+          'failure',
+          now + t.stepDelayMs,
+        );
+      }
+      return report(s, 'rebooting', now + t.stepDelayMs);
+    case 'rebooting':
+      if (behaviour.outcome === 'rollback') {
+        // The VanCore commit gate refuses (exit 1): Mender rolls back and reports failure.
+        s.gate = {
+          state: 'blocked',
+          phase: 'ArtifactCommit_Enter',
+          reason: 'health_failed: health checks failed after install',
+          sinceMs: now,
+        };
+        s.inventoryDue = true;
+        return fail(
+          s,
+          'ArtifactCommit_Enter_00_vangate exited 1: health checks failed; rolled back',
+          'rolled_back',
+          now + t.stepDelayMs,
+        );
+      }
+      if (t.reauthBeforeCommit) {
+        s.update = { ...u, stage: 'committing', retries: 0 };
+        s.resume = { kind: 'status', status: 'installing' };
+        s.action = { kind: 'auth' };
+        return { state: s, at: now + t.stepDelayMs };
+      }
+      return report(s, 'installing', now + t.stepDelayMs, 'committing');
+    case 'committing':
+      return report(s, 'success', now);
+    case 'success':
+      applyArtifact(s, u);
+      return finish(s, now);
+    case 'failure':
+      return log(s, now);
+    case 'log':
+      return finish(s, now);
+  }
+}
+
+function log(s: DeviceState, now: number): Step {
+  if (s.update) s.update = { ...s.update, stage: 'log' };
+  s.action = { kind: 'log' };
+  return { state: s, at: now };
+}
+
+function finishAborted(s: DeviceState, now: number): Step {
+  const step = finish(s, now);
+  return { ...step, event: 'aborted' };
+}
+
+function applyArtifact(s: DeviceState, u: Readonly<UpdateInProgress>): void {
+  s.artifactName = u.artifactName;
+  const facts = u.artifact;
+  if (facts) {
+    s.versions = { ...s.versions, ...facts.versions };
+    s.provides = { ...versionProvides(s.versions), ...withoutNames(facts.provides) };
+  }
+  s.lastUpdateStatus = 'success';
+}
+
+function withoutNames(provides: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(provides)) if (k !== 'artifact_name' && k !== 'artifact_group') out[k] = v;
+  return out;
+}

@@ -1,0 +1,202 @@
+// The fleet's seeded script: which virtual device fails, rolls back, defers or goes offline. A scenario is
+// plain JSON (shares per behaviour plus per-device overrides); `assignBehaviours` turns it into one
+// behaviour per device, deterministically from the seed, with exact counts (round(share × count)), so a
+// test can predict a deployment's statistics to the device.
+import { z } from 'zod';
+
+export const DeferralReasons = ['moving', 'weak_signal', 'low_battery'] as const;
+export type DeferralReason = (typeof DeferralReasons)[number];
+
+/** How a device's next update goes. `failure`: install fails; `rollback`: commit fails, it rolls back. */
+export const Outcomes = ['success', 'failure', 'rollback'] as const;
+export type Outcome = (typeof Outcomes)[number];
+
+export interface Deferral {
+  /** How many deployment offers the gate turns down ("not now") before it lets one through. */
+  polls: number;
+  reason: DeferralReason;
+}
+
+export interface Behaviour {
+  outcome: Outcome;
+  deferral?: Deferral;
+  /** Stops polling (and everything else) after this many completed update checks. */
+  offline?: { afterPolls: number };
+  /** The artifact the device runs at start, instead of the fleet's (e.g. to get `already-installed`). */
+  artifactName?: string;
+  /** Installed component versions at start, merged over the fleet's. */
+  versions?: Record<string, string>;
+}
+
+const Share = z.number().min(0).max(1);
+const DeferralSpec = z.union([
+  Share,
+  z
+    .object({
+      share: Share,
+      polls: z.number().int().min(1).default(3),
+      reason: z.enum(DeferralReasons).default('moving'),
+    })
+    .strict(),
+]);
+const OfflineSpec = z.union([
+  Share,
+  z.object({ share: Share, afterPolls: z.number().int().min(0).default(1) }).strict(),
+]);
+const BehaviourSpec = z
+  .object({
+    outcome: z.enum(Outcomes).default('success'),
+    deferral: z
+      .object({ polls: z.number().int().min(1).default(3), reason: z.enum(DeferralReasons).default('moving') })
+      .strict()
+      .optional(),
+    offline: z
+      .object({ afterPolls: z.number().int().min(0).default(1) })
+      .strict()
+      .optional(),
+    artifactName: z.string().min(1).optional(),
+    versions: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+/**
+ * The scenario format. Shares are fractions of the fleet and are disjoint slices of one seeded shuffle
+ * (offline, then failure, rollback, deferral), so they must add up to at most 1. `overrides` replace the
+ * drawn behaviour of single devices, keyed by device index ("0", "17") or van id.
+ */
+export const Scenario = z
+  .object({
+    failure: Share.optional(),
+    rollback: Share.optional(),
+    deferral: DeferralSpec.optional(),
+    offline: OfflineSpec.optional(),
+    overrides: z.record(z.string(), BehaviourSpec).optional(),
+  })
+  .strict();
+export type ScenarioInput = z.input<typeof Scenario>;
+
+/** Parse a scenario (e.g. from JSON); throws a readable `path: message` error. */
+export function parseScenario(raw: unknown): z.output<typeof Scenario> {
+  const r = Scenario.safeParse(raw ?? {});
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new RangeError(`scenario: ${first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'invalid'}`);
+  }
+  return r.data;
+}
+
+/** A 32-bit seed from a number or a string (FNV-1a for strings). */
+export function seed32(seed: number | string): number {
+  if (typeof seed === 'number') return seed >>> 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < seed.length; i++) {
+    h ^= seed.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** mulberry32: a small, fast, well-spread PRNG; returns numbers in [0, 1). */
+export function prng(seed: number | string): () => number {
+  let a = seed32(seed);
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates with the seeded PRNG: a permutation of 0..n-1. */
+export function shuffle(n: number, rand: () => number): number[] {
+  const out = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = out[i] as number;
+    out[i] = out[j] as number;
+    out[j] = t;
+  }
+  return out;
+}
+
+/**
+ * One behaviour per device index. Pure and deterministic: the same (count, seed, scenario, vanIds) always
+ * gives the same answer. `vanIdOf` resolves override keys given as van ids.
+ */
+export function assignBehaviours(
+  count: number,
+  seed: number | string,
+  scenarioRaw: unknown,
+  vanIdOf: (index: number) => string = (i) => String(i),
+): Behaviour[] {
+  const scenario = parseScenario(scenarioRaw);
+  const num = (v: number | { share: number } | undefined) =>
+    v === undefined ? 0 : typeof v === 'number' ? v : v.share;
+  const take = {
+    offline: Math.round(num(scenario.offline) * count),
+    failure: Math.round(num(scenario.failure) * count),
+    rollback: Math.round(num(scenario.rollback) * count),
+    deferral: Math.round(num(scenario.deferral) * count),
+  };
+  const total = take.offline + take.failure + take.rollback + take.deferral;
+  if (total > count)
+    throw new RangeError(`scenario: the shares add up to ${total} devices, more than the fleet's ${count}`);
+
+  const deferral: Deferral =
+    typeof scenario.deferral === 'object'
+      ? { polls: scenario.deferral.polls, reason: scenario.deferral.reason }
+      : { polls: 3, reason: 'moving' };
+  const afterPolls = typeof scenario.offline === 'object' ? scenario.offline.afterPolls : 1;
+
+  const out: Behaviour[] = Array.from({ length: count }, () => ({ outcome: 'success' }));
+  const order = shuffle(count, prng(seed));
+  let k = 0;
+  const slice = (n: number, set: (b: Behaviour) => void) => {
+    for (let end = k + n; k < end; k++) set(out[order[k] as number] as Behaviour);
+  };
+  slice(take.offline, (b) => (b.offline = { afterPolls }));
+  slice(take.failure, (b) => (b.outcome = 'failure'));
+  slice(take.rollback, (b) => (b.outcome = 'rollback'));
+  slice(take.deferral, (b) => (b.deferral = { ...deferral }));
+
+  if (scenario.overrides) {
+    const byVanId = new Map<string, number>();
+    for (let i = 0; i < count; i++) byVanId.set(vanIdOf(i), i);
+    for (const [key, spec] of Object.entries(scenario.overrides)) {
+      const index = /^\d+$/.test(key) && Number(key) < count ? Number(key) : byVanId.get(key);
+      if (index === undefined) throw new RangeError(`scenario: overrides.${key}: no such device index or van id`);
+      const b: Behaviour = { outcome: spec.outcome };
+      if (spec.deferral) b.deferral = { ...spec.deferral };
+      if (spec.offline) b.offline = { ...spec.offline };
+      if (spec.artifactName !== undefined) b.artifactName = spec.artifactName;
+      if (spec.versions) b.versions = { ...spec.versions };
+      out[index] = b;
+    }
+  }
+  return out;
+}
+
+/**
+ * Stage (rollout ring) per device: `{ dev: 0.01, pilot: 0.05 }` takes round(share × count) devices per
+ * ring, in the order given, from a seeded shuffle independent of the behaviours; the rest have none.
+ */
+export function assignStages(
+  count: number,
+  seed: number | string,
+  stages: Record<string, number> | undefined,
+): (string | undefined)[] {
+  const out: (string | undefined)[] = new Array<string | undefined>(count).fill(undefined);
+  if (!stages) return out;
+  const order = shuffle(count, prng(`${String(seed)}/stages`));
+  let k = 0;
+  for (const [name, share] of Object.entries(stages)) {
+    if (!/^[A-Za-z0-9_-]{1,1024}$/.test(name))
+      throw new RangeError(`stages: '${name}' is not a valid Mender group name`);
+    if (!(share >= 0 && share <= 1)) throw new RangeError(`stages.${name}: the share must be between 0 and 1`);
+    const n = Math.round(share * count);
+    if (k + n > count) throw new RangeError('stages: the shares add up to more than the fleet');
+    for (let end = k + n; k < end; k++) out[order[k] as number] = name;
+  }
+  return out;
+}
