@@ -1,0 +1,68 @@
+// Writing the decision journal (core/gate-journal.ts has the files and the reader): gate.json keeps
+// the latest decision per phase, with `since` carried over while a phase stays in the same state
+// for the same artifact; gate-history.jsonl keeps every decision, rotated at GATE_HISTORY_MAX_LINES.
+// Only the gates write it, one at a time (Mender runs state scripts sequentially).
+import { appendFileSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  GATE_HISTORY_FILE,
+  GATE_HISTORY_MAX_LINES,
+  GATE_HISTORY_PREVIOUS_FILE,
+  GATE_JOURNAL_FILE,
+  readGateJournal,
+  type GateJournal,
+} from '../core/gate-journal.js';
+import type { GatePhase } from '../core/schemas/common.js';
+import { verdictOutcome, type GateDecision } from '../core/schemas/gate.js';
+import { writeFileAtomic } from './files.js';
+import type { Verdict } from './policy/types.js';
+
+/** The one place a verdict becomes a decision record (exit code and state via core's verdictOutcome). */
+export function toDecision(
+  phase: GatePhase,
+  v: Verdict,
+  at: Date,
+  artifact?: GateDecision['artifact'],
+): Omit<GateDecision, 'since'> {
+  const { exit_code, state } = verdictOutcome[v.verdict];
+  return {
+    phase,
+    verdict: v.verdict,
+    state,
+    exit_code,
+    reasons: v.reasons,
+    facts: v.facts,
+    at: at.toISOString(),
+    ...(artifact ? { artifact } : {}),
+  };
+}
+
+/** Pure: `since` of a new decision given the previous one of the same phase. */
+export function sinceFor(prev: GateDecision | undefined, next: Omit<GateDecision, 'since'>): string {
+  if (prev && prev.state === next.state && prev.artifact?.name === next.artifact?.name) return prev.since;
+  return next.at;
+}
+
+/** Record a decision; returns it with `since` filled in. */
+export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>): GateDecision {
+  mkdirSync(stateDir, { recursive: true });
+  const { journal: before } = readGateJournal(stateDir);
+  const decision: GateDecision = { ...d, since: sinceFor(before?.phases[d.phase], d) };
+  let lines = before?.history_lines ?? 0;
+  if (lines >= GATE_HISTORY_MAX_LINES) {
+    try {
+      renameSync(join(stateDir, GATE_HISTORY_FILE), join(stateDir, GATE_HISTORY_PREVIOUS_FILE));
+    } catch {
+      // no current file: nothing to rotate
+    }
+    lines = 0;
+  }
+  appendFileSync(join(stateDir, GATE_HISTORY_FILE), `${JSON.stringify(decision)}\n`);
+  const journal: GateJournal = {
+    last: decision,
+    phases: { ...before?.phases, [d.phase]: decision },
+    history_lines: lines + 1,
+  };
+  writeFileAtomic(join(stateDir, GATE_JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
+  return decision;
+}

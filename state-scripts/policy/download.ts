@@ -1,0 +1,43 @@
+// Download_Enter, pure. Under the daemon, exit 1 at Download_Enter means "not now": the client goes
+// back to idle, reports no failure and fetches the deployment again at its next poll (RECIPE §5.2).
+// Exit 21 blocks the daemon (no polls, no inventory) until the script says otherwise, so it is kept
+// for waits that are known to clear within `short_wait_seconds` (docs/gates.md, "21 or 1").
+import { assessConditions, readingsSummary, type Conditions, type Staleness } from './conditions.js';
+import { failing, human, reason, reasonsOf, type ReadingsFacts, type Verdict, type WallClock } from './types.js';
+
+export interface DownloadFacts {
+  now: Date;
+  policy: Conditions & { short_wait_seconds: number };
+  staleness: Staleness;
+  readings: ReadingsFacts;
+  /** Wall clock in the window's zone (null when no window is configured). */
+  wall_clock: WallClock | null;
+}
+
+export function decideDownload(f: DownloadFacts): Verdict {
+  const checks = assessConditions(f.policy, f);
+  const bad = failing(checks);
+  const facts = {
+    now: f.now.toISOString(),
+    policy: f.policy,
+    readings: readingsSummary(f.readings, f.now),
+    ...(f.wall_clock ? { wall_clock: f.wall_clock } : {}),
+  };
+  if (bad.length === 0) {
+    return {
+      verdict: 'proceed',
+      reasons: [reason('conditions_met', checks.map((c) => c.message).join('; ') || 'no conditions configured')],
+      checks,
+      facts,
+    };
+  }
+  const waits = bad.map((c) => c.clears_in_s);
+  const longest = waits.every((s): s is number => s !== null) ? Math.max(...waits) : null;
+  const short = longest !== null && longest <= f.policy.short_wait_seconds;
+  return {
+    verdict: short ? 'retry' : 'defer',
+    reasons: reasonsOf(bad),
+    checks,
+    facts: { ...facts, expected_wait: longest === null ? 'unknown' : human(longest) },
+  };
+}

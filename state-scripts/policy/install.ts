@@ -1,0 +1,119 @@
+// ArtifactInstall_Enter, pure: the artifact's own requirements and constraints (its meta-data). The
+// artifact is downloaded; waiting here blocks the client, so 21 ("retry later") is used only within
+// the configured wait budget, measured from the first attempt. A hard requirement that waiting cannot
+// fix (meta-data, installed versions) fails at once with 1, and Mender rolls back and reports failure.
+import satisfies from 'semver/functions/satisfies.js';
+import type { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
+import { assessConditions, readingsSummary, type Staleness } from './conditions.js';
+import {
+  failing,
+  human,
+  reason,
+  reasonsOf,
+  type Check,
+  type ReadingsFacts,
+  type Verdict,
+  type WallClock,
+} from './types.js';
+
+export type MetaFacts =
+  { status: 'ok'; meta: ArtifactMetaData; artifact_name: string | null } | { status: 'invalid'; problem: string };
+
+/** Installed versions as core/versions.ts reads them (absent file = none; bad entries skipped, with why). */
+export interface VersionsFacts {
+  versions: Record<string, string>;
+  problems: string[];
+}
+
+export interface InstallFacts {
+  now: Date;
+  meta: MetaFacts;
+  installed: VersionsFacts;
+  readings: ReadingsFacts;
+  staleness: Staleness;
+  /** Wall clock in the constraint window's zone (null when the artifact has no window). */
+  wall_clock: WallClock | null;
+  /** When this artifact's first ArtifactInstall_Enter attempt ran (this one, if it is the first). */
+  first_attempt_at: Date;
+  wait_budget_seconds: number;
+}
+
+/** `requires` against the installed versions: one check per required component. */
+export function requirementChecks(requires: Record<string, string>, installed: VersionsFacts): Check[] {
+  return Object.entries(requires).map(([component, range]): Check => {
+    const have = installed.versions[component];
+    if (have === undefined) {
+      // Not recorded: not installed, or the record is broken (then say so: support must see why).
+      const broken = installed.problems[0];
+      return broken
+        ? {
+            code: 'versions_unknown',
+            ok: false,
+            message: `${component} version unknown (needs ${range}): ${broken}`,
+            clears_in_s: null,
+          }
+        : {
+            code: 'requires_unmet',
+            ok: false,
+            message: `${component} is not installed (needs ${range})`,
+            clears_in_s: null,
+          };
+    }
+    const good = satisfies(have, range, { includePrerelease: true });
+    return {
+      code: 'requires_unmet',
+      ok: good,
+      message: good ? `${component} ${have} satisfies ${range}` : `${component} ${have} does not satisfy ${range}`,
+      clears_in_s: null,
+    };
+  });
+}
+
+export function decideInstall(f: InstallFacts): Verdict {
+  const base = {
+    now: f.now.toISOString(),
+    first_attempt_at: f.first_attempt_at.toISOString(),
+    wait_budget_s: f.wait_budget_seconds,
+  };
+  if (f.meta.status !== 'ok') {
+    const check: Check = { code: 'meta_data_invalid', ok: false, message: f.meta.problem, clears_in_s: null };
+    return { verdict: 'fail', reasons: reasonsOf([check]), checks: [check], facts: base };
+  }
+  const v = f.meta.meta.vancore;
+  const facts = {
+    ...base,
+    artifact: { name: f.meta.artifact_name, component: v.component, version: v.version },
+    requires: v.requires,
+    installed: f.installed.versions,
+    ...(f.installed.problems.length ? { installed_problems: f.installed.problems } : {}),
+    constraints: v.constraints,
+    readings: readingsSummary(f.readings, f.now),
+  };
+  const hard = requirementChecks(v.requires, f.installed);
+  if (failing(hard).length > 0) return { verdict: 'fail', reasons: reasonsOf(failing(hard)), checks: hard, facts };
+
+  const soft = assessConditions(v.constraints, f);
+  const checks = [...hard, ...soft];
+  const bad = failing(soft);
+  if (bad.length === 0) {
+    return {
+      verdict: 'proceed',
+      reasons: [reason('conditions_met', checks.map((c) => c.message).join('; ') || 'no constraints')],
+      checks,
+      facts,
+    };
+  }
+  const waited_s = Math.max(0, (f.now.getTime() - f.first_attempt_at.getTime()) / 1000);
+  if (waited_s < f.wait_budget_seconds) {
+    return { verdict: 'retry', reasons: reasonsOf(bad), checks, facts: { ...facts, waited_s: Math.round(waited_s) } };
+  }
+  return {
+    verdict: 'fail',
+    reasons: [
+      reason('wait_budget_exhausted', `waited ${human(waited_s)} (budget ${human(f.wait_budget_seconds)})`),
+      ...reasonsOf(bad),
+    ],
+    checks,
+    facts: { ...facts, waited_s: Math.round(waited_s) },
+  };
+}
