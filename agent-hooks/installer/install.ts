@@ -1,0 +1,260 @@
+// `vancore-ota device install|uninstall`: sensing the van and the kit, running the planned actions
+// and keeping the manifest (written after every action, so an interrupted run is picked up again).
+import { copyFile, lstat, mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VanError } from '../../core/errors.js';
+import type { HostPaths } from '../../core/host-paths.js';
+import { replaceFileAtomic } from '../../core/versions.js';
+import type { CommandRunner } from '../lib/runner.js';
+import {
+  checkNode,
+  desiredFiles,
+  InstallManifest,
+  INSTALL_STATE_DIR,
+  KIT_ROOT_FILES,
+  LAYOUT,
+  MANIFEST_FILE,
+  MENDER_CONF,
+  parents,
+  planInstall,
+  planUninstall,
+  sha256,
+  VERIFY_KEY_DEST,
+  type InstallAction,
+  type KitFile,
+  type ManifestEntry,
+} from './plan.js';
+
+export const FRAGMENT_FILE = 'mender/mender.conf.fragment.json';
+
+export interface InstallOptions {
+  paths: HostPaths;
+  /** The device kit (dist/device). */
+  from: string;
+  verifyKey: string | null;
+  allowUnsigned: boolean;
+  dryRun: boolean;
+  runner: CommandRunner;
+  now: Date;
+  say: (line: string) => void;
+}
+
+async function fileState(path: string): Promise<{ sha256: string; mode: number } | null> {
+  const st = await lstat(path).catch(() => null);
+  if (!st?.isFile()) return null;
+  return { sha256: sha256(await readFile(path)), mode: st.mode & 0o7777 };
+}
+
+async function readKit(from: string): Promise<KitFile[]> {
+  const out: KitFile[] = [];
+  for (const rel of Object.keys(KIT_ROOT_FILES)) {
+    const content = await readFile(join(from, rel)).catch(() => null);
+    if (content) out.push({ rel, content });
+  }
+  for (const part of Object.keys(LAYOUT)) {
+    const names = await readdir(join(from, part)).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      const abs = join(from, part, name);
+      if ((await lstat(abs)).isFile()) out.push({ rel: `${part}/${name}`, content: await readFile(abs) });
+    }
+  }
+  return out;
+}
+
+async function readManifest(paths: HostPaths): Promise<InstallManifest | null> {
+  const path = paths.resolve(`${INSTALL_STATE_DIR}/${MANIFEST_FILE}`);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+  const r = InstallManifest.safeParse(JSON.parse(text));
+  if (!r.success) throw new VanError('INPUT_INVALID', `${path} is not an install manifest: fix or remove it`);
+  return r.data;
+}
+
+class ManifestKeeper {
+  constructor(
+    private readonly paths: HostPaths,
+    public manifest: InstallManifest,
+  ) {}
+
+  entry(dest: string): ManifestEntry | undefined {
+    return this.manifest.entries.find((e) => e.dest === dest);
+  }
+
+  upsert(e: ManifestEntry): void {
+    this.manifest = { ...this.manifest, entries: [...this.manifest.entries.filter((x) => x.dest !== e.dest), e] };
+  }
+
+  drop(dest: string): void {
+    this.manifest = { ...this.manifest, entries: this.manifest.entries.filter((x) => x.dest !== dest) };
+  }
+
+  async save(): Promise<void> {
+    const dir = this.paths.resolve(INSTALL_STATE_DIR);
+    if ((await lstat(dir).catch(() => null)) === null) return;
+    await replaceFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(this.manifest, null, 2)}\n`, 0o600);
+  }
+}
+
+async function execute(a: InstallAction, keeper: ManifestKeeper, paths: HostPaths): Promise<void> {
+  const r = (p: string) => paths.resolve(p);
+  const backups = r(`${INSTALL_STATE_DIR}/backups`);
+  switch (a.kind) {
+    case 'mkdir':
+      await mkdir(r(a.dir));
+      keeper.manifest = { ...keeper.manifest, dirs: [...keeper.manifest.dirs, a.dir] };
+      return;
+    case 'backup': {
+      await mkdir(backups, { recursive: true });
+      const name =
+        String(keeper.manifest.entries.length + keeper.manifest.dirs.length) + '-' + sha256(a.dest).slice(0, 8);
+      await copyFile(r(a.dest), join(backups, name));
+      const st = await lstat(r(a.dest));
+      keeper.upsert({
+        dest: a.dest,
+        kind: a.dest === MENDER_CONF ? 'json-merge' : 'file',
+        sha256: '',
+        existed: true,
+        backup: name,
+        mode_before: st.mode & 0o7777,
+      });
+      return;
+    }
+    case 'write': {
+      await replaceFileAtomic(r(a.dest), a.content, a.mode);
+      const prior = keeper.entry(a.dest);
+      keeper.upsert({ ...(prior ?? { existed: false }), dest: a.dest, kind: 'file', sha256: sha256(a.content) });
+      return;
+    }
+    case 'merge-json': {
+      // mender.conf may hold a TenantToken: keep its mode, 0600 when install creates it.
+      const mode = (await lstat(r(a.dest)).catch(() => null))?.mode ?? 0o600;
+      await replaceFileAtomic(r(a.dest), a.text, mode & 0o7777);
+      const prior = keeper.entry(a.dest);
+      keeper.upsert({
+        ...(prior ?? { existed: false }),
+        dest: a.dest,
+        kind: 'json-merge',
+        sha256: sha256(a.text),
+        keys: a.keys,
+      });
+      return;
+    }
+    case 'restore':
+      await replaceFileAtomic(r(a.dest), await readFile(join(backups, a.backup)), a.mode);
+      keeper.drop(a.dest);
+      return;
+    case 'remove':
+      await rm(r(a.dest), { force: true });
+      keeper.drop(a.dest);
+      return;
+    case 'revert-json': {
+      const mode = (await lstat(r(a.dest)).catch(() => null))?.mode ?? 0o600;
+      await replaceFileAtomic(r(a.dest), a.text, mode & 0o7777);
+      keeper.drop(a.dest);
+      return;
+    }
+    case 'rmdir':
+      // Only if empty: something else may have put files there since.
+      await rmdir(r(a.dir)).catch(() => undefined);
+      return;
+    case 'forget-manifest':
+      await rm(r(INSTALL_STATE_DIR), { recursive: true, force: true });
+      return;
+  }
+}
+
+async function nodeVersion(runner: CommandRunner): Promise<string | null> {
+  const res = await runner.run('node', ['--version'], { timeoutMs: 10_000 });
+  return res.code === 0 ? res.stdout.trim() : null;
+}
+
+export async function deviceInstall(o: InstallOptions): Promise<InstallAction[]> {
+  const nodeProblem = checkNode(await nodeVersion(o.runner));
+  if (nodeProblem) throw new VanError('TOOL_MISSING', nodeProblem);
+  const kit = await readKit(o.from);
+  const has = (part: string) => kit.some((f) => f.rel.startsWith(`${part}/`));
+  if (!has('mender-scripts')) {
+    throw new VanError(
+      'INPUT_INVALID',
+      `the gate scripts are missing from ${join(o.from, 'mender-scripts')}: build them first (npm run build)`,
+    );
+  }
+  for (const part of ['modules', 'identity', 'inventory']) {
+    if (!has(part))
+      throw new VanError('INPUT_INVALID', `${join(o.from, part)} is missing: build the kit first (npm run build)`);
+  }
+  let fragment: Record<string, unknown>;
+  try {
+    fragment = JSON.parse(await readFile(join(o.from, FRAGMENT_FILE), 'utf8')) as Record<string, unknown>;
+  } catch {
+    throw new VanError('INPUT_INVALID', `${join(o.from, FRAGMENT_FILE)} is missing or not JSON: build the kit first`);
+  }
+  const verifyKey = o.verifyKey === null ? null : await readFile(o.verifyKey);
+  if (verifyKey && !/-----BEGIN PUBLIC KEY-----/.test(verifyKey.toString('utf8'))) {
+    throw new VanError('INPUT_INVALID', `${o.verifyKey} is not a PEM public key (-----BEGIN PUBLIC KEY-----)`);
+  }
+  const keyOnVan = (await fileState(o.paths.resolve(VERIFY_KEY_DEST))) !== null;
+  const menderKeys = { ...fragment };
+  if (!verifyKey && !keyOnVan) {
+    if (!o.allowUnsigned) {
+      throw new VanError(
+        'INPUT_INVALID',
+        `no artifact verification key: pass --verify-key FILE (the public key CI signs with) or --allow-unsigned`,
+      );
+    }
+    delete menderKeys.ArtifactVerifyKey;
+  }
+  const desired = desiredFiles(kit, verifyKey);
+  const manifest = await readManifest(o.paths);
+  const existing: Record<string, { sha256: string; mode: number } | null> = {};
+  for (const d of [...desired.map((x) => x.dest), MENDER_CONF]) existing[d] = await fileState(o.paths.resolve(d));
+  const menderConfPath = o.paths.resolve(MENDER_CONF);
+  const menderConf = existing[MENDER_CONF] ? await readFile(menderConfPath, 'utf8') : null;
+  const allDirs = new Set<string>();
+  for (const d of [...desired.map((x) => x.dest), MENDER_CONF, `${INSTALL_STATE_DIR}/${MANIFEST_FILE}`]) {
+    for (const p of parents(d)) allDirs.add(p);
+  }
+  const missingDirs: string[] = [];
+  for (const d of allDirs) if ((await lstat(o.paths.resolve(d)).catch(() => null)) === null) missingDirs.push(d);
+  let actions: InstallAction[];
+  try {
+    actions = planInstall({ desired, menderKeys, existing, menderConf, missingDirs, manifest });
+  } catch (e) {
+    throw new VanError('INPUT_INVALID', `${menderConfPath} is not valid JSON (${(e as Error).message}): fix it first`);
+  }
+  if (o.dryRun) return actions;
+  const keeper = new ManifestKeeper(
+    o.paths,
+    manifest ?? { format: 1, installed_at: o.now.toISOString(), entries: [], dirs: [] },
+  );
+  for (const a of actions) {
+    await execute(a, keeper, o.paths);
+    await keeper.save();
+  }
+  return actions;
+}
+
+export async function deviceUninstall(o: Pick<InstallOptions, 'paths' | 'dryRun'>): Promise<InstallAction[]> {
+  const manifest = await readManifest(o.paths);
+  if (!manifest) {
+    throw new VanError(
+      'NOT_FOUND',
+      `nothing to uninstall: no ${o.paths.resolve(`${INSTALL_STATE_DIR}/${MANIFEST_FILE}`)}`,
+    );
+  }
+  const existing: Record<string, { sha256: string; mode: number } | null> = {};
+  for (const e of manifest.entries) existing[e.dest] = await fileState(o.paths.resolve(e.dest));
+  const menderConf = existing[MENDER_CONF] ? await readFile(o.paths.resolve(MENDER_CONF), 'utf8') : null;
+  const actions = planUninstall(manifest, existing, menderConf);
+  if (o.dryRun) return actions;
+  const keeper = new ManifestKeeper(o.paths, manifest);
+  for (const a of actions) {
+    await execute(a, keeper, o.paths);
+    if (a.kind !== 'forget-manifest' && a.kind !== 'rmdir') await keeper.save();
+  }
+  return actions;
+}

@@ -1,0 +1,172 @@
+// The VanCore inventory (docs/contracts.md "Inventory"): sense every source with its own timeout,
+// decide the attribute values in one pure function, print them through formatInventoryLines.
+// RECIPE §7: one unparsable line makes the client drop the script's whole output, so a failing source
+// leaves its keys out — it never prints a partial or multi-line value.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as z from 'zod/mini';
+import { gateInventoryValues, readGateJournal, type GateJournal } from '../../core/gate-journal.js';
+import { VanId } from '../../core/schemas/common.js';
+import { Readings } from '../../core/schemas/readings.js';
+import { VpnStates, VpnSteps } from '../../core/schemas/inventory.js';
+import { readLastUpdate, readVersions, type LastUpdate } from '../../core/versions.js';
+import type { DeviceContext } from '../lib/device.js';
+import { resolveVanId } from '../identity/identity.js';
+
+export interface DiskSpace {
+  availableBytes: number;
+  sizeBytes: number;
+}
+
+export interface MemoryInfo {
+  availableBytes: number;
+  totalBytes: number;
+}
+
+/** The host sensors; the real ones use systeminformation (inventory/si-probes.ts). */
+export interface HealthProbes {
+  disk(path: string): Promise<DiskSpace | undefined>;
+  cpuTempC(): Promise<number | undefined>;
+  memory(): Promise<MemoryInfo | undefined>;
+}
+
+export const VpnFile = z.object({ state: z.optional(z.enum(VpnStates)), step: z.optional(z.enum(VpnSteps)) });
+export const VPN_FILE = 'vpn.json';
+export const READINGS_FILE = 'readings.json';
+
+export interface InventoryFacts {
+  now: Date;
+  vanId?: string;
+  versions: Record<string, string>;
+  disk?: DiskSpace;
+  cpuTempC?: number;
+  memory?: MemoryInfo;
+  readings: Readings | null;
+  staleness: { signal_seconds: number; power_seconds: number };
+  lastUpdate: LastUpdate | null;
+  gate: GateJournal | null;
+  /** null = no vpn.json (or an unusable one): the state is unknown. */
+  vpn: z.infer<typeof VpnFile> | null;
+}
+
+/** When the health booleans turn false. A van hub has a small SSD and sits in a hot van. */
+export const HealthThresholds = {
+  minFreeBytes: 1024 ** 3,
+  minFreeFraction: 0.05,
+  maxCpuTempC: 85,
+} as const;
+
+const fresh = (at: string, now: Date, seconds: number) => now.getTime() - new Date(at).getTime() <= seconds * 1000;
+const round = (n: number, digits: number) => Number(n.toFixed(digits));
+
+/** Pure: the facts → inventory attributes (undefined = leave the key out). */
+export function inventoryEntries(f: InventoryFacts): Record<string, string | number | boolean | undefined> {
+  const out: Record<string, string | number | boolean | undefined> = {};
+  // The van id comes from a file anyone with root may have edited: print it only if the bridge will take it.
+  out['vancore.van_id'] = f.vanId !== undefined && VanId.safeParse(f.vanId).success ? f.vanId : undefined;
+  for (const [component, version] of Object.entries(f.versions).sort(([a], [b]) => a.localeCompare(b))) {
+    out[`vancore.${component}.version`] = version;
+  }
+  if (f.disk) {
+    out['vancore.health.disk_ok'] =
+      f.disk.availableBytes >= HealthThresholds.minFreeBytes &&
+      f.disk.availableBytes >= f.disk.sizeBytes * HealthThresholds.minFreeFraction;
+  }
+  if (f.cpuTempC !== undefined) out['vancore.health.temp_ok'] = f.cpuTempC < HealthThresholds.maxCpuTempC;
+  const { signal, power } = f.readings ?? {};
+  // Stale readings are unknown (as for the gates): better no value than yesterday's as today's.
+  if (signal && fresh(signal.at, f.now, f.staleness.signal_seconds)) {
+    out['vancore.health.signal_quality'] = round(signal.quality, 2);
+  }
+  if (power && fresh(power.at, f.now, f.staleness.power_seconds)) {
+    if (power.battery_soc_pct !== null) out['vancore.health.battery_soc'] = round(power.battery_soc_pct, 0);
+    if (power.shore_power !== null) out['vancore.health.shore_power'] = power.shore_power;
+  }
+  out['vancore.health.last_update_status'] = f.lastUpdate?.status ?? 'none';
+  const gate = gateInventoryValues(f.gate);
+  out['vancore.gate.state'] = gate.state;
+  out['vancore.gate.phase'] = gate.phase;
+  out['vancore.gate.reason'] = gate.reason === '' ? undefined : gate.reason;
+  out['vancore.gate.since'] = gate.since;
+  out['vancore.vpn.state'] = f.vpn?.state ?? 'unknown';
+  out['vancore.vpn.step'] = f.vpn?.step;
+  // Outside the contract's vancore.* keys (the bridge passes them through as extras): raw numbers
+  // behind the booleans, for support.
+  if (f.disk) out['health.disk_free_mb'] = Math.floor(f.disk.availableBytes / 1024 / 1024);
+  if (f.memory) out['health.mem_available_mb'] = Math.floor(f.memory.availableBytes / 1024 / 1024);
+  if (f.cpuTempC !== undefined) out['health.cpu_temp_c'] = round(f.cpuTempC, 1);
+  return out;
+}
+
+/** Resolves to undefined if `p` rejects or takes longer than `ms` (a stuck sensor must not stall inventory). */
+export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([p.catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readJsonSafe<T>(path: string, schema: z.ZodMiniType<T>): Promise<T | null> {
+  try {
+    const r = schema.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface GatherOptions {
+  probes: HealthProbes;
+  now: Date;
+  /** Per-probe limit. */
+  probeTimeoutMs: number;
+  /** Problems worth a stderr line (never stdout). */
+  warn: (msg: string) => void;
+}
+
+export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Promise<InventoryFacts> {
+  const state = ctx.stateDir;
+  // Started together, awaited one by one: every source has its own timeout or cannot hang (local files).
+  const pending = {
+    vanId: within(resolveVanId(ctx), o.probeTimeoutMs),
+    versions: readVersions(state),
+    disk: within(o.probes.disk(state), o.probeTimeoutMs),
+    cpuTempC: within(o.probes.cpuTempC(), o.probeTimeoutMs),
+    memory: within(o.probes.memory(), o.probeTimeoutMs),
+    readings: readJsonSafe(join(state, READINGS_FILE), Readings),
+    lastUpdate: readLastUpdate(state),
+    vpn: readJsonSafe(join(state, VPN_FILE), VpnFile),
+  };
+  const vanId = await pending.vanId;
+  const versions = await pending.versions;
+  const disk = await pending.disk;
+  const cpuTempC = await pending.cpuTempC;
+  const memory = await pending.memory;
+  const readings = await pending.readings;
+  const lastUpdate = await pending.lastUpdate;
+  const gate = readGateJournal(state);
+  const vpn = await pending.vpn;
+  for (const p of [...versions.problems, ...lastUpdate.problems]) o.warn(p);
+  if (gate.problem) o.warn(`gate journal: ${gate.problem}`);
+  return {
+    now: o.now,
+    ...(vanId ? { vanId } : {}),
+    versions: versions.value,
+    ...(disk ? { disk } : {}),
+    ...(cpuTempC !== undefined && Number.isFinite(cpuTempC) ? { cpuTempC } : {}),
+    ...(memory ? { memory } : {}),
+    readings,
+    staleness: {
+      signal_seconds: ctx.config.staleness.signal_seconds,
+      power_seconds: ctx.config.staleness.power_seconds,
+    },
+    lastUpdate: lastUpdate.value,
+    gate: gate.journal,
+    vpn,
+  };
+}
