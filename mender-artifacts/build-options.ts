@@ -1,0 +1,205 @@
+// `artifact build` options → a validated BuildOptions (pure: no file is touched here). Flag syntax
+// errors are usage errors (exit 2); values that are wrong for VanCore are input errors (exit 1). Every
+// message names the flag, in one line.
+import { VanError } from '../core/errors.js';
+import { SemVer, SemVerRange, type PayloadType } from '../core/schemas/common.js';
+import { Components, KnownComponent, PayloadTypeOf } from '../core/schemas/components.js';
+import { VpnStep, VpnStepsInArtifact, isSafeDevicePath } from '../core/schemas/payload-index.js';
+import { describeIssues, type SafeParser } from '../core/validation.js';
+
+/** Option values as the CLI engine hands them over (cli/command.ts OptionValues). */
+export type ArgValues = Record<string, string | boolean | string[] | undefined>;
+
+export const BuildTypes = ['compose', 'config', 'vpn'] as const;
+export type BuildType = (typeof BuildTypes)[number];
+
+export const PayloadTypeOfBuildType: Readonly<Record<BuildType, PayloadType>> = {
+  compose: 'vancore-compose',
+  config: 'vancore-config',
+  vpn: 'vancore-vpn',
+};
+
+export interface ConfigFileSpec {
+  src: string;
+  dest: string;
+}
+
+export type PayloadOptions =
+  | { type: 'compose'; bundle: string }
+  | { type: 'config'; files: ConfigFileSpec[] }
+  | { type: 'vpn'; step: VpnStep; loginServer: string; authkeyFile: string | null };
+
+export interface BuildOptions {
+  payload: PayloadOptions;
+  component: KnownComponent;
+  version: string;
+  deviceTypes: string[];
+  constraintsFile: string | null;
+  validation: { window_seconds: number; require_cloud: boolean };
+  requires: Record<string, string>;
+  signKey: string | null;
+  out: string;
+  /** null = the bundled gate scripts next to the CLI. */
+  scriptsDir: string | null;
+  gateScripts: boolean;
+}
+
+export const DEFAULT_VALIDATION_WINDOW = 300;
+
+/** Mender device types: no spaces (mender-artifact prints them space-separated), no shell surprises. */
+const DEVICE_TYPE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+
+const usage = (msg: string) => new VanError('USAGE', msg);
+const invalid = (msg: string) => new VanError('INPUT_INVALID', msg);
+
+function str(values: ArgValues, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function strs(values: ArgValues, name: string): string[] {
+  const v = values[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}
+
+function required(values: ArgValues, name: string, hint: string): string {
+  const v = str(values, name);
+  if (v === undefined || v === '') throw usage(`missing --${name} ${hint}`);
+  return v;
+}
+
+/** First issue of a schema check as `--flag: message`, or the value. */
+function check<T>(schema: SafeParser<T>, value: unknown, flag: string, given: unknown = value): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const msg = describeIssues(r.error.issues)[0]?.replace(/^\(root\): /, '') ?? 'is invalid';
+  throw invalid(`--${flag} ${JSON.stringify(given)}: ${msg}`);
+}
+
+/** `SRC:DEST` → parts. DEST is absolute, so the split is at the last `:/` (SRC may contain colons). */
+export function parseFileSpec(spec: string): ConfigFileSpec {
+  const at = spec.lastIndexOf(':/');
+  if (at <= 0) throw usage(`--file ${JSON.stringify(spec)}: must be SRC:DEST with an absolute DEST`);
+  const src = spec.slice(0, at);
+  const dest = spec.slice(at + 1);
+  if (!isSafeDevicePath(dest)) {
+    throw invalid(
+      `--file ${JSON.stringify(spec)}: destination must be an absolute path without "..", "." or empty segments, NUL or control characters`,
+    );
+  }
+  return { src, dest };
+}
+
+/** `COMPONENT=RANGE` pairs → a record; each component once. */
+export function parseRequires(specs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw usage(`--requires ${JSON.stringify(spec)}: must be COMPONENT=RANGE, e.g. platform=>=0.9.0`);
+    const component = check(KnownComponent, spec.slice(0, eq).trim(), 'requires', spec);
+    const range = check(SemVerRange, spec.slice(eq + 1).trim(), 'requires', spec);
+    if (component in out) throw invalid(`--requires: ${component} is given twice`);
+    out[component] = range;
+  }
+  return out;
+}
+
+function parseWindow(values: ArgValues): number {
+  const raw = str(values, 'validation-window');
+  if (raw === undefined) return DEFAULT_VALIDATION_WINDOW;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 86_400) {
+    throw usage(`--validation-window must be a whole number of seconds from 0 to 86400, got '${raw}'`);
+  }
+  return n;
+}
+
+function parseLoginServer(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid(`--login-server ${JSON.stringify(raw)}: must be a URL such as https://headscale.example.com`);
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+    throw invalid(`--login-server ${JSON.stringify(raw)}: must use https (plain http only for localhost)`);
+  }
+  return raw;
+}
+
+/** Flags that belong to one payload type only. */
+const TYPE_FLAGS: Record<BuildType, string[]> = {
+  compose: ['bundle'],
+  config: ['file'],
+  vpn: ['vpn-step', 'login-server', 'authkey-file'],
+};
+
+function parsePayload(type: BuildType, values: ArgValues): PayloadOptions {
+  for (const [other, flags] of Object.entries(TYPE_FLAGS)) {
+    if (other === type) continue;
+    for (const flag of flags) {
+      if (values[flag] !== undefined) throw usage(`--${flag} is only for --type ${other}, not --type ${type}`);
+    }
+  }
+  switch (type) {
+    case 'compose':
+      return { type, bundle: required(values, 'bundle', 'DIR (the compose bundle directory)') };
+    case 'config': {
+      const files = strs(values, 'file').map(parseFileSpec);
+      if (files.length === 0) throw usage('missing --file SRC:DEST (at least one)');
+      const seen = new Set<string>();
+      for (const f of files) {
+        if (seen.has(f.dest)) throw invalid(`--file: destination ${f.dest} is given twice`);
+        seen.add(f.dest);
+      }
+      return { type, files };
+    }
+    case 'vpn': {
+      const step = check(VpnStep, required(values, 'vpn-step', `(${VpnStepsInArtifact.join('|')})`), 'vpn-step');
+      const loginServer = parseLoginServer(required(values, 'login-server', 'URL (the Headscale server)'));
+      const authkeyFile = str(values, 'authkey-file') ?? null;
+      // The pre-auth key joins a van to the new network: it travels only where a step needs it.
+      if (step === 'add' && authkeyFile === null)
+        throw usage('missing --authkey-file FILE (the add step joins Headscale)');
+      if (step !== 'add' && authkeyFile !== null) throw usage(`--authkey-file is only for --vpn-step add, not ${step}`);
+      return { type, step, loginServer, authkeyFile };
+    }
+  }
+}
+
+export function parseBuildOptions(values: ArgValues): BuildOptions {
+  const typeRaw = required(values, 'type', `(${BuildTypes.join('|')})`);
+  if (!(BuildTypes as readonly string[]).includes(typeRaw)) {
+    throw usage(`--type must be one of ${BuildTypes.join(', ')}, got '${typeRaw}'`);
+  }
+  const type = typeRaw as BuildType;
+  const component = check(KnownComponent, required(values, 'component', `(${Components.join('|')})`), 'component');
+  const version = check(SemVer, required(values, 'version', 'SEMVER'), 'version');
+  const deviceTypes = strs(values, 'device-type');
+  if (deviceTypes.length === 0) throw usage('missing --device-type (at least one)');
+  for (const t of deviceTypes) {
+    if (!DEVICE_TYPE.test(t)) {
+      throw invalid(`--device-type ${JSON.stringify(t)}: must be letters, digits, . _ + - (max 64, no spaces)`);
+    }
+  }
+  const payloadType = PayloadTypeOfBuildType[type];
+  if (PayloadTypeOf[component] !== payloadType) {
+    const want = Object.entries(PayloadTypeOfBuildType).find(([, p]) => p === PayloadTypeOf[component])?.[0];
+    throw invalid(`--component ${component} is packaged with --type ${want ?? '?'}, not --type ${type}`);
+  }
+  const payload = parsePayload(type, values);
+  return {
+    payload,
+    component,
+    version,
+    deviceTypes: [...new Set(deviceTypes)],
+    constraintsFile: str(values, 'constraints') ?? null,
+    validation: { window_seconds: parseWindow(values), require_cloud: values['no-require-cloud'] !== true },
+    requires: parseRequires(strs(values, 'requires')),
+    signKey: str(values, 'sign-key') ?? null,
+    out: str(values, 'out') ?? '.',
+    scriptsDir: str(values, 'scripts-dir') ?? null,
+    gateScripts: values['no-gate-scripts'] !== true,
+  };
+}

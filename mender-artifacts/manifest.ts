@@ -1,0 +1,47 @@
+// The build manifest written beside each artifact (`<name>.manifest.json`): what CI built, for the
+// release record, `artifact verify` and `artifact upload`. It never holds key material or the VPN
+// pre-auth key: only the signing key's fingerprint.
+import * as z from 'zod/mini';
+import { Constraints, Validation } from '../core/schemas/artifact-meta.js';
+import { ComponentName, IsoDateTime, PayloadType, SemVer, SemVerRange } from '../core/schemas/common.js';
+
+export const MANIFEST_FORMAT = 1;
+
+const Sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/, { error: 'must be 64 lowercase hex digits' }));
+
+export const SignedBy = z.strictObject({
+  algorithm: z.enum(['rsa', 'ecdsa-p256']),
+  bits: z.int(),
+  /** sha256 of the public key's SPKI DER, hex. */
+  fingerprint: Sha256Hex,
+});
+export type SignedBy = z.infer<typeof SignedBy>;
+
+export const BuildManifest = z.strictObject({
+  manifest_format: z.literal(MANIFEST_FORMAT),
+  name: z.string(),
+  file: z.string(),
+  type: PayloadType,
+  component: ComponentName,
+  version: SemVer,
+  sha256: Sha256Hex,
+  size: z.int().check(z.minimum(0)),
+  provides: z.record(z.string(), z.string()),
+  clears_provides: z.array(z.string()),
+  depends: z.record(z.string(), z.array(z.string())),
+  device_types: z.array(z.string()),
+  requires: z.record(ComponentName, SemVerRange),
+  constraints: Constraints,
+  validation: Validation,
+  scripts: z.array(z.string()),
+  payload: z.strictObject({ files: z.int(), bytes: z.int() }),
+  signed_by: z.nullable(SignedBy),
+  built_at: IsoDateTime,
+  mender_artifact_version: z.string(),
+});
+export type BuildManifest = z.infer<typeof BuildManifest>;
+
+/** `x/vancore-app-1.4.0.mender` → `x/vancore-app-1.4.0.manifest.json`. */
+export function manifestPathFor(artifactPath: string): string {
+  return `${artifactPath.replace(/\.mender$/, '')}.manifest.json`;
+}
