@@ -1,0 +1,477 @@
+// The bridge's HTTP app: built, never listening (server.ts listens). Routes are plugins registered
+// explicitly with zod request and response schemas; one error handler maps codes to statuses.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyPluginCallback,
+  LogController,
+} from 'fastify';
+import {
+  type ZodTypeProvider,
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import * as z from 'zod';
+import type { BridgeConfig } from '../../core/config/bridge-config.js';
+import type { Clock } from '../../core/clock.js';
+import { VanError, isVanError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { FleetStore } from '../store/fleet-store.js';
+import {
+  type FleetReport as FleetReportData,
+  attentionReport,
+  fleetReport,
+  getVan,
+  listVans,
+} from '../store/reports.js';
+import type { SyncKind, SyncReport } from '../sync/sync.js';
+import type { SyncMetrics } from '../sync/runner.js';
+import { type Caller, TokenAuth, mayWrite } from './auth.js';
+import * as S from './schemas.js';
+import { type RolloutApiDeps, rolloutRoutes } from './rollouts.js';
+import { type KnownArtifact, planForVan } from '../plan.js';
+import type { ArtifactsTable } from '../store/schema.js';
+import { Constraints } from '../../core/schemas/artifact-meta.js';
+import { PayloadTypes } from '../../core/schemas/common.js';
+import { UpdatePlan } from '../../core/schemas/update-plan.js';
+import { parseWith } from '../../core/validation.js';
+
+export interface SyncControl {
+  readonly running: boolean;
+  readonly metrics: SyncMetrics;
+  syncNow(kind: SyncKind): Promise<SyncReport>;
+}
+
+export interface BridgeAppDeps {
+  store: FleetStore;
+  sync: SyncControl;
+  /** Cheap call proving Mender answers (readiness). */
+  menderReady: () => Promise<void>;
+  config: Readonly<BridgeConfig>;
+  clock: Clock;
+  logger?: Logger;
+  /** Artifact downloads for update plans: Mender's link, and the whole file's sha256. */
+  artifacts: ArtifactAccess;
+  /** Releases, van stages and rollouts (issue #8); absent = those routes are not served. */
+  rollouts?: RolloutApiDeps;
+}
+
+export interface ArtifactAccess {
+  downloadLink(artifactId: string): Promise<string>;
+  sha256(uri: string): Promise<string>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}
+
+const statusFor: Record<string, number> = {
+  NOT_FOUND: 404,
+  INPUT_INVALID: 400,
+  USAGE: 400,
+  CONFLICT: 409,
+  MENDER_API: 502,
+  MENDER_UNAUTHORIZED: 502,
+};
+
+export type BridgeApp = FastifyInstance;
+
+export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.config.http.body_limit_bytes,
+    // Per-request access logs would drown the sync's own lines; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => crypto.randomUUID(),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const request_id = req.id;
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const first = err.validation[0];
+      const where = first
+        ? `${err.validationContext ?? 'request'}${first.instancePath.replace(/\//g, '.')}`
+        : 'request';
+      return reply
+        .status(400)
+        .send({ error: `${where}: ${first?.message ?? 'invalid'}`, code: 'INPUT_INVALID', request_id });
+    }
+    if (isVanError(err))
+      return reply.status(statusFor[err.code] ?? 500).send({ error: err.message, code: err.code, request_id });
+    const status =
+      typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err }, 'request failed');
+    const code =
+      (
+        {
+          401: 'UNAUTHORIZED',
+          403: 'FORBIDDEN',
+          404: 'NOT_FOUND',
+          413: 'BODY_TOO_LARGE',
+          429: 'RATE_LIMITED',
+          500: 'INTERNAL',
+        } as Record<number, string>
+      )[status] ?? 'INPUT_INVALID';
+    return reply.status(status).send({ error: status === 500 ? 'internal error' : err.message, code, request_id });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .status(404)
+      .send({ error: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'NOT_FOUND', request_id: req.id }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'VanCore OTA bridge',
+        version: '1',
+        description: 'Fleet records synced from Mender, reports for support, operations for ops.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(probes(deps));
+  await app.register(api(deps), { prefix: '/api/v1' });
+  return app as unknown as BridgeApp;
+}
+
+function probes(deps: BridgeAppDeps): FastifyPluginCallback {
+  return (app, _opts, done) => {
+    const typed = app.withTypeProvider<ZodTypeProvider>();
+    typed.get('/healthz', { schema: { hide: true, response: { 200: z.object({ status: z.literal('ok') }) } } }, () => ({
+      status: 'ok' as const,
+    }));
+    typed.get(
+      '/readyz',
+      {
+        schema: {
+          hide: true,
+          response: {
+            200: z.object({ status: z.literal('ready') }),
+            503: z.object({ status: z.literal('not ready'), database: z.string(), mender: z.string() }),
+          },
+        },
+      },
+      async (_req, reply) => {
+        const check = async (f: () => Promise<unknown>) => {
+          try {
+            await f();
+            return 'ok';
+          } catch (e) {
+            return e instanceof Error ? e.message : 'failed';
+          }
+        };
+        const [database, mender] = await Promise.all([
+          check(() => deps.store.getSyncState('inventory_cursor')),
+          check(deps.menderReady),
+        ]);
+        if (database === 'ok' && mender === 'ok') return { status: 'ready' as const };
+        return reply.status(503).send({ status: 'not ready' as const, database, mender });
+      },
+    );
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+      reply.type('text/plain; version=0.0.4');
+      return metricsText(deps);
+    });
+    done();
+  };
+}
+
+async function metricsText(deps: BridgeAppDeps): Promise<string> {
+  const m = deps.sync.metrics;
+  const db = deps.store.db;
+  const gates = await db
+    .selectFrom('vans')
+    .select(['gate_state', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('decommissioned', '=', 0)
+    .groupBy('gate_state')
+    .execute();
+  const outcomes = await db
+    .selectFrom('deployment_devices')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('status')
+    .execute();
+  const lines = [
+    '# HELP vancore_sync_runs_total Completed syncs by kind.',
+    '# TYPE vancore_sync_runs_total counter',
+    `vancore_sync_runs_total{kind="incremental"} ${m.runs.incremental}`,
+    `vancore_sync_runs_total{kind="full"} ${m.runs.full}`,
+    '# HELP vancore_sync_errors_total Failed syncs.',
+    '# TYPE vancore_sync_errors_total counter',
+    `vancore_sync_errors_total ${m.errors}`,
+    '# HELP vancore_sync_last_duration_seconds Duration of the last completed sync.',
+    '# TYPE vancore_sync_last_duration_seconds gauge',
+    `vancore_sync_last_duration_seconds ${((m.lastDurationMs ?? 0) / 1000).toFixed(3)}`,
+    '# HELP vancore_vans Vans by gate state.',
+    '# TYPE vancore_vans gauge',
+    ...gates.map((g) => `vancore_vans{gate_state="${g.gate_state ?? 'unknown'}"} ${Number(g.n)}`),
+    '# HELP vancore_updates_total Device updates by final or current status.',
+    '# TYPE vancore_updates_total gauge',
+    ...outcomes.map((o) => `vancore_updates_total{status="${o.status}"} ${Number(o.n)}`),
+    '# HELP vancore_quarantined_attributes_total Inventory attributes dropped as not fitting the contract.',
+    '# TYPE vancore_quarantined_attributes_total counter',
+    `vancore_quarantined_attributes_total ${await deps.store.quarantineTotal()}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function api(deps: BridgeAppDeps): FastifyPluginAsync {
+  const auth = new TokenAuth(deps.config.auth.tokens);
+  const t = deps.config.reports;
+  const thresholds = {
+    failed_times: t.failed_times,
+    deferred_days: t.deferred_days,
+    not_seen_days: t.not_seen_days,
+    stuck_downloading_hours: t.stuck_downloading_hours,
+  };
+
+  return async (app) => {
+    if (deps.config.http.rate_limit_per_minute > 0) {
+      await app.register(rateLimit, {
+        max: deps.config.http.rate_limit_per_minute,
+        timeWindow: 60_000,
+        keyGenerator: (req) => req.caller?.name ?? req.ip,
+        hook: 'preHandler',
+      });
+    }
+    app.addHook('onRequest', (req, _reply, done) => {
+      if (!auth.enabled) return done();
+      const caller = auth.identify(req.headers.authorization);
+      if (!caller) return done(Object.assign(new Error('missing or unknown bearer token'), { statusCode: 401 }));
+      if (req.method !== 'GET' && req.method !== 'HEAD' && !mayWrite(caller.role)) {
+        return done(Object.assign(new Error(`role ${caller.role} may only read`), { statusCode: 403 }));
+      }
+      req.caller = caller;
+      done();
+    });
+
+    if (deps.rollouts) await app.register(rolloutRoutes(deps.rollouts));
+    const typed = app.withTypeProvider<ZodTypeProvider>();
+    const errors = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 429: S.ErrorBody };
+
+    typed.get(
+      '/vans',
+      {
+        schema: {
+          summary: 'List vans',
+          tags: ['vans'],
+          querystring: S.VanListQuery,
+          response: { 200: z.array(S.VanSummary), ...errors },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query;
+        const attention =
+          q.needs_attention === undefined
+            ? undefined
+            : new Set((await attentionReport(deps.store.db, thresholds, deps.clock.now())).map((a) => a.device_id));
+        const { items, total } = await listVans(
+          deps.store.db,
+          {
+            stage: q.stage,
+            component: q.component,
+            version: q.version,
+            gateState: q.gate_state,
+            needsAttention: q.needs_attention,
+            includeDecommissioned: q.include_decommissioned,
+          },
+          { page: q.page, perPage: q.per_page },
+          attention,
+        );
+        void reply.header('X-Total-Count', String(total));
+        return items;
+      },
+    );
+
+    typed.get(
+      '/vans/:vanId',
+      {
+        schema: {
+          summary: 'One van: versions, health, gate state, update timeline',
+          tags: ['vans'],
+          params: z.object({ vanId: z.string().min(1).max(64) }),
+          response: { 200: S.VanDetail, ...errors },
+        },
+      },
+      async (req) => {
+        const attention = await attentionReport(deps.store.db, thresholds, deps.clock.now());
+        const van = await getVan(deps.store.db, req.params.vanId, attention);
+        if (!van) throw new VanError('NOT_FOUND', `no van ${req.params.vanId}`);
+        return van;
+      },
+    );
+
+    typed.get(
+      '/vans/:vanId/plan',
+      {
+        schema: {
+          summary: 'The VanCore update plan for one van',
+          tags: ['vans'],
+          params: z.object({ vanId: z.string().min(1).max(64) }),
+          response: { 200: S.UpdatePlanBody, ...errors },
+        },
+      },
+      async (req) => {
+        const van = await deps.store.db
+          .selectFrom('vans')
+          .select(['device_id', 'device_type'])
+          .where('van_id', '=', req.params.vanId)
+          .executeTakeFirst();
+        if (!van) throw new VanError('NOT_FOUND', `no van ${req.params.vanId}`);
+        const installed = await deps.store.db
+          .selectFrom('van_components')
+          .select(['component', 'version'])
+          .where('device_id', '=', van.device_id)
+          .execute();
+        const rows = await deps.store.db
+          .selectFrom('artifacts')
+          .selectAll()
+          .where('component', 'is not', null)
+          .execute();
+        const known = rows.flatMap((r) => knownArtifact(r) ?? []);
+        const plan = planForVan(
+          {
+            deviceType: van.device_type,
+            components: Object.fromEntries(installed.map((c) => [c.component, c.version])),
+          },
+          known,
+        );
+        const artifacts = [];
+        for (const step of plan.steps) {
+          const url = await deps.artifacts.downloadLink(step.id);
+          let sha256 = rows.find((r) => r.id === step.id)?.sha256 ?? null;
+          if (!sha256) {
+            sha256 = await deps.artifacts.sha256(url);
+            await deps.store.setArtifactSha256(step.id, sha256);
+          }
+          artifacts.push({ name: step.name, type: step.payloadType, url, sha256 });
+        }
+        // The contract schema from core is the last word on the shape.
+        return parseWith(
+          UpdatePlan,
+          { update_required: plan.update_required, target: plan.target, artifacts, constraints: plan.constraints },
+          'update plan',
+          'INTERNAL',
+        );
+      },
+    );
+
+    // The fleet report aggregates every van: computed once per change of the records (the store's
+    // write version) and at most every 30 s, not per request.
+    const fleetCache = new VersionedCache<FleetReportData>(30_000, () => deps.clock.now().getTime());
+    typed.get(
+      '/reports/fleet',
+      { schema: { summary: 'Fleet report', tags: ['reports'], response: { 200: S.FleetReport, ...errors } } },
+      () => fleetCache.get(deps.store.version, () => fleetReport(deps.store.db, deps.clock.now())),
+    );
+
+    typed.get(
+      '/reports/attention',
+      {
+        schema: {
+          summary: 'Vans that need a human',
+          tags: ['reports'],
+          querystring: S.AttentionQuery,
+          response: { 200: z.union([z.array(S.AttentionItem), z.string()]), ...errors },
+        },
+      },
+      async (req, reply) => {
+        let items = await attentionReport(deps.store.db, thresholds, deps.clock.now());
+        if (req.query.code) items = items.filter((i) => i.code === req.query.code);
+        if (req.query.format === 'csv') {
+          void reply.type('text/csv; charset=utf-8');
+          return toCsv(
+            ['van_id', 'device_id', 'code', 'detail'],
+            items.map((i) => [i.van_id, i.device_id, i.code, i.detail]),
+          );
+        }
+        return items;
+      },
+    );
+
+    typed.post(
+      '/sync',
+      {
+        schema: {
+          summary: 'Start a sync now, or join the running one',
+          tags: ['ops'],
+          body: S.SyncRequest.optional(),
+          response: { 202: S.SyncAccepted, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const kind = req.body?.kind ?? 'incremental';
+        const joined = deps.sync.running;
+        deps.sync.syncNow(kind).catch(() => undefined);
+        return reply.status(202).send({ status: joined ? 'joined' : 'started', kind });
+      },
+    );
+  };
+}
+
+/** RFC 4180 CSV; cells that a spreadsheet would run as formulas are prefixed with a quote. */
+export function toCsv(header: string[], rows: string[][]): string {
+  const cell = (v: string) => {
+    const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+    return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  return [header, ...rows].map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+}
+
+/** An artifacts row as the planner needs it, or undefined when it is not a usable VanCore artifact. */
+function knownArtifact(r: ArtifactsTable): KnownArtifact | undefined {
+  if (!r.component || !r.version || !r.payload_type || !(PayloadTypes as readonly string[]).includes(r.payload_type))
+    return undefined;
+  try {
+    const constraints = Constraints.safeParse(r.constraints_json ? JSON.parse(r.constraints_json) : {});
+    return {
+      id: r.id,
+      name: r.name,
+      component: r.component,
+      version: r.version,
+      payloadType: r.payload_type,
+      deviceTypes: JSON.parse(r.device_types_json) as string[],
+      requires: JSON.parse(r.requires_json) as Record<string, string>,
+      constraints: constraints.success ? constraints.data : Constraints.parse({}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One cached value, recomputed when the source's version changes or the value is older than `maxAgeMs`.
+ * Concurrent misses share one computation.
+ */
+export class VersionedCache<T> {
+  #entry: { version: number; at: number; value: Promise<T> } | undefined;
+  constructor(
+    private readonly maxAgeMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(version: number, compute: () => Promise<T>): Promise<T> {
+    const e = this.#entry;
+    if (e && e.version === version && this.now() - e.at < this.maxAgeMs) return e.value;
+    const value = compute();
+    const entry = { version, at: this.now(), value };
+    this.#entry = entry;
+    value.catch(() => {
+      if (this.#entry === entry) this.#entry = undefined;
+    });
+    return value;
+  }
+}

@@ -1,0 +1,143 @@
+// Request and response schemas of the reports API (classic zod: they also feed the OpenAPI document).
+import * as z from 'zod';
+import { AttentionCodes } from '../store/reports.js';
+
+export const ErrorBody = z.object({ error: z.string(), code: z.string(), request_id: z.string() });
+
+export const Paging = z.object({
+  page: z.coerce.number().int().min(1).default(1),
+  per_page: z.coerce.number().int().min(1).max(500).default(20),
+});
+
+const boolText = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const VanListQuery = Paging.extend({
+  stage: z.enum(['internal', 'pilot', 'fleet']).optional(),
+  component: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,31}$/)
+    .optional(),
+  version: z.string().max(64).optional(),
+  gate_state: z.enum(['open', 'deferred', 'blocked']).optional(),
+  needs_attention: boolText.optional(),
+  include_decommissioned: boolText.optional(),
+}).refine((q) => !q.version || q.component, { message: 'version needs component', path: ['version'] });
+
+export const VanSummary = z.object({
+  van_id: z.string(),
+  device_id: z.string(),
+  stage: z.string(),
+  hold: z.boolean(),
+  device_type: z.string().nullable(),
+  artifact_name: z.string().nullable(),
+  auth_status: z.string().nullable(),
+  components: z.record(z.string(), z.string()),
+  gate: z.object({
+    state: z.string().nullable(),
+    phase: z.string().nullable(),
+    reason: z.string().nullable(),
+    since: z.string().nullable(),
+  }),
+  health: z.object({
+    disk_ok: z.boolean().nullable(),
+    temp_ok: z.boolean().nullable(),
+    signal_quality: z.number().nullable(),
+    battery_soc: z.number().nullable(),
+    shore_power: z.boolean().nullable(),
+    last_update_status: z.string().nullable(),
+  }),
+  vpn: z.object({ state: z.string().nullable(), step: z.string().nullable() }),
+  last_check_in: z.string().nullable(),
+  decommissioned: z.boolean(),
+});
+
+export const AttentionItem = z.object({
+  van_id: z.string(),
+  device_id: z.string(),
+  code: z.enum(AttentionCodes),
+  detail: z.string(),
+});
+
+export const VanDetail = VanSummary.extend({
+  first_seen: z.string(),
+  mender_group: z.string().nullable(),
+  tags: z.record(z.string(), z.unknown()),
+  health_history: z.array(
+    z.object({
+      at: z.string(),
+      battery_soc: z.number().nullable(),
+      signal_quality: z.number().nullable(),
+      disk_ok: z.boolean().nullable(),
+      temp_ok: z.boolean().nullable(),
+      shore_power: z.boolean().nullable(),
+    }),
+  ),
+  gate_history: z.array(
+    z.object({
+      recorded_at: z.string(),
+      state: z.string(),
+      phase: z.string().nullable(),
+      reason: z.string().nullable(),
+      since: z.string().nullable(),
+    }),
+  ),
+  updates: z.array(
+    z.object({
+      deployment_id: z.string(),
+      deployment: z.string(),
+      artifact_name: z.string(),
+      status: z.string(),
+      started: z.string().nullable(),
+      finished: z.string().nullable(),
+      log_available: z.boolean(),
+    }),
+  ),
+  quarantined: z.array(
+    z.object({ scope: z.string(), name: z.string(), reason: z.string(), count: z.number(), last_seen: z.string() }),
+  ),
+  attention: z.array(AttentionItem),
+});
+
+export const FleetReport = z.object({
+  vans_total: z.number(),
+  by_stage: z.record(z.string(), z.number()),
+  gate_states: z.record(z.string(), z.number()),
+  versions: z.record(z.string(), z.array(z.object({ version: z.string(), vans: z.number() }))),
+  outcomes: z.array(
+    z.object({
+      day: z.string(),
+      success: z.number(),
+      failure: z.number(),
+      aborted: z.number(),
+      already_installed: z.number(),
+    }),
+  ),
+  deferral_reasons: z.array(z.object({ reason: z.string(), vans: z.number() })),
+  quarantined_attributes: z.number(),
+});
+
+export const AttentionQuery = z.object({
+  format: z.enum(['json', 'csv']).default('json'),
+  code: z.enum(AttentionCodes).optional(),
+});
+
+export const SyncRequest = z
+  .object({ kind: z.enum(['incremental', 'full']).default('incremental') })
+  .default({ kind: 'incremental' });
+export const SyncAccepted = z.object({ status: z.enum(['started', 'joined']), kind: z.enum(['incremental', 'full']) });
+
+export const UpdatePlanBody = z.object({
+  update_required: z.boolean(),
+  target: z.object({ release: z.string(), components: z.record(z.string(), z.string()) }).nullable(),
+  artifacts: z.array(z.object({ name: z.string(), type: z.string(), url: z.string(), sha256: z.string() })),
+  constraints: z.object({
+    must_be_stationary: z.boolean(),
+    stationary_minutes: z.number(),
+    min_signal_quality: z.number(),
+    min_battery_soc: z.number(),
+    shore_power_overrides_battery: z.boolean(),
+    maintenance_window: z
+      .object({ days: z.array(z.string()), start: z.string(), end: z.string(), timezone: z.string() })
+      .nullable(),
+  }),
+});

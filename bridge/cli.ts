@@ -1,0 +1,449 @@
+// `vancore-ota bridge` and `vancore-ota report`.
+import { readFile } from 'node:fs/promises';
+import { BridgeConfig } from '../core/config/bridge-config.js';
+import { loadConfigFile, parseConfig } from '../core/config/load.js';
+import { VanError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import type { CommandSpec, OptionValues, RunContext } from '../cli/command.js';
+import { renderTable } from './table.js';
+
+function optString(values: OptionValues, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export const bridgeCommand: CommandSpec = {
+  name: 'bridge',
+  summary: 'Run the bridge service (Mender sync, reports API)',
+  description:
+    'Run the bridge: sync Mender into the fleet records and serve the reports API (OpenAPI at /docs).\n' +
+    'Config: --config FILE, else $VANCORE_BRIDGE_CONFIG, else the defaults (SQLite under ./data/, Mender at 127.0.0.1:8081).',
+  options: {
+    config: { type: 'string', value: 'FILE', description: 'bridge.yaml' },
+    port: { type: 'string', value: 'N', description: 'override http.port (0 = pick one)' },
+    'no-sync': { type: 'boolean', description: 'serve the API without syncing (read-only inspection of a database)' },
+  },
+  examples: [
+    'vancore-ota bridge --config /etc/vancore/bridge.yaml',
+    'VANCORE_BRIDGE_CONFIG=bridge.yaml vancore-ota bridge --port 0',
+  ],
+  async run(ctx: RunContext) {
+    const file = optString(ctx.values, 'config') ?? ctx.io.env.VANCORE_BRIDGE_CONFIG;
+    let config = file
+      ? await loadConfigFile(BridgeConfig, file, { missingMeansDefaults: false })
+      : parseConfig(BridgeConfig, {}, '(defaults)');
+    const port = optString(ctx.values, 'port');
+    if (port !== undefined) {
+      if (!/^\d+$/.test(port) || Number(port) > 65_535)
+        throw new VanError('USAGE', `--port must be 0–65535, got '${port}'`);
+      config = parseConfig(BridgeConfig, { ...config, http: { ...config.http, port: Number(port) } }, '--port');
+    }
+    const logger = createLogger({ name: 'bridge', level: config.log_level });
+    // Loaded here, not at the top: other commands must not pay for fastify and the database drivers.
+    const { startBridge } = await import('./server.js');
+    const bridge = await startBridge(config, { logger, env: ctx.io.env, startSync: ctx.values['no-sync'] !== true });
+    ctx.io.stdout.write(
+      `bridge listening on ${bridge.url} (database ${bridge.store.where}, mender ${config.mender.url}; API docs ${bridge.url}/docs)\n`,
+    );
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    logger.info('shutting down');
+    await bridge.stop();
+  },
+};
+
+interface ReportTarget {
+  url: string;
+  token?: string | undefined;
+}
+
+async function target(ctx: RunContext): Promise<ReportTarget> {
+  const url = (optString(ctx.values, 'bridge') ?? ctx.io.env.VANCORE_BRIDGE_URL ?? 'http://127.0.0.1:8080').replace(
+    /\/+$/,
+    '',
+  );
+  const tokenFile = optString(ctx.values, 'token-file');
+  let token = ctx.io.env.VANCORE_BRIDGE_TOKEN;
+  if (tokenFile) {
+    try {
+      token = (await readFile(tokenFile, 'utf8')).trim();
+    } catch (e) {
+      throw new VanError(
+        'CONFIG_UNREADABLE',
+        `cannot read token file ${tokenFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
+    }
+  }
+  return { url, token };
+}
+
+async function getJson<T>(t: ReportTarget, path: string): Promise<{ body: T; total?: number }> {
+  let res: Response;
+  try {
+    res = await fetch(`${t.url}${path}`, {
+      headers: t.token ? { authorization: `Bearer ${t.token}` } : {},
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (e) {
+    throw new VanError(
+      'TOOL_FAILED',
+      `cannot reach the bridge at ${t.url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`,
+    );
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let msg = text.slice(0, 200);
+    try {
+      msg = (JSON.parse(text) as { error?: string }).error ?? msg;
+    } catch {
+      /* not JSON: keep the text */
+    }
+    throw new VanError(
+      res.status === 401 || res.status === 403 ? 'MENDER_UNAUTHORIZED' : 'TOOL_FAILED',
+      `bridge ${path}: ${res.status} ${msg}`,
+    );
+  }
+  const total = res.headers.get('x-total-count');
+  return {
+    body: (path.includes('format=csv') ? text : JSON.parse(text)) as T,
+    ...(total ? { total: Number(total) } : {}),
+  };
+}
+
+const common = {
+  bridge: {
+    type: 'string',
+    value: 'URL',
+    description: 'the bridge (default $VANCORE_BRIDGE_URL or http://127.0.0.1:8080)',
+  },
+  'token-file': {
+    type: 'string',
+    value: 'FILE',
+    description: 'file with a bearer token (default $VANCORE_BRIDGE_TOKEN)',
+  },
+  json: { type: 'boolean', description: 'print the JSON answer instead of a table' },
+} as const;
+
+interface VanRow {
+  van_id: string;
+  stage: string;
+  components: Record<string, string>;
+  gate: { state: string | null; reason: string | null; since: string | null };
+  health: { battery_soc: number | null; signal_quality: number | null; last_update_status: string | null };
+  last_check_in: string | null;
+}
+interface FleetRow {
+  vans_total: number;
+  by_stage: Record<string, number>;
+  gate_states: Record<string, number>;
+  versions: Record<string, { version: string; vans: number }[]>;
+  deferral_reasons: { reason: string; vans: number }[];
+  outcomes: { day: string; success: number; failure: number; aborted: number; already_installed: number }[];
+  quarantined_attributes: number;
+}
+interface AttentionRow {
+  van_id: string;
+  code: string;
+  detail: string;
+}
+
+export const reportCommand: CommandSpec = {
+  name: 'report',
+  summary: 'Fleet and attention reports for support (from the bridge API)',
+  subcommands: [
+    {
+      name: 'fleet',
+      summary: 'Versions per component, stages, gate states, deferral reasons, outcomes',
+      options: { ...common },
+      async run(ctx) {
+        const { body } = await getJson<FleetRow>(await target(ctx), '/api/v1/reports/fleet');
+        if (ctx.values.json === true) return void ctx.io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        const out = [
+          `Vans: ${body.vans_total}   stages: ${
+            Object.entries(body.by_stage)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || '-'
+          }   gates: ${
+            Object.entries(body.gate_states)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || '-'
+          }`,
+          '',
+          renderTable(
+            ['component', 'version', 'vans'],
+            Object.entries(body.versions).flatMap(([c, list]) => list.map((v) => [c, v.version, String(v.vans)])),
+          ),
+          '',
+          renderTable(
+            ['deferred because', 'vans'],
+            body.deferral_reasons.map((r) => [r.reason, String(r.vans)]),
+          ),
+          '',
+          renderTable(
+            ['day', 'success', 'failure', 'aborted', 'already installed'],
+            body.outcomes.map((o) => [
+              o.day,
+              String(o.success),
+              String(o.failure),
+              String(o.aborted),
+              String(o.already_installed),
+            ]),
+          ),
+          '',
+          `Inventory attributes quarantined: ${body.quarantined_attributes}`,
+        ];
+        ctx.io.stdout.write(`${out.join('\n')}\n`);
+      },
+    },
+    {
+      name: 'vans',
+      summary: 'Vans with versions, gate state and health',
+      options: {
+        ...common,
+        stage: { type: 'string', value: 'STAGE', description: 'internal | pilot | fleet' },
+        'gate-state': { type: 'string', value: 'STATE', description: 'open | deferred | blocked' },
+        component: { type: 'string', value: 'NAME', description: 'only vans with this component' },
+        version: { type: 'string', value: 'SEMVER', description: 'with --component: only this version' },
+        attention: { type: 'boolean', description: 'only vans that need attention' },
+        page: { type: 'string', value: 'N', description: 'page (default 1)' },
+        'per-page': { type: 'string', value: 'N', description: 'vans per page, 1–500 (default 50)' },
+      },
+      async run(ctx) {
+        const q = new URLSearchParams();
+        const map: [string, string][] = [
+          ['stage', 'stage'],
+          ['gate-state', 'gate_state'],
+          ['component', 'component'],
+          ['version', 'version'],
+          ['page', 'page'],
+          ['per-page', 'per_page'],
+        ];
+        for (const [flag, param] of map) {
+          const v = optString(ctx.values, flag);
+          if (v !== undefined) q.set(param, v);
+        }
+        if (!q.has('per_page')) q.set('per_page', '50');
+        if (ctx.values.attention === true) q.set('needs_attention', 'true');
+        const { body, total } = await getJson<VanRow[]>(await target(ctx), `/api/v1/vans?${q.toString()}`);
+        if (ctx.values.json === true) return void ctx.io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        const rows = body.map((v) => [
+          v.van_id,
+          v.stage,
+          Object.entries(v.components)
+            .map(([c, ver]) => `${c} ${ver}`)
+            .join(', '),
+          v.gate.state ?? '-',
+          v.gate.reason ?? '',
+          v.health.battery_soc === null ? '-' : `${v.health.battery_soc}%`,
+          v.health.last_update_status ?? '-',
+          v.last_check_in ?? 'never',
+        ]);
+        ctx.io.stdout.write(
+          `${renderTable(['van', 'stage', 'versions', 'gate', 'why', 'battery', 'last update', 'last seen'], rows)}\n${body.length} of ${total ?? body.length} vans\n`,
+        );
+      },
+    },
+    {
+      name: 'attention',
+      summary: 'Vans that need a human, with the reason',
+      options: { ...common, csv: { type: 'boolean', description: 'print CSV' } },
+      async run(ctx) {
+        const t = await target(ctx);
+        if (ctx.values.csv === true)
+          return void ctx.io.stdout.write((await getJson<string>(t, '/api/v1/reports/attention?format=csv')).body);
+        const { body } = await getJson<AttentionRow[]>(t, '/api/v1/reports/attention');
+        if (ctx.values.json === true) return void ctx.io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        ctx.io.stdout.write(
+          `${renderTable(
+            ['van', 'reason', 'detail'],
+            body.map((a) => [a.van_id, a.code, a.detail]),
+          )}\n${body.length} item(s)\n`,
+        );
+      },
+    },
+  ],
+};
+
+async function postJson<T>(t: ReportTarget, path: string, body: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${t.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(t.token ? { authorization: `Bearer ${t.token}` } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
+  } catch (e) {
+    throw new VanError('TOOL_FAILED', `cannot reach the bridge at ${t.url}: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let msg = text.slice(0, 200);
+    try {
+      msg = (JSON.parse(text) as { error?: string }).error ?? msg;
+    } catch {
+      /* not JSON: keep the text */
+    }
+    throw new VanError(
+      res.status === 401 || res.status === 403
+        ? 'MENDER_UNAUTHORIZED'
+        : res.status === 409
+          ? 'CONFLICT'
+          : 'TOOL_FAILED',
+      `bridge ${path}: ${res.status} ${msg}`,
+    );
+  }
+  return JSON.parse(text) as T;
+}
+
+interface RolloutView {
+  id: string;
+  release: string;
+  status: string;
+  pause_reason: string | null;
+  vans: { eligible: number; done: number; failed: number; excluded: number; held: number };
+  waves: {
+    label: string;
+    vans: number;
+    opened_at: string;
+    closed_at: string | null;
+    deployments: { component: string; status: string; targets: number; outcomes: Record<string, number> }[];
+  }[];
+  next: { kind: string; reason?: string }[];
+  events: { at: string; actor: string; action: string; reason: string | null }[];
+}
+
+/** The rollout as a terminal view: totals, waves with per-component outcomes, next step, recent audit. */
+export function renderRollout(r: RolloutView): string {
+  const bar = (n: number, of: number, w = 30) => {
+    const k = of === 0 ? 0 : Math.round((w * n) / of);
+    return `[${'#'.repeat(k)}${'.'.repeat(w - k)}] ${n}/${of}`;
+  };
+  const lines = [
+    `Rollout ${r.id}  release ${r.release}  ${r.status.toUpperCase()}${r.pause_reason ? ` — ${r.pause_reason}` : ''}`,
+    `${bar(r.vans.done, r.vans.eligible)} vans done   failed ${r.vans.failed}   excluded ${r.vans.excluded}   on hold ${r.vans.held}`,
+    '',
+    renderTable(
+      ['wave', 'vans', 'opened', 'closed', 'deployments'],
+      r.waves.map((w) => [
+        w.label,
+        String(w.vans),
+        w.opened_at,
+        w.closed_at ?? '-',
+        w.deployments
+          .map(
+            (d) =>
+              `${d.component}: ${Object.entries(d.outcomes)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')}`,
+          )
+          .join('; ') || '-',
+      ]),
+    ),
+    '',
+    `Next: ${r.next.map((n) => `${n.kind}${n.reason ? ` (${n.reason})` : ''}`).join(', ') || '-'}`,
+    '',
+    renderTable(
+      ['at', 'who', 'action', 'why'],
+      r.events.slice(-8).map((e) => [e.at, e.actor, e.action, e.reason ?? '']),
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+const rolloutIdArg = [{ name: 'id', description: 'rollout id' }];
+const reasonOpt = {
+  reason: { type: 'string', value: 'TEXT', description: 'why (required; kept in the audit trail)' },
+} as const;
+
+function requireReason(ctx: RunContext): string {
+  const r = optString(ctx.values, 'reason');
+  if (!r) throw new VanError('USAGE', '--reason is required (it goes into the audit trail)');
+  return r;
+}
+
+function rolloutAction(action: 'pause' | 'resume' | 'advance' | 'abort', summary: string): CommandSpec {
+  return {
+    name: action,
+    summary,
+    positionals: rolloutIdArg,
+    options: { ...common, ...reasonOpt },
+    examples: [`vancore-ota rollout ${action} r0123456789 --reason "…"`],
+    async run(ctx) {
+      const reason = requireReason(ctx);
+      const r = await postJson<RolloutView>(
+        await target(ctx),
+        `/api/v1/rollouts/${encodeURIComponent(ctx.positionals[0]!)}/${action}`,
+        { reason },
+      );
+      ctx.io.stdout.write(ctx.values.json === true ? `${JSON.stringify(r, null, 2)}\n` : renderRollout(r));
+    },
+  };
+}
+
+export const rolloutCommand: CommandSpec = {
+  name: 'rollout',
+  summary: 'Plan and drive staged rollouts (internal → pilot → fleet)',
+  description:
+    'Staged rollouts of a release through the bridge: internal, then pilot, then daily fleet waves, each gated on\n' +
+    'success, soak time and health; the bridge pauses a rollout itself when a wave fails too often.',
+  subcommands: [
+    {
+      name: 'create',
+      summary: 'Start a rollout of a release',
+      positionals: [{ name: 'release', description: 'release name (POST /api/v1/releases)' }],
+      options: { ...common, ...reasonOpt },
+      examples: ['vancore-ota rollout create 2026.11.1 --reason "November release"'],
+      async run(ctx) {
+        const reason = optString(ctx.values, 'reason');
+        const r = await postJson<RolloutView>(await target(ctx), '/api/v1/rollouts', {
+          release: ctx.positionals[0],
+          ...(reason ? { reason } : {}),
+        });
+        ctx.io.stdout.write(ctx.values.json === true ? `${JSON.stringify(r, null, 2)}\n` : renderRollout(r));
+      },
+    },
+    {
+      name: 'status',
+      summary: 'Show a rollout (--watch: a live progress view until it ends or Ctrl-C)',
+      positionals: rolloutIdArg,
+      options: {
+        ...common,
+        watch: { type: 'boolean', description: 'refresh every --interval seconds' },
+        interval: { type: 'string', value: 'S', description: 'refresh interval with --watch (default 2)' },
+      },
+      async run(ctx) {
+        const t = await target(ctx);
+        const path = `/api/v1/rollouts/${encodeURIComponent(ctx.positionals[0]!)}`;
+        const interval = Number(optString(ctx.values, 'interval') ?? '2');
+        if (!(interval > 0)) throw new VanError('USAGE', '--interval must be a positive number of seconds');
+        for (;;) {
+          const { body } = await getJson<RolloutView>(t, path);
+          if (ctx.values.json === true) ctx.io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+          else
+            ctx.io.stdout.write(
+              `${ctx.values.watch === true && ctx.io.isTTY ? '\x1b[2J\x1b[H' : ''}${renderRollout(body)}`,
+            );
+          if (
+            ctx.values.watch !== true ||
+            ctx.signal.aborted ||
+            body.status === 'completed' ||
+            body.status === 'aborted'
+          )
+            return;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, interval * 1000);
+            ctx.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+          });
+          if (ctx.signal.aborted) return;
+        }
+      },
+    },
+    rolloutAction('pause', 'Pause a rollout'),
+    rolloutAction('resume', 'Resume a paused rollout (acknowledges the wave that paused it)'),
+    rolloutAction('advance', 'Close the open wave now, skipping its remaining soak and success gate'),
+    rolloutAction('abort', 'Abort a rollout and every open Mender deployment of it'),
+  ],
+};

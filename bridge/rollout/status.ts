@@ -1,0 +1,102 @@
+// A rollout as ops see it: waves with their deployments and outcome counts, van totals, the planner's
+// next steps (a dry run on the same facts) and the audit trail.
+import type { Kysely } from 'kysely';
+import { VanError } from '../../core/errors.js';
+import type { Database } from '../store/schema.js';
+import { planRollout } from './planner.js';
+import * as R from './store.js';
+
+export interface RolloutStatusView {
+  id: string;
+  release: string;
+  status: R.RolloutRecord['status'];
+  pause_reason: string | null;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  vans: { eligible: number; done: number; failed: number; excluded: number; held: number };
+  waves: {
+    wave: number;
+    label: string;
+    stage: string;
+    vans: number;
+    opened_at: string;
+    closed_at: string | null;
+    deployments: {
+      name: string;
+      component: string;
+      mender_id: string | null;
+      status: string;
+      targets: number;
+      outcomes: Record<string, number>;
+    }[];
+  }[];
+  next: { kind: string; reason?: string }[];
+  events: R.AuditEvent[];
+}
+
+export async function rolloutStatus(db: Kysely<Database>, id: string, now: Date): Promise<RolloutStatusView> {
+  const r = await R.getRollout(db, id);
+  if (!r) throw new VanError('NOT_FOUND', `no rollout ${id}`);
+  const facts = await R.loadFacts(db, id, now);
+  const deps = await R.loadDeployments(db, id);
+  const last = new Map<string, string>();
+  for (const d of deps)
+    for (const [dev, o] of Object.entries(d.outcomes)) last.set(`${d.component}\u0000${dev}`, o.status);
+  const done = facts.vans.filter((v) =>
+    facts.components.every(
+      (c) =>
+        v.components[c.component] === c.version ||
+        ['success', 'already-installed'].includes(last.get(`${c.component}\u0000${v.deviceId}`) ?? ''),
+    ),
+  ).length;
+  const failedVans = new Set(
+    deps.flatMap((d) =>
+      Object.entries(d.outcomes)
+        .filter(([, o]) => o.status === 'failure')
+        .map(([dev]) => dev),
+    ),
+  );
+  return {
+    id: r.id,
+    release: r.release,
+    status: r.status,
+    pause_reason: r.pause_reason,
+    created_at: r.created_at,
+    created_by: r.created_by,
+    updated_at: r.updated_at,
+    vans: {
+      eligible: facts.vans.filter((v) => !v.hold && !v.excluded).length,
+      done,
+      failed: failedVans.size,
+      excluded: facts.vans.filter((v) => v.excluded).length,
+      held: facts.vans.filter((v) => v.hold).length,
+    },
+    waves: facts.waves.map((w) => ({
+      wave: w.wave,
+      label: w.label,
+      stage: w.stage,
+      vans: w.deviceIds.length,
+      opened_at: w.openedAt,
+      closed_at: w.closedAt,
+      deployments: deps
+        .filter((d) => d.wave === w.wave)
+        .map((d) => {
+          const outcomes: Record<string, number> = {};
+          for (const o of Object.values(d.outcomes)) outcomes[o.status] = (outcomes[o.status] ?? 0) + 1;
+          const seen = Object.keys(d.outcomes).length;
+          if (d.deviceIds.length > seen) outcomes['not-seen'] = d.deviceIds.length - seen;
+          return {
+            name: d.name,
+            component: d.component,
+            mender_id: d.menderId,
+            status: d.status,
+            targets: d.deviceIds.length,
+            outcomes,
+          };
+        }),
+    })),
+    next: planRollout(facts).map((s) => ({ kind: s.kind, ...('reason' in s ? { reason: s.reason } : {}) })),
+    events: await R.listEvents(db, id),
+  };
+}

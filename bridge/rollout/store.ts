@@ -1,0 +1,342 @@
+// Queries for releases and rollouts over the fleet store (both dialects). The controller senses through
+// `loadFacts`, and writes every intent here before it calls Mender.
+import type { Kysely } from 'kysely';
+import { RolloutSettings as RolloutSettingsSchema } from '../../core/config/bridge-config.js';
+import { VanError } from '../../core/errors.js';
+import { type Stage, Stages } from '../store/fleet-store.js';
+import type { Database } from '../store/schema.js';
+import type { DeploymentFacts, RolloutFacts, RolloutSettings, RolloutStatus, VanFacts, WaveFacts } from './planner.js';
+import { type ArtifactFact, ReleaseComponent } from './release.js';
+
+const CHUNK = 400;
+
+export interface ReleaseRecord {
+  name: string;
+  components: ReleaseComponent[];
+  created_at: string;
+  created_by: string;
+}
+
+export interface RolloutRecord {
+  id: string;
+  release: string;
+  status: RolloutStatus;
+  pause_reason: string | null;
+  settings: RolloutSettings;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  reason: string | null;
+  detail: unknown;
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+const strings = (text: string): string[] => {
+  const v = parseJson(text);
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+};
+
+export async function knownArtifacts(db: Kysely<Database>): Promise<ArtifactFact[]> {
+  const rows = await db
+    .selectFrom('artifacts')
+    .select(['id', 'name', 'component', 'version', 'requires_json'])
+    .where('component', 'is not', null)
+    .where('version', 'is not', null)
+    .execute();
+  return rows.map((r) => {
+    const req = parseJson(r.requires_json);
+    const requires =
+      req && typeof req === 'object' && !Array.isArray(req)
+        ? Object.fromEntries(Object.entries(req).filter((e): e is [string, string] => typeof e[1] === 'string'))
+        : {};
+    return { id: r.id, name: r.name, component: r.component!, version: r.version!, requires };
+  });
+}
+
+export async function insertRelease(db: Kysely<Database>, r: ReleaseRecord): Promise<void> {
+  const exists = await db.selectFrom('releases').select('name').where('name', '=', r.name).executeTakeFirst();
+  if (exists) throw new VanError('CONFLICT', `release ${r.name} exists (releases are immutable)`);
+  await db
+    .insertInto('releases')
+    .values({
+      name: r.name,
+      components_json: JSON.stringify(r.components),
+      created_at: r.created_at,
+      created_by: r.created_by,
+    })
+    .execute();
+}
+
+function releaseOf(row: Database['releases']): ReleaseRecord {
+  return {
+    name: row.name,
+    components: ReleaseComponent.array().parse(JSON.parse(row.components_json)),
+    created_at: row.created_at,
+    created_by: row.created_by,
+  };
+}
+
+export async function getRelease(db: Kysely<Database>, name: string): Promise<ReleaseRecord | undefined> {
+  const row = await db.selectFrom('releases').selectAll().where('name', '=', name).executeTakeFirst();
+  return row && releaseOf(row);
+}
+
+export async function listReleases(db: Kysely<Database>): Promise<ReleaseRecord[]> {
+  return (await db.selectFrom('releases').selectAll().orderBy('created_at', 'desc').execute()).map(releaseOf);
+}
+
+function rolloutOf(row: Database['rollouts']): RolloutRecord {
+  return {
+    id: row.id,
+    release: row.release,
+    status: row.status as RolloutStatus,
+    pause_reason: row.pause_reason,
+    settings: RolloutSettingsSchema.parse(JSON.parse(row.settings_json)),
+    created_at: row.created_at,
+    created_by: row.created_by,
+    updated_at: row.updated_at,
+  };
+}
+
+export async function getRollout(db: Kysely<Database>, id: string): Promise<RolloutRecord | undefined> {
+  const row = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && rolloutOf(row);
+}
+
+export async function listRollouts(db: Kysely<Database>, status?: RolloutStatus): Promise<RolloutRecord[]> {
+  let q = db.selectFrom('rollouts').selectAll();
+  if (status) q = q.where('status', '=', status);
+  return (await q.orderBy('created_at').execute()).map(rolloutOf);
+}
+
+export async function insertRollout(db: Kysely<Database>, r: RolloutRecord): Promise<void> {
+  await db
+    .insertInto('rollouts')
+    .values({
+      id: r.id,
+      release: r.release,
+      status: r.status,
+      pause_reason: r.pause_reason,
+      settings_json: JSON.stringify(r.settings),
+      created_at: r.created_at,
+      created_by: r.created_by,
+      updated_at: r.updated_at,
+    })
+    .execute();
+}
+
+export async function setRolloutStatus(
+  db: Kysely<Database>,
+  id: string,
+  status: RolloutStatus,
+  pauseReason: string | null,
+  now: string,
+): Promise<void> {
+  await db
+    .updateTable('rollouts')
+    .set({ status, pause_reason: pauseReason, updated_at: now })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function recordEvent(
+  db: Kysely<Database>,
+  e: { rolloutId: string; at: string; actor: string; action: string; reason?: string | null; detail?: unknown },
+): Promise<void> {
+  await db
+    .insertInto('rollout_events')
+    .values({
+      rollout_id: e.rolloutId,
+      at: e.at,
+      actor: e.actor,
+      action: e.action,
+      reason: e.reason ?? null,
+      detail_json: e.detail === undefined ? null : JSON.stringify(e.detail),
+    })
+    .execute();
+}
+
+export async function listEvents(db: Kysely<Database>, rolloutId: string, afterId = 0): Promise<AuditEvent[]> {
+  const rows = await db
+    .selectFrom('rollout_events')
+    .selectAll()
+    .where('rollout_id', '=', rolloutId)
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    reason: r.reason,
+    detail: parseJson(r.detail_json),
+  }));
+}
+
+export async function loadWaves(db: Kysely<Database>, rolloutId: string): Promise<WaveFacts[]> {
+  const rows = await db
+    .selectFrom('rollout_waves')
+    .selectAll()
+    .where('rollout_id', '=', rolloutId)
+    .orderBy('wave')
+    .execute();
+  return rows.map((w) => ({
+    wave: w.wave,
+    label: w.label,
+    stage: w.stage as Stage,
+    deviceIds: strings(w.device_ids_json),
+    openedAt: w.opened_at,
+    closedAt: w.closed_at,
+  }));
+}
+
+export interface StoredDeployment extends DeploymentFacts {
+  menderId: string | null;
+  artifactName: string;
+}
+
+export async function loadDeployments(db: Kysely<Database>, rolloutId: string): Promise<StoredDeployment[]> {
+  const rows = await db
+    .selectFrom('rollout_deployments')
+    .selectAll()
+    .where('rollout_id', '=', rolloutId)
+    .orderBy('wave')
+    .orderBy('created_at')
+    .execute();
+  const outcomes = await db
+    .selectFrom('rollout_outcomes')
+    .innerJoin('rollout_deployments', 'rollout_deployments.name', 'rollout_outcomes.name')
+    .select(['rollout_outcomes.name', 'device_id', 'rollout_outcomes.status', 'finished_at'])
+    .where('rollout_deployments.rollout_id', '=', rolloutId)
+    .execute();
+  const by = new Map<string, DeploymentFacts['outcomes']>();
+  for (const o of outcomes) {
+    const m = by.get(o.name) ?? {};
+    m[o.device_id] = { status: o.status, finishedAt: o.finished_at };
+    by.set(o.name, m);
+  }
+  return rows.map((d) => ({
+    name: d.name,
+    wave: d.wave,
+    component: d.component,
+    deviceIds: strings(d.device_ids_json),
+    status: d.status as DeploymentFacts['status'],
+    createdAt: d.created_at,
+    outcomes: by.get(d.name) ?? {},
+    menderId: d.mender_id,
+    artifactName: d.artifact_name,
+  }));
+}
+
+/** Every van a rollout may target: accepted (or not yet known otherwise) and not decommissioned. */
+export async function loadVans(db: Kysely<Database>): Promise<VanFacts[]> {
+  const vans = await db
+    .selectFrom('vans')
+    .select(['device_id', 'van_id', 'stage', 'hold', 'excluded', 'tags_json', 'disk_ok', 'temp_ok'])
+    .where('decommissioned', '=', 0)
+    .where((eb) => eb.or([eb('auth_status', 'is', null), eb('auth_status', '=', 'accepted')]))
+    .execute();
+  const comps = await db.selectFrom('van_components').select(['device_id', 'component', 'version']).execute();
+  const byVan = new Map<string, Record<string, string>>();
+  for (const c of comps) {
+    const m = byVan.get(c.device_id) ?? {};
+    m[c.component] = c.version;
+    byVan.set(c.device_id, m);
+  }
+  return vans.map((v) => {
+    const tags = parseJson(v.tags_json);
+    return {
+      deviceId: v.device_id,
+      vanId: v.van_id,
+      stage: (Stages as readonly string[]).includes(v.stage) ? (v.stage as Stage) : 'fleet',
+      hold: v.hold === 1,
+      excluded: v.excluded === 1,
+      tags:
+        tags && typeof tags === 'object'
+          ? Object.fromEntries(Object.entries(tags).filter((e): e is [string, string] => typeof e[1] === 'string'))
+          : {},
+      components: byVan.get(v.device_id) ?? {},
+      healthy: v.disk_ok !== 0 && v.temp_ok !== 0,
+    };
+  });
+}
+
+export async function loadFacts(db: Kysely<Database>, rolloutId: string, now: Date): Promise<RolloutFacts> {
+  const r = await getRollout(db, rolloutId);
+  if (!r) throw new VanError('NOT_FOUND', `no rollout ${rolloutId}`);
+  const release = await getRelease(db, r.release);
+  if (!release) throw new VanError('INTERNAL', `rollout ${rolloutId}: release ${r.release} is gone`);
+  const acks = await db
+    .selectFrom('rollout_events')
+    .select('detail_json')
+    .where('rollout_id', '=', rolloutId)
+    .where('action', '=', 'resume')
+    .execute();
+  return {
+    now,
+    rolloutId,
+    release: r.release,
+    status: r.status,
+    settings: r.settings,
+    components: release.components,
+    vans: await loadVans(db),
+    waves: await loadWaves(db, rolloutId),
+    deployments: await loadDeployments(db, rolloutId),
+    acknowledgedWaves: acks.flatMap((a) => {
+      const d = parseJson(a.detail_json) as { wave?: unknown } | null;
+      return typeof d?.wave === 'number' ? [d.wave] : [];
+    }),
+  };
+}
+
+export async function upsertOutcomes(db: Kysely<Database>, rows: Database['rollout_outcomes'][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await db
+      .insertInto('rollout_outcomes')
+      .values(rows.slice(i, i + CHUNK))
+      .onConflict((oc) =>
+        oc.columns(['name', 'device_id']).doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          finished_at: eb.ref('excluded.finished_at'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function setVanFlags(
+  db: Kysely<Database>,
+  deviceIds: string[],
+  set: { stage?: Stage; hold?: boolean; excluded?: boolean },
+  now: string,
+): Promise<void> {
+  const values = {
+    ...(set.stage !== undefined ? { stage: set.stage } : {}),
+    ...(set.hold !== undefined ? { hold: set.hold ? 1 : 0 } : {}),
+    ...(set.excluded !== undefined ? { excluded: set.excluded ? 1 : 0 } : {}),
+    updated_at: now,
+  };
+  for (let i = 0; i < deviceIds.length; i += CHUNK)
+    await db
+      .updateTable('vans')
+      .set(values)
+      .where('device_id', 'in', deviceIds.slice(i, i + CHUNK))
+      .execute();
+}

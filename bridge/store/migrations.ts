@@ -1,0 +1,246 @@
+// Versioned migrations, run by Kysely's Migrator on both dialects. Never edit a migration that has
+// shipped; add the next one.
+import { type ColumnDefinitionBuilder, type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { VanError } from '../../core/errors.js';
+import type { DialectName } from './db.js';
+
+function migrations(dialect: DialectName): Record<string, Migration> {
+  const autoId = dialect === 'postgres' ? 'serial' : 'integer';
+  const idColumn = (c: ColumnDefinitionBuilder) =>
+    dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement();
+  const vanRef = (c: ColumnDefinitionBuilder) => c.notNull().references('vans.device_id').onDelete('cascade');
+  return {
+    '0001_fleet': {
+      async up(db: Kysely<unknown>) {
+        const index = (name: string, table: string, columns: string[]) =>
+          db.schema.createIndex(name).on(table).columns(columns).execute();
+        await db.schema
+          .createTable('vans')
+          .addColumn('device_id', 'text', (c) => c.primaryKey())
+          .addColumn('van_id', 'text', (c) => c.notNull().unique())
+          .addColumn('stage', 'text', (c) => c.notNull().defaultTo('fleet'))
+          .addColumn('hold', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('excluded', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('auth_status', 'text')
+          .addColumn('device_type', 'text')
+          .addColumn('artifact_name', 'text')
+          .addColumn('mender_group', 'text')
+          .addColumn('tags_json', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('first_seen', 'text', (c) => c.notNull())
+          .addColumn('last_check_in', 'text')
+          .addColumn('inventory_updated_ts', 'text')
+          .addColumn('gate_state', 'text')
+          .addColumn('gate_phase', 'text')
+          .addColumn('gate_reason', 'text')
+          .addColumn('gate_since', 'text')
+          .addColumn('vpn_state', 'text')
+          .addColumn('vpn_step', 'text')
+          .addColumn('disk_ok', 'integer')
+          .addColumn('temp_ok', 'integer')
+          .addColumn('signal_quality', 'real')
+          .addColumn('battery_soc', 'real')
+          .addColumn('shore_power', 'integer')
+          .addColumn('last_update_status', 'text')
+          .addColumn('decommissioned', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await index('vans_stage', 'vans', ['stage', 'van_id']);
+        await index('vans_gate_state', 'vans', ['gate_state']);
+
+        await db.schema
+          .createTable('van_components')
+          .addColumn('device_id', 'text', vanRef)
+          .addColumn('component', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('van_components_pk', ['device_id', 'component'])
+          .execute();
+        await index('van_components_cv', 'van_components', ['component', 'version']);
+
+        await db.schema
+          .createTable('health_reports')
+          .addColumn('id', autoId, idColumn)
+          .addColumn('device_id', 'text', vanRef)
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('disk_ok', 'integer')
+          .addColumn('temp_ok', 'integer')
+          .addColumn('signal_quality', 'real')
+          .addColumn('battery_soc', 'real')
+          .addColumn('shore_power', 'integer')
+          .addColumn('last_update_status', 'text')
+          .execute();
+        await index('health_reports_device_at', 'health_reports', ['device_id', 'at']);
+
+        await db.schema
+          .createTable('gate_history')
+          .addColumn('id', autoId, idColumn)
+          .addColumn('device_id', 'text', vanRef)
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('phase', 'text')
+          .addColumn('reason', 'text')
+          .addColumn('since', 'text')
+          .addColumn('recorded_at', 'text', (c) => c.notNull())
+          .execute();
+        await index('gate_history_device', 'gate_history', ['device_id', 'recorded_at']);
+
+        await db.schema
+          .createTable('deployments')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('artifact_name', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created', 'text', (c) => c.notNull())
+          .addColumn('finished', 'text')
+          .addColumn('device_count', 'integer', (c) => c.notNull())
+          .addColumn('max_devices', 'integer')
+          .addColumn('stats_json', 'text')
+          .addColumn('synced_at', 'text', (c) => c.notNull())
+          .execute();
+        await index('deployments_status', 'deployments', ['status']);
+
+        await db.schema
+          .createTable('deployment_devices')
+          .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('started', 'text')
+          .addColumn('finished', 'text')
+          .addColumn('log_available', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('deployment_devices_pk', ['deployment_id', 'device_id'])
+          .execute();
+        await index('deployment_devices_device', 'deployment_devices', ['device_id', 'status']);
+
+        await db.schema
+          .createTable('quarantine')
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('count', 'integer', (c) => c.notNull())
+          .addColumn('last_seen', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('quarantine_pk', ['device_id', 'scope', 'name'])
+          .execute();
+
+        await db.schema
+          .createTable('artifacts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('component', 'text')
+          .addColumn('version', 'text')
+          .addColumn('requires_json', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('constraints_json', 'text')
+          .addColumn('payload_type', 'text')
+          .addColumn('sha256', 'text')
+          .addColumn('device_types_json', 'text', (c) => c.notNull())
+          .addColumn('size', 'integer')
+          .addColumn('signed', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('modified', 'text')
+          .addColumn('synced_at', 'text', (c) => c.notNull())
+          .execute();
+        await index('artifacts_cv', 'artifacts', ['component', 'version']);
+
+        await db.schema
+          .createTable('sync_state')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+    // Releases and staged rollouts (issue #8): the rollout's own records; Mender knows nothing of waves.
+    '0002_rollouts': {
+      async up(db: Kysely<unknown>) {
+        const index = (name: string, table: string, columns: string[]) =>
+          db.schema.createIndex(name).on(table).columns(columns).execute();
+        await db.schema
+          .createTable('releases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('components_json', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('rollouts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('release', 'text', (c) => c.notNull().references('releases.name'))
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('pause_reason', 'text')
+          .addColumn('settings_json', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await index('rollouts_status', 'rollouts', ['status']);
+        await db.schema
+          .createTable('rollout_waves')
+          .addColumn('rollout_id', 'text', (c) => c.notNull().references('rollouts.id').onDelete('cascade'))
+          .addColumn('wave', 'integer', (c) => c.notNull())
+          .addColumn('label', 'text', (c) => c.notNull())
+          .addColumn('stage', 'text', (c) => c.notNull())
+          .addColumn('device_ids_json', 'text', (c) => c.notNull())
+          .addColumn('opened_at', 'text', (c) => c.notNull())
+          .addColumn('closed_at', 'text')
+          .addPrimaryKeyConstraint('rollout_waves_pk', ['rollout_id', 'wave'])
+          .execute();
+        await db.schema
+          .createTable('rollout_deployments')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('rollout_id', 'text', (c) => c.notNull().references('rollouts.id').onDelete('cascade'))
+          .addColumn('wave', 'integer', (c) => c.notNull())
+          .addColumn('component', 'text', (c) => c.notNull())
+          .addColumn('artifact_name', 'text', (c) => c.notNull())
+          .addColumn('device_ids_json', 'text', (c) => c.notNull())
+          .addColumn('mender_id', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await index('rollout_deployments_rollout', 'rollout_deployments', ['rollout_id', 'wave']);
+        await db.schema
+          .createTable('rollout_outcomes')
+          .addColumn('name', 'text', (c) => c.notNull().references('rollout_deployments.name').onDelete('cascade'))
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('rollout_outcomes_pk', ['name', 'device_id'])
+          .execute();
+        await db.schema
+          .createTable('rollout_events')
+          .addColumn('id', autoId, idColumn)
+          .addColumn('rollout_id', 'text', (c) => c.notNull().references('rollouts.id').onDelete('cascade'))
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('detail_json', 'text')
+          .execute();
+        await index('rollout_events_rollout', 'rollout_events', ['rollout_id', 'id']);
+      },
+    },
+  };
+}
+
+export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName, schema?: string): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations(dialect)) };
+  // With a schema given, the migrator must look for its own tables there: its table check would
+  // otherwise find another schema's migration tables in the same database.
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'vancore_migration',
+    migrationLockTableName: 'vancore_migration_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '?';
+    throw new VanError(
+      'INTERNAL',
+      `database migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      { cause: error },
+    );
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,428 @@
+// Read side of the fleet records: the queries behind the reports API and `vancore-ota report`.
+// Each takes the database and an explicit `now`, never reads a clock.
+import type { Kysely } from 'kysely';
+import satisfies from 'semver/functions/satisfies.js';
+import type { Database, VansTable } from './schema.js';
+
+export interface VanFilter {
+  stage?: string | undefined;
+  component?: string | undefined;
+  version?: string | undefined;
+  gateState?: string | undefined;
+  /** Only vans on (true) or off (false) the attention list. */
+  needsAttention?: boolean | undefined;
+  includeDecommissioned?: boolean | undefined;
+}
+
+export interface AttentionThresholds {
+  failed_times: number;
+  deferred_days: number;
+  not_seen_days: number;
+  stuck_downloading_hours: number;
+}
+
+export const AttentionCodes = [
+  'failed_repeatedly',
+  'rollback_loop',
+  'deferred_long',
+  'not_seen',
+  'inconsistent_artifact',
+  'stuck_downloading',
+  'low_disk',
+  'incompatible_components',
+  'excluded_from_rollouts',
+] as const;
+export type AttentionCode = (typeof AttentionCodes)[number];
+
+export interface AttentionItem {
+  van_id: string;
+  device_id: string;
+  code: AttentionCode;
+  detail: string;
+}
+
+export interface VanSummary {
+  van_id: string;
+  device_id: string;
+  stage: string;
+  hold: boolean;
+  device_type: string | null;
+  artifact_name: string | null;
+  auth_status: string | null;
+  components: Record<string, string>;
+  gate: { state: string | null; phase: string | null; reason: string | null; since: string | null };
+  health: {
+    disk_ok: boolean | null;
+    temp_ok: boolean | null;
+    signal_quality: number | null;
+    battery_soc: number | null;
+    shore_power: boolean | null;
+    last_update_status: string | null;
+  };
+  vpn: { state: string | null; step: string | null };
+  last_check_in: string | null;
+  decommissioned: boolean;
+}
+
+const bool = (v: number | null): boolean | null => (v === null ? null : v === 1);
+const days = (n: number) => n * 86_400_000;
+
+function summary(v: VansTable, components: Record<string, string>): VanSummary {
+  return {
+    van_id: v.van_id,
+    device_id: v.device_id,
+    stage: v.stage,
+    hold: v.hold === 1,
+    device_type: v.device_type,
+    artifact_name: v.artifact_name,
+    auth_status: v.auth_status,
+    components,
+    gate: { state: v.gate_state, phase: v.gate_phase, reason: v.gate_reason, since: v.gate_since },
+    health: {
+      disk_ok: bool(v.disk_ok),
+      temp_ok: bool(v.temp_ok),
+      signal_quality: v.signal_quality === null ? null : Number(v.signal_quality),
+      battery_soc: v.battery_soc === null ? null : Number(v.battery_soc),
+      shore_power: bool(v.shore_power),
+      last_update_status: v.last_update_status,
+    },
+    vpn: { state: v.vpn_state, step: v.vpn_step },
+    last_check_in: v.last_check_in,
+    decommissioned: v.decommissioned === 1,
+  };
+}
+
+async function componentsOf(db: Kysely<Database>, deviceIds: string[]): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  for (let i = 0; i < deviceIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('van_components')
+      .select(['device_id', 'component', 'version'])
+      .where('device_id', 'in', deviceIds.slice(i, i + 500))
+      .execute();
+    for (const r of rows) out.set(r.device_id, { ...out.get(r.device_id), [r.component]: r.version });
+  }
+  return out;
+}
+
+export async function listVans(
+  db: Kysely<Database>,
+  filter: VanFilter,
+  page: { page: number; perPage: number },
+  attention?: ReadonlySet<string>,
+): Promise<{ items: VanSummary[]; total: number }> {
+  let q = db.selectFrom('vans');
+  if (!filter.includeDecommissioned) q = q.where('vans.decommissioned', '=', 0);
+  if (filter.stage) q = q.where('vans.stage', '=', filter.stage);
+  if (filter.gateState) q = q.where('vans.gate_state', '=', filter.gateState);
+  if (filter.component) {
+    const { component, version } = filter;
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('van_components')
+          .select('van_components.device_id')
+          .whereRef('van_components.device_id', '=', 'vans.device_id')
+          .where('van_components.component', '=', component)
+          .$if(version !== undefined, (sq) => sq.where('van_components.version', '=', version!)),
+      ),
+    );
+  }
+  if (filter.needsAttention !== undefined && attention) {
+    const ids = [...attention];
+    if (filter.needsAttention)
+      q = ids.length ? q.where('vans.device_id', 'in', ids) : q.where('vans.device_id', '=', '\u0000none');
+    else if (ids.length) q = q.where('vans.device_id', 'not in', ids);
+  }
+  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const rows = await q
+    .selectAll('vans')
+    .orderBy('vans.van_id')
+    .limit(page.perPage)
+    .offset((page.page - 1) * page.perPage)
+    .execute();
+  const comps = await componentsOf(
+    db,
+    rows.map((r) => r.device_id),
+  );
+  return { items: rows.map((r) => summary(r, comps.get(r.device_id) ?? {})), total };
+}
+
+export interface VanDetail extends VanSummary {
+  first_seen: string;
+  mender_group: string | null;
+  tags: Record<string, unknown>;
+  health_history: {
+    at: string;
+    battery_soc: number | null;
+    signal_quality: number | null;
+    disk_ok: boolean | null;
+    temp_ok: boolean | null;
+    shore_power: boolean | null;
+  }[];
+  gate_history: {
+    recorded_at: string;
+    state: string;
+    phase: string | null;
+    reason: string | null;
+    since: string | null;
+  }[];
+  updates: {
+    deployment_id: string;
+    deployment: string;
+    artifact_name: string;
+    status: string;
+    started: string | null;
+    finished: string | null;
+    log_available: boolean;
+  }[];
+  quarantined: { scope: string; name: string; reason: string; count: number; last_seen: string }[];
+  attention: AttentionItem[];
+}
+
+export async function getVan(
+  db: Kysely<Database>,
+  vanId: string,
+  attention: AttentionItem[],
+): Promise<VanDetail | undefined> {
+  const v = await db.selectFrom('vans').selectAll().where('van_id', '=', vanId).executeTakeFirst();
+  if (!v) return undefined;
+  const comps = await componentsOf(db, [v.device_id]);
+  const health = await db
+    .selectFrom('health_reports')
+    .selectAll()
+    .where('device_id', '=', v.device_id)
+    .orderBy('id', 'desc')
+    .limit(20)
+    .execute();
+  const gates = await db
+    .selectFrom('gate_history')
+    .selectAll()
+    .where('device_id', '=', v.device_id)
+    .orderBy('id', 'desc')
+    .limit(20)
+    .execute();
+  const updates = await db
+    .selectFrom('deployment_devices')
+    .innerJoin('deployments', 'deployments.id', 'deployment_devices.deployment_id')
+    .select([
+      'deployments.id as deployment_id',
+      'deployments.name as deployment',
+      'deployments.artifact_name',
+      'deployment_devices.status',
+      'deployment_devices.started',
+      'deployment_devices.finished',
+      'deployment_devices.log_available',
+      'deployments.created',
+    ])
+    .where('deployment_devices.device_id', '=', v.device_id)
+    .orderBy('deployments.created', 'desc')
+    .limit(50)
+    .execute();
+  const quarantined = await db
+    .selectFrom('quarantine')
+    .select(['scope', 'name', 'reason', 'count', 'last_seen'])
+    .where('device_id', '=', v.device_id)
+    .orderBy('last_seen', 'desc')
+    .execute();
+  return {
+    ...summary(v, comps.get(v.device_id) ?? {}),
+    first_seen: v.first_seen,
+    mender_group: v.mender_group,
+    tags: JSON.parse(v.tags_json) as Record<string, unknown>,
+    health_history: health.map((h) => ({
+      at: h.at,
+      battery_soc: h.battery_soc === null ? null : Number(h.battery_soc),
+      signal_quality: h.signal_quality === null ? null : Number(h.signal_quality),
+      disk_ok: bool(h.disk_ok),
+      temp_ok: bool(h.temp_ok),
+      shore_power: bool(h.shore_power),
+    })),
+    gate_history: gates.map((g) => ({
+      recorded_at: g.recorded_at,
+      state: g.state,
+      phase: g.phase,
+      reason: g.reason,
+      since: g.since,
+    })),
+    updates: updates.map((u) => ({
+      deployment_id: u.deployment_id,
+      deployment: u.deployment,
+      artifact_name: u.artifact_name,
+      status: u.status,
+      started: u.started,
+      finished: u.finished,
+      log_available: u.log_available === 1,
+    })),
+    quarantined: quarantined.map((q) => ({ ...q, count: Number(q.count) })),
+    attention: attention.filter((a) => a.device_id === v.device_id),
+  };
+}
+
+/** Every rule of the attention report, over the whole (non-decommissioned) fleet. */
+export async function attentionReport(
+  db: Kysely<Database>,
+  t: AttentionThresholds,
+  now: Date,
+): Promise<AttentionItem[]> {
+  const vans = await db.selectFrom('vans').selectAll().where('decommissioned', '=', 0).execute();
+  const byDevice = new Map(vans.map((v) => [v.device_id, v]));
+  const items: AttentionItem[] = [];
+  const add = (deviceId: string, code: AttentionCode, detail: string) => {
+    const v = byDevice.get(deviceId);
+    if (v) items.push({ van_id: v.van_id, device_id: deviceId, code, detail });
+  };
+
+  const failures = await db
+    .selectFrom('deployment_devices')
+    .innerJoin('deployments', 'deployments.id', 'deployment_devices.deployment_id')
+    .select(['deployment_devices.device_id', 'deployments.artifact_name', 'deployment_devices.status'])
+    .where('deployment_devices.status', '=', 'failure')
+    .execute();
+  const failCount = new Map<string, number>();
+  const perArtifact = new Map<string, number>();
+  for (const f of failures) {
+    failCount.set(f.device_id, (failCount.get(f.device_id) ?? 0) + 1);
+    const k = `${f.device_id}\u0000${f.artifact_name}`;
+    perArtifact.set(k, (perArtifact.get(k) ?? 0) + 1);
+  }
+  for (const [device, n] of failCount) if (n >= t.failed_times) add(device, 'failed_repeatedly', `${n} failed updates`);
+  for (const [k, n] of perArtifact) {
+    if (n < 2) continue;
+    const [device, artifact] = k.split('\u0000') as [string, string];
+    add(device, 'rollback_loop', `${artifact} failed and rolled back ${n} times`);
+  }
+
+  for (const v of vans) {
+    if (
+      v.gate_state === 'deferred' &&
+      v.gate_since &&
+      now.getTime() - Date.parse(v.gate_since) > days(t.deferred_days)
+    ) {
+      const d = ((now.getTime() - Date.parse(v.gate_since)) / days(1)).toFixed(1);
+      add(v.device_id, 'deferred_long', `deferred ${d} days: ${v.gate_reason ?? 'no reason reported'}`);
+    }
+    if (!v.last_check_in || now.getTime() - Date.parse(v.last_check_in) > days(t.not_seen_days)) {
+      add(v.device_id, 'not_seen', v.last_check_in ? `last seen ${v.last_check_in}` : 'never checked in');
+    }
+    if (v.artifact_name?.endsWith('_INCONSISTENT'))
+      add(v.device_id, 'inconsistent_artifact', `artifact ${v.artifact_name}`);
+    if (v.disk_ok === 0) add(v.device_id, 'low_disk', 'disk check failing');
+    // Set by the rollout controller after a van failed more times than rollout.max_retries_per_van.
+    if (v.excluded === 1)
+      add(
+        v.device_id,
+        'excluded_from_rollouts',
+        'excluded from rollouts after repeated failures; clear it with PATCH /api/v1/vans/:vanId',
+      );
+  }
+
+  const downloading = await db
+    .selectFrom('deployment_devices')
+    .select(['device_id', 'started', 'deployment_id'])
+    .where('status', '=', 'downloading')
+    .execute();
+  for (const d of downloading) {
+    if (d.started && now.getTime() - Date.parse(d.started) > t.stuck_downloading_hours * 3_600_000)
+      add(d.device_id, 'stuck_downloading', `downloading since ${d.started} (deployment ${d.deployment_id})`);
+  }
+
+  // Installed combinations against the `requires` of the artifact each installed version came from.
+  const rules = await db
+    .selectFrom('artifacts')
+    .select(['component', 'version', 'requires_json'])
+    .where('component', 'is not', null)
+    .execute();
+  const requires = new Map(
+    rules.map((r) => [`${r.component}@${r.version}`, JSON.parse(r.requires_json) as Record<string, string>]),
+  );
+  const comps = await componentsOf(
+    db,
+    vans.map((v) => v.device_id),
+  );
+  for (const [device, installed] of comps) {
+    for (const [component, version] of Object.entries(installed)) {
+      for (const [needed, range] of Object.entries(requires.get(`${component}@${version}`) ?? {})) {
+        const have = installed[needed];
+        if (!have || !satisfies(have, range))
+          add(
+            device,
+            'incompatible_components',
+            `${component} ${version} requires ${needed} ${range}, has ${have ?? 'none'}`,
+          );
+      }
+    }
+  }
+  return items.sort((a, b) => a.van_id.localeCompare(b.van_id) || a.code.localeCompare(b.code));
+}
+
+export interface FleetReport {
+  vans_total: number;
+  by_stage: Record<string, number>;
+  gate_states: Record<string, number>;
+  versions: Record<string, { version: string; vans: number }[]>;
+  outcomes: { day: string; success: number; failure: number; aborted: number; already_installed: number }[];
+  deferral_reasons: { reason: string; vans: number }[];
+  quarantined_attributes: number;
+}
+
+export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 30): Promise<FleetReport> {
+  const live = db.selectFrom('vans').where('decommissioned', '=', 0);
+  const total = Number((await live.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const stages = await live
+    .select(['stage', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('stage')
+    .execute();
+  const gates = await live
+    .select(['gate_state', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('gate_state')
+    .execute();
+  const versions = await db
+    .selectFrom('van_components')
+    .innerJoin('vans', 'vans.device_id', 'van_components.device_id')
+    .where('vans.decommissioned', '=', 0)
+    .select(['van_components.component', 'van_components.version', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy(['van_components.component', 'van_components.version'])
+    .execute();
+  const since = new Date(now.getTime() - days(windowDays)).toISOString();
+  const finished = await db
+    .selectFrom('deployment_devices')
+    .select(['finished', 'status'])
+    .where('finished', '>=', since)
+    .execute();
+  const reasons = await live
+    .select(['gate_reason', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('gate_state', '=', 'deferred')
+    .groupBy('gate_reason')
+    .execute();
+  const q = await db
+    .selectFrom('quarantine')
+    .select((eb) => eb.fn.sum<number>('count').as('n'))
+    .executeTakeFirst();
+
+  const byVersion: FleetReport['versions'] = {};
+  for (const r of versions) (byVersion[r.component] ??= []).push({ version: r.version, vans: Number(r.n) });
+  for (const list of Object.values(byVersion))
+    list.sort((a, b) => b.vans - a.vans || a.version.localeCompare(b.version));
+  const perDay = new Map<string, FleetReport['outcomes'][number]>();
+  for (const f of finished) {
+    const day = (f.finished ?? '').slice(0, 10);
+    const o = perDay.get(day) ?? { day, success: 0, failure: 0, aborted: 0, already_installed: 0 };
+    if (f.status === 'success') o.success++;
+    else if (f.status === 'failure') o.failure++;
+    else if (f.status === 'aborted') o.aborted++;
+    else if (f.status === 'already-installed') o.already_installed++;
+    perDay.set(day, o);
+  }
+  return {
+    vans_total: total,
+    by_stage: Object.fromEntries(stages.map((s) => [s.stage, Number(s.n)])),
+    gate_states: Object.fromEntries(gates.map((g) => [g.gate_state ?? 'unknown', Number(g.n)])),
+    versions: byVersion,
+    outcomes: [...perDay.values()].sort((a, b) => a.day.localeCompare(b.day)),
+    deferral_reasons: reasons
+      .map((r) => ({ reason: r.gate_reason ?? 'no reason reported', vans: Number(r.n) }))
+      .sort((a, b) => b.vans - a.vans),
+    quarantined_attributes: Number(q?.n ?? 0),
+  };
+}

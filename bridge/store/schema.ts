@@ -1,0 +1,199 @@
+// Table types of the fleet database. Times are ISO 8601 UTC text and booleans are 0/1 integers in
+// both dialects, so one query layer reads the same values from SQLite and PostgreSQL.
+import type { Generated } from 'kysely';
+
+export interface VansTable {
+  device_id: string;
+  van_id: string;
+  stage: string;
+  hold: number;
+  excluded: number;
+  auth_status: string | null;
+  device_type: string | null;
+  artifact_name: string | null;
+  mender_group: string | null;
+  tags_json: string;
+  first_seen: string;
+  last_check_in: string | null;
+  inventory_updated_ts: string | null;
+  gate_state: string | null;
+  gate_phase: string | null;
+  gate_reason: string | null;
+  gate_since: string | null;
+  vpn_state: string | null;
+  vpn_step: string | null;
+  disk_ok: number | null;
+  temp_ok: number | null;
+  signal_quality: number | null;
+  battery_soc: number | null;
+  shore_power: number | null;
+  last_update_status: string | null;
+  decommissioned: number;
+  updated_at: string;
+}
+
+export interface VanComponentsTable {
+  device_id: string;
+  component: string;
+  version: string;
+  updated_at: string;
+}
+
+export interface HealthReportsTable {
+  id: Generated<number>;
+  device_id: string;
+  at: string;
+  disk_ok: number | null;
+  temp_ok: number | null;
+  signal_quality: number | null;
+  battery_soc: number | null;
+  shore_power: number | null;
+  last_update_status: string | null;
+}
+
+export interface GateHistoryTable {
+  id: Generated<number>;
+  device_id: string;
+  state: string;
+  phase: string | null;
+  reason: string | null;
+  since: string | null;
+  recorded_at: string;
+}
+
+export interface DeploymentsTable {
+  id: string;
+  name: string;
+  artifact_name: string;
+  status: string;
+  created: string;
+  finished: string | null;
+  device_count: number;
+  max_devices: number | null;
+  stats_json: string | null;
+  synced_at: string;
+}
+
+export interface DeploymentDevicesTable {
+  deployment_id: string;
+  device_id: string;
+  status: string;
+  started: string | null;
+  finished: string | null;
+  log_available: number;
+  updated_at: string;
+}
+
+export interface QuarantineTable {
+  device_id: string;
+  scope: string;
+  name: string;
+  reason: string;
+  count: number;
+  last_seen: string;
+}
+
+export interface ArtifactsTable {
+  id: string;
+  name: string;
+  component: string | null;
+  version: string | null;
+  requires_json: string;
+  constraints_json: string | null;
+  payload_type: string | null;
+  /** sha256 of the whole .mender file, computed once by the bridge (artifacts are immutable). */
+  sha256: string | null;
+  device_types_json: string;
+  size: number | null;
+  signed: number;
+  modified: string | null;
+  synced_at: string;
+}
+
+export interface SyncStateTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface Database {
+  vans: VansTable;
+  van_components: VanComponentsTable;
+  health_reports: HealthReportsTable;
+  gate_history: GateHistoryTable;
+  deployments: DeploymentsTable;
+  deployment_devices: DeploymentDevicesTable;
+  quarantine: QuarantineTable;
+  artifacts: ArtifactsTable;
+  sync_state: SyncStateTable;
+  releases: ReleasesTable;
+  rollouts: RolloutsTable;
+  rollout_waves: RolloutWavesTable;
+  rollout_deployments: RolloutDeploymentsTable;
+  rollout_outcomes: RolloutOutcomesTable;
+  rollout_events: RolloutEventsTable;
+}
+
+export interface ReleasesTable {
+  name: string;
+  /** `[{component, version, artifact_id, artifact_name, requires}]` in install order. */
+  components_json: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface RolloutsTable {
+  id: string;
+  release: string;
+  /** active | paused | completed | aborted */
+  status: string;
+  pause_reason: string | null;
+  /** The rollout settings frozen at creation, so a config change never reshapes a running rollout. */
+  settings_json: string;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+export interface RolloutWavesTable {
+  rollout_id: string;
+  wave: number;
+  label: string;
+  stage: string;
+  device_ids_json: string;
+  opened_at: string;
+  closed_at: string | null;
+}
+
+export interface RolloutDeploymentsTable {
+  /** Deterministic: `vancore <release> <rollout> w<wave> <component>`; written before Mender is called. */
+  name: string;
+  rollout_id: string;
+  wave: number;
+  component: string;
+  artifact_name: string;
+  device_ids_json: string;
+  mender_id: string | null;
+  /** intent | open | finished | aborted */
+  status: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RolloutOutcomesTable {
+  name: string;
+  device_id: string;
+  status: string;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface RolloutEventsTable {
+  id: Generated<number>;
+  rollout_id: string;
+  at: string;
+  actor: string;
+  action: string;
+  reason: string | null;
+  detail_json: string | null;
+}

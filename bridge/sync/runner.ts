@@ -1,0 +1,104 @@
+// Single-flight sync runner with a schedule.
+//
+// Invariants:
+// * At most one sync runs at a time in this process. `syncNow()` while one runs returns that run's
+//   promise ("join"), it never starts a second one.
+// * A full resync is due when the last one is older than `fullEveryMs`; a scheduled tick then runs a
+//   full sync instead of an incremental one. A requested full sync while an incremental runs is queued
+//   to run right after it (one queued request at most).
+// * A failing sync is recorded (metrics, log) and the schedule goes on; it never throws out of a tick.
+// * stop() cancels the schedule and waits for the running sync.
+import schedule from 'node-schedule';
+import type { Logger } from '../../core/logger.js';
+import { type SyncDeps, type SyncKind, type SyncReport, runSync } from './sync.js';
+
+export interface SyncMetrics {
+  runs: Record<SyncKind, number>;
+  errors: number;
+  lastReport?: SyncReport;
+  lastError?: string;
+  lastDurationMs?: number;
+  durationsMs: number[];
+}
+
+export class SyncRunner {
+  readonly metrics: SyncMetrics = { runs: { incremental: 0, full: 0 }, errors: 0, durationsMs: [] };
+  #running: Promise<SyncReport> | undefined;
+  #queuedFull: Promise<SyncReport> | undefined;
+  #job: schedule.Job | undefined;
+  #lastFull = 0;
+  #stopped = false;
+
+  constructor(
+    private readonly deps: SyncDeps,
+    private readonly settings: { intervalMs: number; fullEveryMs: number; logger?: Logger },
+  ) {}
+
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /** Start a sync now, or join the one running (a full request waits for it, then runs once). */
+  syncNow(kind: SyncKind = 'incremental'): Promise<SyncReport> {
+    if (!this.#running) return this.#begin(kind);
+    if (kind === 'incremental') return this.#running;
+    this.#queuedFull ??= this.#running
+      .catch(() => undefined)
+      .then(() => {
+        this.#queuedFull = undefined;
+        return this.syncNow('full');
+      });
+    return this.#queuedFull;
+  }
+
+  #begin(kind: SyncKind): Promise<SyncReport> {
+    const run = this.#run(kind).finally(() => {
+      this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #run(kind: SyncKind): Promise<SyncReport> {
+    const log = this.settings.logger;
+    try {
+      const report = await runSync(this.deps, kind);
+      this.metrics.runs[kind]++;
+      this.metrics.lastReport = report;
+      this.metrics.lastDurationMs = report.duration_ms;
+      this.metrics.durationsMs = [...this.metrics.durationsMs.slice(-99), report.duration_ms];
+      if (kind === 'full') this.#lastFull = Date.parse(report.started_at);
+      log?.info({ sync: report }, 'sync done');
+      return report;
+    } catch (e) {
+      this.metrics.errors++;
+      this.metrics.lastError = e instanceof Error ? e.message : String(e);
+      log?.warn({ err: this.metrics.lastError, kind }, 'sync failed');
+      throw e;
+    }
+  }
+
+  /** Run now, then every interval. The first run of a process is a full resync. */
+  start(): void {
+    this.#stopped = false;
+    this.#tick();
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    const now = this.deps.now().getTime();
+    const kind: SyncKind = now - this.#lastFull >= this.settings.fullEveryMs ? 'full' : 'incremental';
+    this.syncNow(kind)
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#stopped) return;
+        this.#job = schedule.scheduleJob(new Date(Date.now() + this.settings.intervalMs), () => this.#tick());
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#job?.cancel();
+    await this.#running?.catch(() => undefined);
+  }
+}

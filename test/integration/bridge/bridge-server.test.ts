@@ -1,0 +1,190 @@
+// The bridge as it runs: startBridge (config → database → Mender client → sync → HTTP) against the
+// simulator, and the `vancore-ota bridge` / `report` commands as real processes.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBridge } from '../../../bridge/server.js';
+import { BridgeConfig } from '../../../core/config/bridge-config.js';
+import { createLogger } from '../../../core/logger.js';
+import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { Mgmt, SimDevice, buildArtifact } from '../../mender-sim/testkit.js';
+import { cliPath, runCli } from '../../helpers/cli.js';
+import { Writable } from 'node:stream';
+
+const silent = createLogger({
+  name: 'test',
+  level: 'silent',
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
+const vancoreMeta = (component: string, version: string, requires: Record<string, string> = {}) => ({
+  vancore: { component, version, requires, constraints: { min_battery_soc: component === 'platform' ? 40 : 30 } },
+});
+
+describe('the bridge against the simulator', () => {
+  let sim: MenderSim;
+  let dir: string;
+  const files: Record<string, string> = {};
+
+  beforeAll(async () => {
+    sim = await startMenderSim({ autoAccept: true });
+    dir = await mkdtemp(join(tmpdir(), 'vc-bridge-'));
+    const dev = new SimDevice(sim.url, { mac: '02:00:00:00:01:01' });
+    await dev.authenticate();
+    await dev.putInventory({
+      'vancore.van_id': 'van-381',
+      'vancore.platform.version': '0.9.2',
+      'vancore.app.version': '1.4.0',
+      'vancore.gate.state': 'deferred',
+      'vancore.gate.reason': 'moving: stationary 0 of 3 min',
+    });
+    const mgmt = new Mgmt(sim.url, await sim.managementToken());
+    for (const [c, v, req] of [
+      ['platform', '0.9.3', {}],
+      ['app', '1.5.0', { platform: '>=0.9.3' }],
+      ['app', '1.4.0', {}],
+    ] as const) {
+      const f = await buildArtifact(dir, {
+        name: `vancore-${c}-${v}`,
+        type: 'vancore-compose',
+        softwareName: c,
+        softwareVersion: v,
+        metaData: vancoreMeta(c, v, req),
+      });
+      files[`vancore-${c}-${v}`] = f;
+      expect((await mgmt.upload(await readFile(f), `${c}.mender`)).status).toBe(201);
+    }
+  });
+  afterAll(async () => {
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves a van report and its update plan with download links and checksums', async () => {
+    const config = BridgeConfig.parse({
+      mender: { url: sim.url, user: sim.user, password: sim.password },
+      database: { url: `sqlite:${join(dir, 'a.db')}` },
+      http: { port: 0 },
+    });
+    const bridge = await startBridge(config, { logger: silent, env: {}, startSync: false });
+    try {
+      await bridge.sync.syncNow('full');
+      const van = (await (await fetch(`${bridge.url}/api/v1/vans/van-381`)).json()) as { gate: { reason: string } };
+      expect(van.gate.reason).toBe('moving: stationary 0 of 3 min');
+      const res = await fetch(`${bridge.url}/api/v1/vans/van-381/plan`);
+      expect(res.status).toBe(200);
+      const plan = (await res.json()) as {
+        update_required: boolean;
+        target: { components: Record<string, string> };
+        artifacts: { name: string; url: string; sha256: string; type: string }[];
+        constraints: { min_battery_soc: number };
+      };
+      expect(plan.update_required).toBe(true);
+      expect(plan.target.components).toEqual({ platform: '0.9.3', app: '1.5.0' });
+      expect(plan.artifacts.map((a) => a.name)).toEqual(['vancore-platform-0.9.3', 'vancore-app-1.5.0']);
+      expect(plan.constraints.min_battery_soc).toBe(40);
+      for (const a of plan.artifacts) {
+        expect(a.type).toBe('vancore-compose');
+        expect(a.sha256).toBe(
+          createHash('sha256')
+            .update(await readFile(files[a.name]!))
+            .digest('hex'),
+        );
+        const dl = await fetch(a.url);
+        expect(dl.status).toBe(200);
+        expect(
+          createHash('sha256')
+            .update(Buffer.from(await dl.arrayBuffer()))
+            .digest('hex'),
+        ).toBe(a.sha256);
+      }
+      expect(
+        await bridge.store.db.selectFrom('artifacts').select('sha256').where('sha256', 'is not', null).execute(),
+      ).toHaveLength(2);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('refuses to serve without tokens on a non-loopback address', async () => {
+    const config = BridgeConfig.parse({
+      mender: { url: sim.url, user: sim.user, password: sim.password },
+      database: { url: `sqlite:${join(dir, 'b.db')}` },
+      http: { host: '0.0.0.0', port: 0 },
+    });
+    await expect(startBridge(config, { logger: silent, env: {} })).rejects.toThrow(
+      /refusing to serve the fleet API without authentication on 0\.0\.0\.0/,
+    );
+  });
+
+  it('runs as `vancore-ota bridge`, answers `vancore-ota report`, and stops cleanly on SIGTERM', async () => {
+    const token = 'support-token-0123456789';
+    const cfg = join(dir, 'bridge.yaml');
+    await writeFile(
+      cfg,
+      [
+        `mender: { url: "${sim.url}", user: "${sim.user}", password_env: SIM_PASSWORD }`,
+        `database: { url: "sqlite:${join(dir, 'c.db')}" }`,
+        'http: { port: 0 }',
+        `auth: { tokens: [{ name: desk, role: support, token: "${token}" }] }`,
+        'log_level: silent',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, [cliPath, 'bridge', '--config', cfg], {
+      env: { ...process.env, SIM_PASSWORD: sim.password },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /bridge listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`bridge exited ${code}`)));
+      });
+      // The first scheduled sync runs at start; wait until the van is there.
+      for (let i = 0; i < 100; i++) {
+        const r = await fetch(`${url}/api/v1/vans`, { headers: { authorization: `Bearer ${token}` } });
+        if (r.headers.get('x-total-count') === '1') break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const vans = runCli(['report', 'vans', '--bridge', url], { env: { VANCORE_BRIDGE_TOKEN: token } });
+      expect(vans.code).toBe(0);
+      expect(vans.stdout).toMatch(
+        /van-381\s+fleet\s+app 1\.4\.0, platform 0\.9\.2\s+deferred\s+moving: stationary 0 of 3 min/,
+      );
+      const fleet = runCli(['report', 'fleet', '--bridge', url], { env: { VANCORE_BRIDGE_TOKEN: token } });
+      expect(fleet.stdout).toContain('Vans: 1');
+      expect(
+        runCli(['report', 'attention', '--bridge', url, '--csv'], {
+          env: { VANCORE_BRIDGE_TOKEN: token },
+        }).stdout.split('\r\n')[0],
+      ).toBe('van_id,device_id,code,detail');
+      const denied = runCli(['report', 'fleet', '--bridge', url], {
+        env: { VANCORE_BRIDGE_TOKEN: 'wrong-token-0123456789' },
+      });
+      expect(denied).toMatchObject({
+        code: 1,
+        stderr: 'vancore-ota report fleet: bridge /api/v1/reports/fleet: 401 missing or unknown bearer token\n',
+      });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+  });
+
+  it('rejects a bad config in one line before starting', async () => {
+    const cfg = join(dir, 'bad.yaml');
+    await writeFile(cfg, 'http: { port: 99999 }\n');
+    const r = runCli(['bridge', '--config', cfg]);
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: `vancore-ota bridge: invalid config ${cfg}: http.port: must be ≤ 65535\n`,
+    });
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { type KnownArtifact, chooseTarget, installOrder, planForVan, strictest } from '../../../bridge/plan.js';
+import { Constraints } from '../../../core/schemas/artifact-meta.js';
+
+const base = Constraints.parse({});
+const art = (
+  component: string,
+  version: string,
+  requires: Record<string, string> = {},
+  over: Partial<KnownArtifact> = {},
+): KnownArtifact => ({
+  id: `${component}-${version}`,
+  name: `vancore-${component}-${version}`,
+  component,
+  version,
+  payloadType: 'vancore-compose',
+  deviceTypes: ['vanpc'],
+  requires,
+  constraints: base,
+  ...over,
+});
+
+describe('update plan', () => {
+  it('targets the newest version of each component', () => {
+    const t = chooseTarget([
+      art('platform', '0.9.2'),
+      art('platform', '0.10.0'),
+      art('platform', '0.9.10'),
+      art('app', '1.4.0'),
+    ]);
+    expect(Object.fromEntries([...t].map(([c, a]) => [c, a.version]))).toEqual({ platform: '0.10.0', app: '1.4.0' });
+  });
+
+  it('steps a component back until its requires are met by the rest of the target', () => {
+    const t = chooseTarget([
+      art('platform', '0.9.2'),
+      art('app', '1.5.0', { platform: '>=1.0.0' }),
+      art('app', '1.4.0', { platform: '>=0.9.0' }),
+    ]);
+    expect(t.get('app')?.version).toBe('1.4.0');
+    expect(chooseTarget([art('app', '1.5.0', { platform: '>=1.0.0' })]).size).toBe(0);
+  });
+
+  it('installs dependencies first', () => {
+    const order = installOrder([
+      art('app', '1.5.0', { platform: '>=0.9.3' }),
+      art('ha_addons', '2.0.0', { app: '>=1.5.0' }),
+      art('platform', '0.9.3'),
+    ]);
+    expect(order.map((a) => a.component)).toEqual(['platform', 'app', 'ha_addons']);
+  });
+
+  it.each([
+    ['nothing installed: everything', {}, ['platform', 'app'], true],
+    ['old platform only', { platform: '0.9.2', app: '1.5.0' }, ['platform'], true],
+    ['up to date', { platform: '0.9.3', app: '1.5.0' }, [], false],
+    ['newer than the target is left alone', { platform: '1.0.0', app: '1.5.0' }, [], false],
+  ])('%s', (_n, components, steps, required) => {
+    const p = planForVan({ deviceType: 'vanpc', components }, [
+      art('platform', '0.9.3'),
+      art('app', '1.5.0', { platform: '>=0.9.3' }),
+      art('platform', '0.9.2'),
+    ]);
+    expect(p.steps.map((s) => s.component)).toEqual(steps);
+    expect(p.update_required).toBe(required);
+    expect(p.target?.components).toEqual({ app: '1.5.0', platform: '0.9.3' });
+  });
+
+  it('ignores artifacts for other device types, and has no target without any', () => {
+    const p = planForVan({ deviceType: 'truck', components: {} }, [art('platform', '0.9.3')]);
+    expect(p).toMatchObject({ update_required: false, target: null, steps: [] });
+  });
+
+  it('combines constraints to the strictest', () => {
+    const c = strictest([
+      { ...base, stationary_minutes: 2, min_signal_quality: 0.7, min_battery_soc: 20 },
+      {
+        ...base,
+        stationary_minutes: 5,
+        min_battery_soc: 40,
+        shore_power_overrides_battery: false,
+        maintenance_window: { days: ['sat'], start: '01:00', end: '04:00', timezone: 'local' },
+      },
+    ]);
+    expect(c).toEqual({
+      must_be_stationary: true,
+      stationary_minutes: 5,
+      min_signal_quality: 0.7,
+      min_battery_soc: 40,
+      shore_power_overrides_battery: false,
+      maintenance_window: { days: ['sat'], start: '01:00', end: '04:00', timezone: 'local' },
+    });
+  });
+});
