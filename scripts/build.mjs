@@ -142,10 +142,12 @@ await Promise.all(
     await chmod(outfile, 0o755);
   }),
 );
-// The rest of the device kit (`vancore-ota device install --from dist/device`): the sensord unit and
-// the mender.conf fragment from deploy/device/.
+// The rest of the device kit (`vancore-ota device install --from dist/device`): every systemd unit
+// (sensord, the VPN migration's second tailscaled and deadman timer) and the mender.conf fragment
+// from deploy/device/.
+const units = (await readdir(join(root, 'deploy/device/systemd'))).filter((f) => /\.(service|timer)$/.test(f));
 for (const [from, to] of [
-  ['deploy/device/systemd/vancore-sensord.service', 'systemd/vancore-sensord.service'],
+  ...units.map((u) => [`deploy/device/systemd/${u}`, `systemd/${u}`]),
   ['deploy/device/mender/mender.conf.fragment.json', 'mender/mender.conf.fragment.json'],
 ]) {
   await mkdir(dirname(join(dist, 'device', to)), { recursive: true });

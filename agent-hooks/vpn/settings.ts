@@ -20,8 +20,10 @@ const Instance = (d: { socket: string; state_dir: string; iface: string; unit: s
       socket: z._default(z.string(), d.socket),
       state_dir: z._default(z.string(), d.state_dir),
       interface: z._default(z.string(), d.iface),
-      start: z._default(Argv, ['systemctl', 'start', d.unit]),
-      stop: z._default(Argv, ['systemctl', 'stop', d.unit]),
+      // enable/disable with --now, so what a step leaves running is also what runs after a reboot
+      // (a cut-over van boots onto Headscale, not back onto the SaaS instance it stopped).
+      start: z._default(Argv, ['systemctl', 'enable', '--now', d.unit]),
+      stop: z._default(Argv, ['systemctl', 'disable', '--now', d.unit]),
     }),
     {},
   );

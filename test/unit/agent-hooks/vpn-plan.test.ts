@@ -287,7 +287,8 @@ describe('VpnSettings', () => {
     const s = VpnSettings.parse({});
     expect(s.saas).toMatchObject({
       socket: '/run/tailscale/tailscaled.sock',
-      start: ['systemctl', 'start', 'tailscaled.service'],
+      start: ['systemctl', 'enable', '--now', 'tailscaled.service'],
+      stop: ['systemctl', 'disable', '--now', 'tailscaled.service'],
     });
     expect(s.headscale).toMatchObject({ state_dir: '/var/lib/tailscale-headscale', interface: 'tailscale-hs' });
     expect(s.deadman).toEqual({ watch_seconds: 86_400, failures_to_revert: 3 });
