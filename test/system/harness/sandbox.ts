@@ -101,6 +101,8 @@ export interface SandboxOptions {
   identity?: Record<string, string>;
   /** mender.conf; default standaloneConfig(). */
   config?: MenderConf;
+  /** Source of the module installed as PROBE_MODULE_TYPE; default the fixtures' probe module. */
+  probeModule?: string;
 }
 
 export interface Sandbox {
@@ -261,6 +263,6 @@ export async function createSandbox(processes: ProcessGroup, opts: SandboxOption
     remove: () => rm(root, { recursive: true, force: true }),
   };
   await sb.writeConfig(opts.config ?? standaloneConfig());
-  await sb.installModule(PROBE_MODULE_TYPE);
+  await sb.installModule(PROBE_MODULE_TYPE, opts.probeModule);
   return sb;
 }
