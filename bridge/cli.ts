@@ -7,7 +7,7 @@ import { createLogger } from '../core/logger.js';
 import type { CommandSpec, OptionValues, RunContext } from '../cli/command.js';
 import { renderTable } from './table.js';
 
-function optString(values: OptionValues, name: string): string | undefined {
+export function optString(values: OptionValues, name: string): string | undefined {
   const v = values[name];
   return typeof v === 'string' ? v : undefined;
 }
@@ -54,12 +54,12 @@ export const bridgeCommand: CommandSpec = {
   },
 };
 
-interface ReportTarget {
+export interface ReportTarget {
   url: string;
   token?: string | undefined;
 }
 
-async function target(ctx: RunContext): Promise<ReportTarget> {
+export async function target(ctx: RunContext): Promise<ReportTarget> {
   const url = (optString(ctx.values, 'bridge') ?? ctx.io.env.VANCORE_BRIDGE_URL ?? 'http://127.0.0.1:8080').replace(
     /\/+$/,
     '',
@@ -79,7 +79,7 @@ async function target(ctx: RunContext): Promise<ReportTarget> {
   return { url, token };
 }
 
-async function getJson<T>(t: ReportTarget, path: string): Promise<{ body: T; total?: number }> {
+export async function getJson<T>(t: ReportTarget, path: string): Promise<{ body: T; total?: number }> {
   let res: Response;
   try {
     res = await fetch(`${t.url}${path}`, {
@@ -112,7 +112,7 @@ async function getJson<T>(t: ReportTarget, path: string): Promise<{ body: T; tot
   };
 }
 
-const common = {
+export const common = {
   bridge: {
     type: 'string',
     value: 'URL',
@@ -266,7 +266,7 @@ export const reportCommand: CommandSpec = {
   ],
 };
 
-async function postJson<T>(t: ReportTarget, path: string, body: unknown): Promise<T> {
+export async function postJson<T>(t: ReportTarget, path: string, body: unknown): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`${t.url}${path}`, {

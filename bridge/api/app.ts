@@ -34,6 +34,7 @@ import type { SyncMetrics } from '../sync/runner.js';
 import { type Caller, TokenAuth, mayWrite } from './auth.js';
 import * as S from './schemas.js';
 import { type RolloutApiDeps, rolloutRoutes } from './rollouts.js';
+import { type VpnMigrationApiDeps, vpnMigrationRoutes } from '../vpn/api.js';
 import { type KnownArtifact, planForVan } from '../plan.js';
 import type { ArtifactsTable } from '../store/schema.js';
 import { Constraints } from '../../core/schemas/artifact-meta.js';
@@ -59,6 +60,8 @@ export interface BridgeAppDeps {
   artifacts: ArtifactAccess;
   /** Releases, van stages and rollouts (issue #8); absent = those routes are not served. */
   rollouts?: RolloutApiDeps;
+  /** The Tailscale → Headscale migration (issue #9); absent = those routes are not served. */
+  vpnMigrations?: VpnMigrationApiDeps;
 }
 
 export interface ArtifactAccess {
@@ -259,6 +262,7 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
     });
 
     if (deps.rollouts) await app.register(rolloutRoutes(deps.rollouts));
+    if (deps.vpnMigrations) await app.register(vpnMigrationRoutes(deps.vpnMigrations));
     const typed = app.withTypeProvider<ZodTypeProvider>();
     const errors = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 429: S.ErrorBody };
 

@@ -219,6 +219,76 @@ function migrations(dialect: DialectName): Record<string, Migration> {
         await index('rollout_events_rollout', 'rollout_events', ['rollout_id', 'id']);
       },
     },
+    // The Tailscale → Headscale migration (issue #9, bridge side): per-van steps through Mender.
+    '0003_vpn_migration': {
+      async up(db: Kysely<unknown>) {
+        const index = (name: string, table: string, columns: string[]) =>
+          db.schema.createIndex(name).on(table).columns(columns).execute();
+        const migRef = (c: ColumnDefinitionBuilder) => c.notNull().references('vpn_migrations.id').onDelete('cascade');
+        await db.schema
+          .createTable('vpn_migrations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('artifacts_json', 'text', (c) => c.notNull())
+          .addColumn('settings_json', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('vpn_migration_vans')
+          .addColumn('migration_id', 'text', migRef)
+          .addColumn('device_id', 'text', vanRef)
+          .addColumn('hold', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('hold_reason', 'text')
+          .addColumn('reset_at', 'text')
+          .addColumn('rollback_kind', 'text')
+          .addColumn('rollback_step', 'text')
+          .addColumn('rollback_requested_at', 'text')
+          .addColumn('rollback_detail', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('vpn_migration_vans_pk', ['migration_id', 'device_id'])
+          .execute();
+        await db.schema
+          .createTable('vpn_migration_deployments')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('migration_id', 'text', migRef)
+          .addColumn('batch', 'integer', (c) => c.notNull())
+          .addColumn('step', 'text', (c) => c.notNull())
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('artifact_name', 'text', (c) => c.notNull())
+          .addColumn('device_ids_json', 'text', (c) => c.notNull())
+          .addColumn('mender_id', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await index('vpn_migration_deployments_mig', 'vpn_migration_deployments', ['migration_id', 'batch']);
+        await db.schema
+          .createTable('vpn_migration_outcomes')
+          .addColumn('name', 'text', (c) =>
+            c.notNull().references('vpn_migration_deployments.name').onDelete('cascade'),
+          )
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('vpn_migration_outcomes_pk', ['name', 'device_id'])
+          .execute();
+        await db.schema
+          .createTable('vpn_migration_events')
+          .addColumn('id', autoId, idColumn)
+          .addColumn('migration_id', 'text', migRef)
+          .addColumn('device_id', 'text')
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('detail_json', 'text')
+          .execute();
+        await index('vpn_migration_events_mig', 'vpn_migration_events', ['migration_id', 'id']);
+      },
+    },
   };
 }
 

@@ -132,6 +132,11 @@ export interface Database {
   rollout_deployments: RolloutDeploymentsTable;
   rollout_outcomes: RolloutOutcomesTable;
   rollout_events: RolloutEventsTable;
+  vpn_migrations: VpnMigrationsTable;
+  vpn_migration_vans: VpnMigrationVansTable;
+  vpn_migration_deployments: VpnMigrationDeploymentsTable;
+  vpn_migration_outcomes: VpnMigrationOutcomesTable;
+  vpn_migration_events: VpnMigrationEventsTable;
 }
 
 export interface ReleasesTable {
@@ -191,6 +196,73 @@ export interface RolloutOutcomesTable {
 export interface RolloutEventsTable {
   id: Generated<number>;
   rollout_id: string;
+  at: string;
+  actor: string;
+  action: string;
+  reason: string | null;
+  detail_json: string | null;
+}
+
+// ---- VPN migration (issue #9, bridge side; bridge/vpn/) ---------------------------------------------
+
+export interface VpnMigrationsTable {
+  id: string;
+  /** active | completed | cancelled */
+  status: string;
+  /** `{add, verify, cutover, retire}` → artifact name. */
+  artifacts_json: string;
+  /** The migration settings frozen at creation. */
+  settings_json: string;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+/** Ops' per-van records (a row only once ops acted on the van). */
+export interface VpnMigrationVansTable {
+  migration_id: string;
+  device_id: string;
+  hold: number;
+  hold_reason: string | null;
+  /** Failures of attempts created before this are forgiven (a release). */
+  reset_at: string | null;
+  /** redeploy | manual | nothing, or null: no rollback asked for. */
+  rollback_kind: string | null;
+  rollback_step: string | null;
+  rollback_requested_at: string | null;
+  rollback_detail: string | null;
+  updated_at: string;
+}
+
+export interface VpnMigrationDeploymentsTable {
+  /** Deterministic: `vancore-vpn <migration> b<batch> <step>[ rollback]`; written before Mender is called. */
+  name: string;
+  migration_id: string;
+  batch: number;
+  step: string;
+  /** forward | rollback */
+  purpose: string;
+  artifact_name: string;
+  device_ids_json: string;
+  mender_id: string | null;
+  /** intent | open | finished | aborted */
+  status: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface VpnMigrationOutcomesTable {
+  name: string;
+  device_id: string;
+  status: string;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface VpnMigrationEventsTable {
+  id: Generated<number>;
+  migration_id: string;
+  device_id: string | null;
   at: string;
   actor: string;
   action: string;

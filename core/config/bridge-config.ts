@@ -57,6 +57,38 @@ export const RolloutSettings = z.strictObject({
   max_retries_per_van: z.int().min(0).max(20).default(2),
 });
 
+/**
+ * The Tailscale → Headscale migration (docs/vpn-migration.md, "Bridge side"): the defaults of a new
+ * migration, frozen into it at creation (the create call may override each).
+ */
+export const VpnMigrationSettings = z.strictObject({
+  /** Vans that may start a migration step (any step) in any 24 hours (rolling window). */
+  daily_batch_limit: z.int().min(1).max(100_000).default(20),
+  /** Optional limit per step in any 24 hours, on top of daily_batch_limit, e.g. `{cutover: 10}`. */
+  step_daily_limit: z
+    .strictObject({
+      add: z.int().min(1).max(100_000).optional(),
+      verify: z.int().min(1).max(100_000).optional(),
+      cutover: z.int().min(1).max(100_000).optional(),
+      retire: z.int().min(1).max(100_000).optional(),
+    })
+    .default({}),
+  /** A van's cut-over must hold this long before it may retire SaaS (≥ the device's deadman watch, 24 h). */
+  retire_soak_hours: z
+    .number()
+    .min(0)
+    .max(24 * 60)
+    .default(24),
+  /** A step deployed (or succeeded but not in inventory) for this long is reported as stuck. */
+  stuck_hours: z
+    .number()
+    .min(0.01)
+    .max(24 * 60)
+    .default(48),
+  /** A failed step is deployed again this many times, then the van is listed for attention. */
+  max_retries_per_van: z.int().min(0).max(20).default(1),
+});
+
 export const ApiToken = z.strictObject({
   name: z.string().min(1).max(64),
   role: z.enum(['support', 'ops']),
@@ -98,13 +130,9 @@ export const BridgeConfig = z.strictObject({
     })
     .prefault({}),
   rollout: RolloutSettings.prefault({}),
-  vpn: z
-    .strictObject({
-      /** Vans that may start a VPN migration step per day. */
-      daily_batch_limit: z.int().min(1).max(100_000).default(20),
-      headscale_url: z.url({ protocol: /^https$/ }).optional(),
-    })
-    .prefault({}),
+  vpn: VpnMigrationSettings.extend({
+    headscale_url: z.url({ protocol: /^https$/ }).optional(),
+  }).prefault({}),
   reports: z
     .strictObject({
       /** Attention thresholds: failed this many times… */

@@ -2,10 +2,14 @@
 // Authorization header, refuse an unknown size or one under 4096 bytes as the client does, read the whole
 // body and check it against Content-Length. The header (name, provides, meta-data) is parsed with the
 // project's streaming reader once per artifact URL for the whole fleet — every device would read the same
-// bytes — and the other devices just count the bytes through.
-import { PassThrough, Transform } from 'node:stream';
+// bytes — and the other devices just count the bytes through. For a `vancore-vpn` artifact the device also
+// reads the payload's `vancore-index.json` (the step lives there, not in the meta-data), as the module does.
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
 import { mergedProvides, readArtifactStream, type ArtifactFileInfo } from '../../../core/artifact-file.js';
+import { PAYLOAD_INDEX_FILE, VpnIndex } from '../../../core/schemas/payload-index.js';
 import type { HttpPool } from './http-pool.js';
 import type { ArtifactFacts } from './machine.js';
 
@@ -19,8 +23,57 @@ export interface DownloadResult {
 const COMPONENT_PROVIDE = /^vancore\.([a-z][a-z0-9_]{0,31})\.version$/;
 const NAME_PATTERN = /^vancore-([a-z][a-z0-9_]{0,31})-(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?)$/;
 
+const INDEX_LIMIT = 64 * 1024;
+
+/**
+ * The first payload's `vancore-index.json` (data/0000.tar or .tar.gz; other compressions are not read),
+ * or undefined. Consumes the whole stream; never throws.
+ */
+export async function readPayloadIndex(input: Readable): Promise<unknown> {
+  const outer = tar.extract();
+  let found: unknown;
+  outer.on('entry', (header, stream, next) => {
+    const m = /^data\/0000\.tar(\.gz)?$/.exec(header.name);
+    if (!m || found !== undefined) {
+      stream.on('end', () => next());
+      stream.resume();
+      return;
+    }
+    const inner = tar.extract();
+    inner.on('entry', (h, s, n) => {
+      if (h.name !== PAYLOAD_INDEX_FILE || (h.size ?? 0) > INDEX_LIMIT) {
+        s.on('end', () => n());
+        s.resume();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('end', () => {
+        try {
+          found = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+        } catch {
+          /* not JSON: no index */
+        }
+        n();
+      });
+    });
+    (m[1] ? pipeline(stream, createGunzip(), inner) : pipeline(stream, inner)).then(
+      () => next(),
+      () => {
+        stream.resume();
+        next();
+      },
+    );
+  });
+  await pipeline(input, outer).catch(() => input.resume());
+  return found;
+}
+
 /** What a device learns from an artifact: provides first, then the VanCore meta-data, then the name. */
-export function artifactFacts(info: Pick<ArtifactFileInfo, 'name' | 'provides' | 'payloads'>): ArtifactFacts {
+export function artifactFacts(
+  info: Pick<ArtifactFileInfo, 'name' | 'provides' | 'payloads'>,
+  index?: unknown,
+): ArtifactFacts {
   const provides = mergedProvides(info as ArtifactFileInfo);
   const versions: Record<string, string> = {};
   for (const [k, v] of Object.entries(provides)) {
@@ -37,7 +90,8 @@ export function artifactFacts(info: Pick<ArtifactFileInfo, 'name' | 'provides' |
     const m = NAME_PATTERN.exec(info.name);
     if (m?.[1] && m[2]) versions[m[1]] = m[2];
   }
-  return { name: info.name, versions, provides };
+  const vpn = info.payloads[0]?.type === 'vancore-vpn' ? VpnIndex.safeParse(index) : undefined;
+  return { name: info.name, versions, provides, ...(vpn?.success ? { vpnStep: vpn.data.step } : {}) };
 }
 
 export class ArtifactDownloader {
@@ -90,14 +144,25 @@ export class ArtifactDownloader {
         });
       } else {
         const tee = new PassThrough();
-        const parsed = readArtifactStream(tee).then(artifactFacts);
+        const indexTee = new PassThrough();
+        const index = readPayloadIndex(indexTee);
+        const parsed = Promise.all([readArtifactStream(tee), index]).then(([info, idx]) => artifactFacts(info, idx));
         facts = parsed;
         this.#facts.set(key, parsed);
         parsed.catch(() => this.#facts.delete(key));
         const count = new Transform({
           transform(chunk: Buffer, _enc, done) {
             bytes += chunk.length;
+            indexTee.write(chunk);
             done(null, chunk);
+          },
+          flush(done) {
+            indexTee.end();
+            done();
+          },
+          destroy(err, done) {
+            indexTee.destroy();
+            done(err);
           },
         });
         await Promise.all([pipeline(res, count, tee), parsed]);

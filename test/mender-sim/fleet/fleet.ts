@@ -7,6 +7,7 @@
 // plain object replaced by the pure `advance` (machine.ts) after each reply; nothing per request
 // outlives the request.
 import { generateKeyPairSync, sign } from 'node:crypto';
+import type { VpnBefore } from '../../../agent-hooks/vpn/plan.js';
 import type { Clock } from '../../../core/clock.js';
 import { ArtifactDownloader } from './artifact.js';
 import { DueQueue } from './due-queue.js';
@@ -40,6 +41,11 @@ export interface VirtualFleetOptions {
   artifactName?: string;
   /** Installed component versions at start; default `{ platform: '0.9.0', app: '1.3.0' }`. */
   versions?: Record<string, string>;
+  /**
+   * vpn.json of every device at start (e.g. `{ state: 'tailscale', step: 'none' }` before a migration);
+   * default: none, so inventory shows the profile's drawn state at step `none`.
+   */
+  vpn?: VpnBefore;
   /** Requests in flight at most (across the fleet); default 64. */
   concurrency?: number;
   /** UpdatePollIntervalSeconds in ms; default 5,000. */
@@ -89,6 +95,8 @@ export interface VirtualDeviceInfo {
   versions: Record<string, string>;
   lastUpdateStatus: string;
   gate: { state: string; reason: string };
+  /** What inventory says: `vancore.vpn.state` / `vancore.vpn.step`. */
+  vpn: { state: string; step: string };
   polls: number;
   /** Deployments turned down by the gate so far. */
   deferrals: number;
@@ -266,6 +274,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
   const fleetBase = {
     artifactName: opts.artifactName ?? 'vancore-factory-0.9.0',
     versions: opts.versions ?? { platform: '0.9.0', app: '1.3.0' },
+    vpn: opts.vpn,
   };
   const traceSize = Math.max(0, opts.trace ?? 0);
   const ticker = tickerOf(opts.clock);
@@ -550,6 +559,10 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
         versions: { ...slot.state.versions },
         lastUpdateStatus: slot.state.lastUpdateStatus,
         gate: { state: slot.state.gate.state, reason: slot.state.gate.reason },
+        vpn: {
+          state: slot.state.vpn?.state ?? slot.profile.vpnState,
+          step: slot.state.vpn?.step ?? 'none',
+        },
         polls: slot.state.polls,
         deferrals: slot.deferrals,
         outcomes: [...slot.outcomes],

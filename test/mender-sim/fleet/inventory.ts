@@ -92,8 +92,8 @@ export function inventoryAttributes(profile: DeviceProfile, s: DeviceState): Inv
     'vancore.gate.phase': s.gate.phase,
     'vancore.gate.reason': s.gate.reason === '' ? undefined : s.gate.reason,
     'vancore.gate.since': new Date(s.gate.sinceMs).toISOString(),
-    'vancore.vpn.state': profile.vpnState,
-    'vancore.vpn.step': 'none',
+    'vancore.vpn.state': s.vpn?.state ?? profile.vpnState,
+    'vancore.vpn.step': s.vpn?.step ?? 'none',
   });
   const out: InventoryAttribute[] = [
     { name: 'device_type', value: profile.deviceType },

@@ -10,7 +10,10 @@
 // a 409 on a status report (aborted at the backend) rolls back the same way; a 401 anywhere re-authenticates
 // and repeats the request. A VanCore gate that says "not now" at Download_Enter (exit 1) reports nothing:
 // the device just fetches the deployment again at its next poll.
+import { type VpnBefore, stateAfter, stepAllowed } from '../../../agent-hooks/vpn/plan.js';
 import type { GatePhase } from '../../../core/schemas/common.js';
+import type { VpnStep } from '../../../core/schemas/payload-index.js';
+import { VPN_STATE_INITIAL } from '../../../core/vpn-state.js';
 import type { GateState } from '../../../core/schemas/gate.js';
 import type { LastUpdateStatuses } from '../../../core/schemas/inventory.js';
 import type { Behaviour, DeferralReason } from './scenario.js';
@@ -48,6 +51,8 @@ export interface ArtifactFacts {
   versions: Record<string, string>;
   /** All merged provides (sent back as device_provides on later update checks). */
   provides: Record<string, string>;
+  /** A `vancore-vpn` artifact: the migration step of its payload index. */
+  vpnStep?: VpnStep;
 }
 
 export type StepInput =
@@ -112,6 +117,13 @@ export interface DeviceState {
   update: Readonly<UpdateInProgress> | undefined;
   /** The request to repeat once re-authenticated. */
   resume: Action | undefined;
+  /**
+   * vpn.json as the vancore-vpn module keeps it (`vancore.vpn.state/step` in inventory); undefined until
+   * a VPN step ran or the fleet was given a start state (then the profile's drawn state, step none).
+   */
+  vpn: Readonly<VpnBefore> | undefined;
+  /** The deadman will revert the committed step to this (after the inventory that reported the commit). */
+  vpnRevertTo: Readonly<VpnBefore> | undefined;
 }
 
 export interface Timing {
@@ -149,7 +161,7 @@ export function deferralReasonText(reason: DeferralReason): string {
 
 export function initialState(
   behaviour: Behaviour,
-  base: { artifactName: string; versions: Record<string, string> },
+  base: { artifactName: string; versions: Record<string, string>; vpn?: VpnBefore | undefined },
   now: number,
 ): DeviceState {
   const versions = { ...base.versions, ...behaviour.versions };
@@ -169,6 +181,8 @@ export function initialState(
     inventoryDue: true,
     update: undefined,
     resume: undefined,
+    vpn: base.vpn ? { ...base.vpn } : undefined,
+    vpnRevertTo: undefined,
   };
 }
 
@@ -239,6 +253,13 @@ function transition(prev: DeviceState, behaviour: Behaviour, input: StepInput, n
       }
       s.inventoryDue = false;
       s.nextInventoryAt = now + (status === 200 ? t.inventoryIntervalMs : t.retryIntervalMs);
+      if (status === 200 && s.vpnRevertTo) {
+        // The deadman's probes fail after the commit was reported: it restores the previous step
+        // (vpn.json `reverted` / <previous step>; artifact and versions stay) and the next inventory says so.
+        s.vpn = { state: 'reverted', step: s.vpnRevertTo.step };
+        s.vpnRevertTo = undefined;
+        s.inventoryDue = true;
+      }
       if (!s.booted) {
         // At start the daemon runs an inventory update and then, at once, an update check.
         s.action = { kind: 'next-v2' };
@@ -423,7 +444,7 @@ function statusReplied(
     // "Status report rejected, deployment aborted at the backend": roll back, report failure, send the log.
     if (u.stage === 'failure') return log(s, now);
     if (u.stage === 'already-installed' || u.stage === 'success') {
-      if (u.stage === 'success') applyArtifact(s, u);
+      if (u.stage === 'success') applyArtifact(s, u, behaviour);
       return finishAborted(s, now);
     }
     const installed = u.stage === 'installing' || u.stage === 'rebooting' || u.stage === 'committing';
@@ -443,7 +464,7 @@ function statusReplied(
     }
     if (u.stage === 'failure') return log(s, now);
     if (u.stage === 'already-installed' || u.stage === 'success') {
-      if (u.stage === 'success') applyArtifact(s, u);
+      if (u.stage === 'success') applyArtifact(s, u, behaviour);
       return finish(s, now);
     }
     return fail(
@@ -463,7 +484,21 @@ function statusReplied(
       return { state: s, at: now };
     case 'download':
       return report(s, 'installing', now);
-    case 'installing':
+    case 'installing': {
+      const vpnStep = u.artifact?.vpnStep;
+      if (vpnStep) {
+        // What the vancore-vpn module does in ArtifactInstall: refuse a step out of order, or fail the
+        // step's probes (scripted); the client then rolls back and vpn.json stays as it was.
+        const refused = stepAllowed(vpnStep, s.vpn ?? VPN_STATE_INITIAL);
+        if (refused) return fail(s, `ArtifactInstall: vancore-vpn: ${refused}`, 'failure', now + t.stepDelayMs);
+        if (behaviour.vpn?.failStep === vpnStep)
+          return fail(
+            s,
+            `ArtifactInstall: vancore-vpn: ${vpnStep} probes failed within the validation window; rolled back`,
+            'rolled_back',
+            now + t.stepDelayMs,
+          );
+      }
       if (behaviour.outcome === 'failure') {
         return fail(
           s,
@@ -473,6 +508,7 @@ function statusReplied(
         );
       }
       return report(s, 'rebooting', now + t.stepDelayMs);
+    }
     case 'rebooting':
       if (behaviour.outcome === 'rollback') {
         // The VanCore commit gate refuses (exit 1): Mender rolls back and reports failure.
@@ -500,7 +536,7 @@ function statusReplied(
     case 'committing':
       return report(s, 'success', now);
     case 'success':
-      applyArtifact(s, u);
+      applyArtifact(s, u, behaviour);
       return finish(s, now);
     case 'failure':
       return log(s, now);
@@ -520,12 +556,18 @@ function finishAborted(s: DeviceState, now: number): Step {
   return { ...step, event: 'aborted' };
 }
 
-function applyArtifact(s: DeviceState, u: Readonly<UpdateInProgress>): void {
+function applyArtifact(s: DeviceState, u: Readonly<UpdateInProgress>, behaviour?: Behaviour): void {
   s.artifactName = u.artifactName;
   const facts = u.artifact;
   if (facts) {
     s.versions = { ...s.versions, ...facts.versions };
     s.provides = { ...versionProvides(s.versions), ...withoutNames(facts.provides) };
+    if (facts.vpnStep) {
+      const before = s.vpn ?? VPN_STATE_INITIAL;
+      s.vpn = stateAfter(facts.vpnStep);
+      // A committed step arms the deadman (not retire); a scripted van fails its probes afterwards.
+      s.vpnRevertTo = behaviour?.vpn?.revertStep === facts.vpnStep && facts.vpnStep !== 'retire' ? before : undefined;
+    }
   }
   s.lastUpdateStatus = 'success';
 }

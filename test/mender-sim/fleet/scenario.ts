@@ -3,6 +3,7 @@
 // behaviour per device, deterministically from the seed, with exact counts (round(share × count)), so a
 // test can predict a deployment's statistics to the device.
 import { z } from 'zod';
+import { type VpnStep, VpnStepsInArtifact } from '../../../core/schemas/payload-index.js';
 
 export const DeferralReasons = ['moving', 'weak_signal', 'low_battery'] as const;
 export type DeferralReason = (typeof DeferralReasons)[number];
@@ -26,6 +27,11 @@ export interface Behaviour {
   artifactName?: string;
   /** Installed component versions at start, merged over the fleet's. */
   versions?: Record<string, string>;
+  /**
+   * vancore-vpn steps: `failStep` fails its probes at every install (the client rolls back, vpn.json
+   * unchanged); `revertStep` commits, then the deadman reverts it (vpn.json `reverted` / previous step).
+   */
+  vpn?: { failStep?: VpnStep; revertStep?: VpnStep };
 }
 
 const Share = z.number().min(0).max(1);
@@ -43,6 +49,13 @@ const OfflineSpec = z.union([
   Share,
   z.object({ share: Share, afterPolls: z.number().int().min(0).default(1) }).strict(),
 ]);
+/** Steps the deadman watches after a commit (retire is final). */
+const RevertibleStep = z.enum(['add', 'verify', 'cutover']);
+const VpnFailureSpec = z.union([
+  Share,
+  z.object({ share: Share, step: z.enum(VpnStepsInArtifact).default('verify') }).strict(),
+]);
+const VpnRevertSpec = z.union([Share, z.object({ share: Share, step: RevertibleStep.default('cutover') }).strict()]);
 const BehaviourSpec = z
   .object({
     outcome: z.enum(Outcomes).default('success'),
@@ -56,12 +69,16 @@ const BehaviourSpec = z
       .optional(),
     artifactName: z.string().min(1).optional(),
     versions: z.record(z.string(), z.string()).optional(),
+    vpn: z
+      .object({ failStep: z.enum(VpnStepsInArtifact).optional(), revertStep: RevertibleStep.optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
 /**
  * The scenario format. Shares are fractions of the fleet and are disjoint slices of one seeded shuffle
- * (offline, then failure, rollback, deferral), so they must add up to at most 1. `overrides` replace the
+ * (offline, then failure, rollback, deferral, vpnFailure, vpnRevert), so they must add up to at most 1. `overrides` replace the
  * drawn behaviour of single devices, keyed by device index ("0", "17") or van id.
  */
 export const Scenario = z
@@ -70,6 +87,10 @@ export const Scenario = z
     rollback: Share.optional(),
     deferral: DeferralSpec.optional(),
     offline: OfflineSpec.optional(),
+    /** vancore-vpn installs of `step` (default verify) fail their probes on these devices. */
+    vpnFailure: VpnFailureSpec.optional(),
+    /** The deadman reverts `step` (default cutover) on these devices after it committed. */
+    vpnRevert: VpnRevertSpec.optional(),
     overrides: z.record(z.string(), BehaviourSpec).optional(),
   })
   .strict();
@@ -138,8 +159,10 @@ export function assignBehaviours(
     failure: Math.round(num(scenario.failure) * count),
     rollback: Math.round(num(scenario.rollback) * count),
     deferral: Math.round(num(scenario.deferral) * count),
+    vpnFailure: Math.round(num(scenario.vpnFailure) * count),
+    vpnRevert: Math.round(num(scenario.vpnRevert) * count),
   };
-  const total = take.offline + take.failure + take.rollback + take.deferral;
+  const total = Object.values(take).reduce((a, b) => a + b, 0);
   if (total > count)
     throw new RangeError(`scenario: the shares add up to ${total} devices, more than the fleet's ${count}`);
 
@@ -159,6 +182,10 @@ export function assignBehaviours(
   slice(take.failure, (b) => (b.outcome = 'failure'));
   slice(take.rollback, (b) => (b.outcome = 'rollback'));
   slice(take.deferral, (b) => (b.deferral = { ...deferral }));
+  const failStep = typeof scenario.vpnFailure === 'object' ? scenario.vpnFailure.step : 'verify';
+  const revertStep = typeof scenario.vpnRevert === 'object' ? scenario.vpnRevert.step : 'cutover';
+  slice(take.vpnFailure, (b) => (b.vpn = { failStep }));
+  slice(take.vpnRevert, (b) => (b.vpn = { revertStep }));
 
   if (scenario.overrides) {
     const byVanId = new Map<string, number>();
@@ -171,6 +198,7 @@ export function assignBehaviours(
       if (spec.offline) b.offline = { ...spec.offline };
       if (spec.artifactName !== undefined) b.artifactName = spec.artifactName;
       if (spec.versions) b.versions = { ...spec.versions };
+      if (spec.vpn) b.vpn = { ...spec.vpn };
       out[index] = b;
     }
   }

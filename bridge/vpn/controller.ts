@@ -1,0 +1,391 @@
+// The VPN migration controller: sense (our records, inventory VPN state, Mender's per-device statuses)
+// → plan (pure, planner.ts) → act. Same execution rules as the rollout controller:
+//
+// Invariants:
+// * Single-flight: at most one tick runs in this process; `tick()` while one runs joins it.
+// * With PostgreSQL, a tick first takes its own session advisory lock on a dedicated connection
+//   (`pg_try_advisory_lock`, a key distinct from the rollout controller's); a replica without it skips.
+// * A deployment's intent (deterministic name, device list) is written before Mender is called. An intent
+//   without a Mender id is looked up by its name before it is created, so a crash between the two calls
+//   (or an ambiguous failure of the create) never yields a second deployment.
+// * Every ops action (create, hold, release, rollback, cancel) and every deployment is in the audit trail.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import schedule from 'node-schedule';
+import type { Clock } from '../../core/clock.js';
+import { VpnMigrationSettings } from '../../core/config/bridge-config.js';
+import { VanError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { MenderManagementClient } from '../../core/mender/management.js';
+import type { FleetStore } from '../store/fleet-store.js';
+import {
+  FINAL,
+  type MigrationPlanStep,
+  type MigrationSettings,
+  MigrationSteps,
+  type StepArtifacts,
+  attemptsByDevice,
+  decideRollback,
+  planMigration,
+} from './planner.js';
+import * as V from './store.js';
+
+/** The config's `vpn` defaults (other keys of that section dropped) with the caller's overrides, checked. */
+function frozenSettings(base: Readonly<MigrationSettings>, overrides: Partial<MigrationSettings>): MigrationSettings {
+  const merged: Partial<MigrationSettings> = { ...base, ...overrides };
+  const picked = Object.fromEntries(
+    Object.keys(VpnMigrationSettings.shape).map((k) => [k, merged[k as keyof MigrationSettings]]),
+  );
+  const r = VpnMigrationSettings.safeParse(picked);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new VanError('INPUT_INVALID', `settings.${i?.path.join('.') ?? ''}: ${i?.message ?? 'invalid'}`);
+  }
+  return r.data;
+}
+
+export type VpnMigrationMender = Pick<
+  MenderManagementClient,
+  'createDeployment' | 'listDeployments' | 'deploymentDevices' | 'collect'
+>;
+
+export interface VpnMigrationControllerDeps {
+  store: FleetStore;
+  mender: VpnMigrationMender;
+  clock: Clock;
+  /** The `vpn` section of the bridge config: defaults of a new migration. */
+  settings: Readonly<MigrationSettings>;
+  logger?: Logger;
+  useAdvisoryLock?: boolean;
+}
+
+/** Arbitrary but fixed, and not the rollout controller's: "vanv". */
+const LOCK_KEY = 0x76616e76;
+const MAX_STEPS_PER_TICK = 50;
+
+export interface MigrationTickReport {
+  ran: boolean;
+  steps: MigrationPlanStep[];
+}
+
+export class VpnMigrationController {
+  #running: Promise<MigrationTickReport> | undefined;
+  #job: schedule.Job | undefined;
+  #stopped = true;
+  menderCalls = 0;
+
+  constructor(private readonly deps: VpnMigrationControllerDeps) {}
+
+  get #db() {
+    return this.deps.store.db;
+  }
+
+  #now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+
+  tick(): Promise<MigrationTickReport> {
+    this.#running ??= this.#locked().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #locked(): Promise<MigrationTickReport> {
+    const store = this.deps.store;
+    if (store.dialect !== 'postgres' || this.deps.useAdvisoryLock === false) return this.#runAll();
+    return store.db.connection().execute(async (conn) => {
+      const got = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${LOCK_KEY}) as ok`.execute(conn);
+      if (!got.rows[0]?.ok) return { ran: false, steps: [] };
+      try {
+        return await this.#runAll();
+      } finally {
+        await sql`select pg_advisory_unlock(${LOCK_KEY})`.execute(conn);
+      }
+    });
+  }
+
+  async #runAll(): Promise<MigrationTickReport> {
+    const steps: MigrationPlanStep[] = [];
+    for (const m of await V.listMigrations(this.#db, 'active')) {
+      try {
+        steps.push(...(await this.step(m.id)));
+      } catch (e) {
+        this.deps.logger?.warn({ err: (e as Error).message, migration: m.id }, 'vpn migration tick failed');
+      }
+    }
+    return { ran: true, steps };
+  }
+
+  /** Sense, plan, act for one migration until the plan only waits. Returns the steps taken. */
+  async step(migrationId: string): Promise<MigrationPlanStep[]> {
+    await this.#refresh(migrationId);
+    const taken: MigrationPlanStep[] = [];
+    for (let i = 0; i < MAX_STEPS_PER_TICK; i++) {
+      const acting = (await this.plan(migrationId)).filter((s) => s.kind !== 'wait');
+      if (acting.length === 0) break;
+      for (const s of acting) await this.#act(migrationId, s);
+      taken.push(...acting);
+      if (acting.some((s) => s.kind === 'complete')) break;
+    }
+    return taken;
+  }
+
+  /** Dry run: the steps the planner would take now. */
+  async plan(migrationId: string): Promise<MigrationPlanStep[]> {
+    return planMigration(await V.loadFacts(this.#db, migrationId, this.deps.clock.now()));
+  }
+
+  async #act(migrationId: string, s: MigrationPlanStep): Promise<void> {
+    const now = this.#now();
+    const db = this.#db;
+    switch (s.kind) {
+      case 'create_deployment':
+        // The intent first: a crash after this line finds the deployment again by its name.
+        await db
+          .insertInto('vpn_migration_deployments')
+          .values({
+            name: s.name,
+            migration_id: migrationId,
+            batch: s.batch,
+            step: s.step,
+            purpose: s.purpose,
+            artifact_name: s.artifactName,
+            device_ids_json: JSON.stringify(s.deviceIds),
+            mender_id: null,
+            status: 'intent',
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
+        await V.recordEvent(db, {
+          migrationId,
+          at: now,
+          actor: 'controller',
+          action: s.purpose === 'rollback' ? 'deploy_rollback' : 'deploy',
+          reason: `batch ${s.batch}: ${s.step} → ${s.deviceIds.length} vans`,
+          detail: { batch: s.batch, name: s.name, step: s.step, artifact: s.artifactName, vans: s.deviceIds.length },
+        });
+        await this.#realize(s.name, s.artifactName, s.deviceIds, false);
+        return;
+      case 'complete':
+        await V.setMigrationStatus(db, migrationId, 'completed', now);
+        await V.recordEvent(db, { migrationId, at: now, actor: 'controller', action: 'complete', reason: s.reason });
+        return;
+      case 'wait':
+        return;
+    }
+  }
+
+  async #realize(name: string, artifactName: string, deviceIds: string[], lookFirst: boolean): Promise<void> {
+    let id: string | undefined;
+    if (lookFirst) id = await this.#findByName(name);
+    if (!id) {
+      this.menderCalls++;
+      id = await this.deps.mender.createDeployment({ name, artifact_name: artifactName, devices: deviceIds });
+    }
+    await this.#db
+      .updateTable('vpn_migration_deployments')
+      .set({ mender_id: id, status: 'open', updated_at: this.#now() })
+      .where('name', '=', name)
+      .execute();
+  }
+
+  async #findByName(name: string): Promise<string | undefined> {
+    this.menderCalls++;
+    const found = await this.deps.mender.collect((page, perPage) =>
+      this.deps.mender.listDeployments({ search: name, page, perPage }),
+    );
+    return found.find((d) => d.name === name)?.id;
+  }
+
+  /** Sense: realize leftover intents, then read per-device statuses of the open deployments. */
+  async #refresh(migrationId: string): Promise<void> {
+    const now = this.#now();
+    for (const d of await V.loadDeployments(this.#db, migrationId)) {
+      if (d.status === 'intent') {
+        await this.#realize(d.name, d.artifactName, d.deviceIds, true);
+        continue;
+      }
+      if (d.status !== 'open' || !d.menderId) continue;
+      const menderId = d.menderId;
+      this.menderCalls++;
+      const devices = await this.deps.mender.collect((page, perPage) =>
+        this.deps.mender.deploymentDevices(menderId, { page, perPage }),
+      );
+      const rows = devices
+        .filter((x) => d.outcomes[x.id]?.status !== x.status)
+        .map((x) => ({
+          name: d.name,
+          device_id: x.id,
+          status: x.status,
+          // The bridge clock: the retire soak is measured on it.
+          finished_at: FINAL.has(x.status) ? (d.outcomes[x.id]?.finishedAt ?? now) : null,
+          updated_at: now,
+        }));
+      await V.upsertOutcomes(this.#db, rows);
+      const statuses = new Map(devices.map((x) => [x.id, x.status]));
+      if (d.deviceIds.every((id) => FINAL.has(statuses.get(id) ?? '')))
+        await this.#db
+          .updateTable('vpn_migration_deployments')
+          .set({ status: 'finished', updated_at: now })
+          .where('name', '=', d.name)
+          .execute();
+    }
+  }
+
+  // ---- ops actions --------------------------------------------------------------------------------
+
+  /** Start a migration. `artifacts` must be synced `vancore-vpn` artifacts, one per step. */
+  async create(
+    artifacts: StepArtifacts,
+    overrides: Partial<MigrationSettings>,
+    actor: string,
+    reason: string | null,
+  ): Promise<V.MigrationRecord> {
+    const names = MigrationSteps.map((s) => artifacts[s]);
+    if (new Set(names).size !== names.length)
+      throw new VanError('INPUT_INVALID', 'artifacts: each step needs its own artifact');
+    const known = await this.#db
+      .selectFrom('artifacts')
+      .select(['name', 'payload_type'])
+      .where('name', 'in', names)
+      .execute();
+    for (const step of MigrationSteps) {
+      const rows = known.filter((k) => k.name === artifacts[step]);
+      if (rows.length === 0)
+        throw new VanError('INPUT_INVALID', `artifacts.${step}: no synced artifact named ${artifacts[step]}`);
+      if (rows.some((r) => r.payload_type !== 'vancore-vpn'))
+        throw new VanError('INPUT_INVALID', `artifacts.${step}: ${artifacts[step]} is not a vancore-vpn artifact`);
+    }
+    const running = (await V.listMigrations(this.#db, 'active'))[0];
+    if (running) throw new VanError('CONFLICT', `vpn migration ${running.id} is still active`);
+    const now = this.#now();
+    const rec: V.MigrationRecord = {
+      id: `m${randomBytes(5).toString('hex')}`,
+      status: 'active',
+      artifacts,
+      settings: frozenSettings(this.deps.settings, overrides),
+      created_at: now,
+      created_by: actor,
+      updated_at: now,
+    };
+    await V.insertMigration(this.#db, rec);
+    await V.recordEvent(this.#db, {
+      migrationId: rec.id,
+      at: now,
+      actor,
+      action: 'create',
+      reason,
+      detail: { artifacts, settings: rec.settings },
+    });
+    return rec;
+  }
+
+  async #must(id: string): Promise<V.MigrationRecord> {
+    const m = await V.getMigration(this.#db, id);
+    if (!m) throw new VanError('NOT_FOUND', `no vpn migration ${id}`);
+    return m;
+  }
+
+  async #van(id: string, vanId: string) {
+    const van = (await V.loadVans(this.#db, id)).find((v) => v.vanId === vanId);
+    if (!van) throw new VanError('NOT_FOUND', `no van ${vanId}`);
+    return van;
+  }
+
+  async cancel(id: string, actor: string, reason: string): Promise<void> {
+    const m = await this.#must(id);
+    if (m.status !== 'active') throw new VanError('CONFLICT', `vpn migration ${id} is ${m.status}`);
+    const now = this.#now();
+    await V.setMigrationStatus(this.#db, id, 'cancelled', now);
+    await V.recordEvent(this.#db, { migrationId: id, at: now, actor, action: 'cancel', reason });
+  }
+
+  /** Hold: no further step for the van (a deployment already in flight finishes). */
+  async hold(id: string, vanId: string, actor: string, reason: string): Promise<void> {
+    await this.#must(id);
+    const van = await this.#van(id, vanId);
+    const now = this.#now();
+    await V.setVanRecord(this.#db, id, van.deviceId, { hold: true, hold_reason: `${actor}: ${reason}` }, now);
+    await V.recordEvent(this.#db, { migrationId: id, deviceId: van.deviceId, at: now, actor, action: 'hold', reason });
+  }
+
+  /** Release: clear hold and rollback request, and forgive earlier failures (the van may be retried). */
+  async release(id: string, vanId: string, actor: string, reason: string): Promise<void> {
+    await this.#must(id);
+    const van = await this.#van(id, vanId);
+    const now = this.#now();
+    await V.setVanRecord(
+      this.#db,
+      id,
+      van.deviceId,
+      { hold: false, hold_reason: null, reset_at: now, rollback: null },
+      now,
+    );
+    await V.recordEvent(this.#db, {
+      migrationId: id,
+      deviceId: van.deviceId,
+      at: now,
+      actor,
+      action: 'release',
+      reason,
+    });
+  }
+
+  /** Roll a van back one step (what that means per step: `decideRollback`); the van is held. */
+  async rollback(id: string, vanId: string, actor: string, reason: string): Promise<{ kind: string; detail: string }> {
+    const m = await this.#must(id);
+    if (m.status !== 'active') throw new VanError('CONFLICT', `vpn migration ${id} is ${m.status}`);
+    const van = await this.#van(id, vanId);
+    const attempts = attemptsByDevice(await V.loadDeployments(this.#db, id)).get(van.deviceId) ?? [];
+    const d = decideRollback(
+      van,
+      attempts.some((a) => a.status === undefined),
+    );
+    if (!d.ok) throw new VanError('CONFLICT', d.reason);
+    const now = this.#now();
+    await V.setVanRecord(
+      this.#db,
+      id,
+      van.deviceId,
+      {
+        hold: true,
+        hold_reason: `rolled back by ${actor}: ${reason}`,
+        rollback: { kind: d.kind, step: d.step, requestedAt: now, detail: d.detail },
+      },
+      now,
+    );
+    await V.recordEvent(this.#db, {
+      migrationId: id,
+      deviceId: van.deviceId,
+      at: now,
+      actor,
+      action: 'rollback',
+      reason,
+      detail: { kind: d.kind, step: d.step, detail: d.detail },
+    });
+    return { kind: d.kind, detail: d.detail };
+  }
+
+  /** Run now, then every `realIntervalMs`. */
+  start(realIntervalMs: number): void {
+    this.#stopped = false;
+    const loop = () => {
+      if (this.#stopped) return;
+      this.tick()
+        .catch((e: unknown) => this.deps.logger?.warn({ err: (e as Error).message }, 'vpn migration tick failed'))
+        .finally(() => {
+          if (this.#stopped) return;
+          this.#job = schedule.scheduleJob(new Date(Date.now() + realIntervalMs), loop);
+        });
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#job?.cancel();
+    await this.#running?.catch(() => undefined);
+  }
+}

@@ -1,0 +1,294 @@
+// Queries for VPN migrations over the fleet store (both dialects). The controller senses through
+// `loadFacts` and writes every deployment intent here before it calls Mender.
+import type { Kysely } from 'kysely';
+import * as z from 'zod';
+import { VpnMigrationSettings } from '../../core/config/bridge-config.js';
+import { VanError } from '../../core/errors.js';
+import type { Database } from '../store/schema.js';
+import {
+  type MigrationDeploymentFacts,
+  type MigrationFacts,
+  type MigrationSettings,
+  type MigrationStatus,
+  MigrationStatuses,
+  MigrationSteps,
+  type RollbackKind,
+  type StepArtifacts,
+  type VanMigrationFacts,
+} from './planner.js';
+
+const CHUNK = 400;
+
+export const StepArtifactsSchema = z.strictObject({
+  add: z.string().min(1).max(256),
+  verify: z.string().min(1).max(256),
+  cutover: z.string().min(1).max(256),
+  retire: z.string().min(1).max(256),
+});
+
+export interface MigrationRecord {
+  id: string;
+  status: MigrationStatus;
+  artifacts: StepArtifacts;
+  settings: MigrationSettings;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+export interface MigrationEvent {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  device_id: string | null;
+  reason: string | null;
+  detail: unknown;
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+const strings = (text: string): string[] => {
+  const v = parseJson(text);
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+};
+
+function recordOf(row: Database['vpn_migrations']): MigrationRecord {
+  return {
+    id: row.id,
+    status: z.enum(MigrationStatuses).parse(row.status),
+    artifacts: StepArtifactsSchema.parse(JSON.parse(row.artifacts_json)),
+    settings: VpnMigrationSettings.parse(JSON.parse(row.settings_json)),
+    created_at: row.created_at,
+    created_by: row.created_by,
+    updated_at: row.updated_at,
+  };
+}
+
+export async function getMigration(db: Kysely<Database>, id: string): Promise<MigrationRecord | undefined> {
+  const row = await db.selectFrom('vpn_migrations').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && recordOf(row);
+}
+
+export async function listMigrations(db: Kysely<Database>, status?: MigrationStatus): Promise<MigrationRecord[]> {
+  let q = db.selectFrom('vpn_migrations').selectAll();
+  if (status) q = q.where('status', '=', status);
+  return (await q.orderBy('created_at').execute()).map(recordOf);
+}
+
+export async function insertMigration(db: Kysely<Database>, r: MigrationRecord): Promise<void> {
+  await db
+    .insertInto('vpn_migrations')
+    .values({
+      id: r.id,
+      status: r.status,
+      artifacts_json: JSON.stringify(r.artifacts),
+      settings_json: JSON.stringify(r.settings),
+      created_at: r.created_at,
+      created_by: r.created_by,
+      updated_at: r.updated_at,
+    })
+    .execute();
+}
+
+export async function setMigrationStatus(
+  db: Kysely<Database>,
+  id: string,
+  status: MigrationStatus,
+  now: string,
+): Promise<void> {
+  await db.updateTable('vpn_migrations').set({ status, updated_at: now }).where('id', '=', id).execute();
+}
+
+export async function recordEvent(
+  db: Kysely<Database>,
+  e: {
+    migrationId: string;
+    deviceId?: string | null;
+    at: string;
+    actor: string;
+    action: string;
+    reason?: string | null;
+    detail?: unknown;
+  },
+): Promise<void> {
+  await db
+    .insertInto('vpn_migration_events')
+    .values({
+      migration_id: e.migrationId,
+      device_id: e.deviceId ?? null,
+      at: e.at,
+      actor: e.actor,
+      action: e.action,
+      reason: e.reason ?? null,
+      detail_json: e.detail === undefined ? null : JSON.stringify(e.detail),
+    })
+    .execute();
+}
+
+export async function listEvents(db: Kysely<Database>, migrationId: string): Promise<MigrationEvent[]> {
+  const rows = await db
+    .selectFrom('vpn_migration_events')
+    .selectAll()
+    .where('migration_id', '=', migrationId)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    device_id: r.device_id,
+    reason: r.reason,
+    detail: parseJson(r.detail_json),
+  }));
+}
+
+export interface StoredMigrationDeployment extends MigrationDeploymentFacts {
+  menderId: string | null;
+  artifactName: string;
+}
+
+export async function loadDeployments(db: Kysely<Database>, migrationId: string): Promise<StoredMigrationDeployment[]> {
+  const rows = await db
+    .selectFrom('vpn_migration_deployments')
+    .selectAll()
+    .where('migration_id', '=', migrationId)
+    .orderBy('batch')
+    .orderBy('name')
+    .execute();
+  const outcomes = await db
+    .selectFrom('vpn_migration_outcomes')
+    .innerJoin('vpn_migration_deployments', 'vpn_migration_deployments.name', 'vpn_migration_outcomes.name')
+    .select(['vpn_migration_outcomes.name', 'device_id', 'vpn_migration_outcomes.status', 'finished_at'])
+    .where('vpn_migration_deployments.migration_id', '=', migrationId)
+    .execute();
+  const by = new Map<string, MigrationDeploymentFacts['outcomes']>();
+  for (const o of outcomes) {
+    const m = by.get(o.name) ?? {};
+    m[o.device_id] = { status: o.status, finishedAt: o.finished_at };
+    by.set(o.name, m);
+  }
+  return rows.map((d) => ({
+    name: d.name,
+    batch: d.batch,
+    step: z.enum(MigrationSteps).parse(d.step),
+    purpose: d.purpose === 'rollback' ? 'rollback' : 'forward',
+    deviceIds: strings(d.device_ids_json),
+    status: z.enum(['intent', 'open', 'finished', 'aborted']).parse(d.status),
+    createdAt: d.created_at,
+    outcomes: by.get(d.name) ?? {},
+    menderId: d.mender_id,
+    artifactName: d.artifact_name,
+  }));
+}
+
+/** Every van a migration may target (accepted, not decommissioned), with ops' per-van records. */
+export async function loadVans(db: Kysely<Database>, migrationId: string): Promise<VanMigrationFacts[]> {
+  const vans = await db
+    .selectFrom('vans')
+    .select(['device_id', 'van_id', 'vpn_state', 'vpn_step'])
+    .where('decommissioned', '=', 0)
+    .where((eb) => eb.or([eb('auth_status', 'is', null), eb('auth_status', '=', 'accepted')]))
+    .orderBy('van_id')
+    .execute();
+  const recs = new Map(
+    (await db.selectFrom('vpn_migration_vans').selectAll().where('migration_id', '=', migrationId).execute()).map(
+      (r) => [r.device_id, r],
+    ),
+  );
+  return vans.map((v) => {
+    const r = recs.get(v.device_id);
+    const kind = z.enum(['redeploy', 'manual', 'nothing']).safeParse(r?.rollback_kind);
+    const step = z.enum(MigrationSteps).safeParse(r?.rollback_step);
+    return {
+      deviceId: v.device_id,
+      vanId: v.van_id,
+      state: v.vpn_state,
+      step: v.vpn_step,
+      hold: r?.hold === 1,
+      holdReason: r?.hold_reason ?? null,
+      resetAt: r?.reset_at ?? null,
+      rollback:
+        kind.success && r?.rollback_requested_at
+          ? {
+              kind: kind.data,
+              step: step.success ? step.data : null,
+              requestedAt: r.rollback_requested_at,
+              detail: r.rollback_detail ?? '',
+            }
+          : null,
+    };
+  });
+}
+
+export async function loadFacts(db: Kysely<Database>, migrationId: string, now: Date): Promise<MigrationFacts> {
+  const m = await getMigration(db, migrationId);
+  if (!m) throw new VanError('NOT_FOUND', `no vpn migration ${migrationId}`);
+  return {
+    now,
+    migrationId,
+    status: m.status,
+    settings: m.settings,
+    artifacts: m.artifacts,
+    vans: await loadVans(db, migrationId),
+    deployments: await loadDeployments(db, migrationId),
+  };
+}
+
+export async function upsertOutcomes(db: Kysely<Database>, rows: Database['vpn_migration_outcomes'][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await db
+      .insertInto('vpn_migration_outcomes')
+      .values(rows.slice(i, i + CHUNK))
+      .onConflict((oc) =>
+        oc.columns(['name', 'device_id']).doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          finished_at: eb.ref('excluded.finished_at'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Write ops' per-van record (created on first use). */
+export async function setVanRecord(
+  db: Kysely<Database>,
+  migrationId: string,
+  deviceId: string,
+  set: {
+    hold?: boolean;
+    hold_reason?: string | null;
+    reset_at?: string | null;
+    rollback?: { kind: RollbackKind; step: string | null; requestedAt: string; detail: string } | null;
+  },
+  now: string,
+): Promise<void> {
+  const values = {
+    ...(set.hold !== undefined ? { hold: set.hold ? 1 : 0 } : {}),
+    ...(set.hold_reason !== undefined ? { hold_reason: set.hold_reason } : {}),
+    ...(set.reset_at !== undefined ? { reset_at: set.reset_at } : {}),
+    ...(set.rollback !== undefined
+      ? {
+          rollback_kind: set.rollback?.kind ?? null,
+          rollback_step: set.rollback?.step ?? null,
+          rollback_requested_at: set.rollback?.requestedAt ?? null,
+          rollback_detail: set.rollback?.detail ?? null,
+        }
+      : {}),
+    updated_at: now,
+  };
+  await db
+    .insertInto('vpn_migration_vans')
+    .values({ migration_id: migrationId, device_id: deviceId, hold: 0, ...values })
+    .onConflict((oc) => oc.columns(['migration_id', 'device_id']).doUpdateSet(values))
+    .execute();
+}
