@@ -3,9 +3,10 @@ import pkg from '../package.json' with { type: 'json' };
 import { type CommandSpec, type Io, runCommand } from './command.js';
 import { artifactCommand } from '../mender-artifacts/cli.js';
 import { bridgeCommand, reportCommand, rolloutCommand } from '../bridge/cli.js';
+import { vpnMigrationCommand } from '../bridge/vpn/cli.js';
 import { configCommand } from './config-command.js';
+import { demoCommand } from './demo/command.js';
 import { deviceCommand, healthCommand } from '../agent-hooks/cli.js';
-import { notYet } from './placeholders.js';
 import { gateCommand, sensordCommand } from '../state-scripts/cli.js';
 import { menderSimCommand } from '../test/mender-sim/cli.js';
 
@@ -25,8 +26,9 @@ export function rootCommand(): CommandSpec {
       healthCommand,
       deviceCommand,
       rolloutCommand,
+      vpnMigrationCommand,
       reportCommand,
-      notYet('demo', 'Watch a release reach a virtual fleet safely, on embedded defaults', 10),
+      demoCommand,
       configCommand,
     ],
   };
