@@ -31,6 +31,8 @@ export const AttentionCodes = [
   'low_disk',
   'incompatible_components',
   'excluded_from_rollouts',
+  'vpn_reverted',
+  'vpn_manual_rollback',
 ] as const;
 export type AttentionCode = (typeof AttentionCodes)[number];
 
@@ -316,6 +318,27 @@ export async function attentionReport(
         'excluded from rollouts after repeated failures; clear it with PATCH /api/v1/vans/:vanId',
       );
   }
+
+  // VPN migration (docs/vpn-migration.md): the van's deadman put the previous step back (its own report),
+  // or ops asked for a rollback that only hands on the van can do (the migration's per-van record).
+  for (const v of vans)
+    if (v.vpn_state === 'reverted')
+      add(
+        v.device_id,
+        'vpn_reverted',
+        `VPN migration reverted by the van's deadman (now at step ${v.vpn_step ?? 'unknown'}); support access is back on the previous VPN`,
+      );
+  const manual = await db
+    .selectFrom('vpn_migration_vans')
+    .select(['device_id', 'migration_id', 'rollback_step', 'rollback_detail'])
+    .where('rollback_kind', '=', 'manual')
+    .execute();
+  for (const m of manual)
+    add(
+      m.device_id,
+      'vpn_manual_rollback',
+      `VPN migration ${m.migration_id}: the rollback${m.rollback_step ? ` of step ${m.rollback_step}` : ''} needs hands on the van${m.rollback_detail ? `: ${m.rollback_detail}` : ''}`,
+    );
 
   const downloading = await db
     .selectFrom('deployment_devices')

@@ -10,6 +10,7 @@ import { VpnMigrationController, type VpnMigrationMender } from '../../../bridge
 import { type MigrationStep, attemptsByDevice } from '../../../bridge/vpn/planner.js';
 import { type MigrationView, migrationStatus } from '../../../bridge/vpn/status.js';
 import * as V from '../../../bridge/vpn/store.js';
+import { attentionReport } from '../../../bridge/store/reports.js';
 import { runSync } from '../../../bridge/sync/sync.js';
 import { VpnMigrationSettings } from '../../../core/config/bridge-config.js';
 import { ManualClock } from '../../../core/clock.js';
@@ -274,6 +275,30 @@ describe.each(backends)('VPN migration with a 200-van virtual fleet (%s)', (back
     expect(manual.kind).toBe('manual');
     view = await migrationStatus(db, m.id, b.clock.now());
     expect(view.attention.find((a) => a.van_id === held)).toMatchObject({ code: 'manual_rollback' });
+    // Support's fleet-wide attention report lists them too: the deadman reverts (from the vans' own
+    // inventory) and the rollback that needs hands on the van.
+    const fleetWide = await attentionReport(
+      db,
+      { failed_times: 2, deferred_days: 3, not_seen_days: 365, stuck_downloading_hours: 24 * 365 },
+      b.clock.now(),
+    );
+    expect(
+      fleetWide
+        .filter((a) => a.code === 'vpn_reverted')
+        .map((a) => a.van_id)
+        .sort(),
+    ).toEqual(reverting.map((d) => d.vanId).sort());
+    expect(fleetWide.filter((a) => a.code === 'vpn_manual_rollback').map((a) => [a.van_id, a.detail])).toEqual([
+      [
+        held,
+        expect.stringMatching(
+          /^VPN migration \S+: the rollback needs hands on the van: vancore-vpn has no step that removes a committed add/,
+        ),
+      ],
+    ]);
+    // The vans whose verify failed twice show up as failed_repeatedly, like any update.
+    for (const d of failing)
+      expect(fleetWide.find((a) => a.van_id === d.vanId && a.code === 'failed_repeatedly')).toBeDefined();
     // A reverted van: the step it went back to is deployed again, which the module accepts.
     const r = reverting[0]!;
     expect(await c.rollback(m.id, r.vanId, 'ops-bob', 'keep it on dual until the LTE firmware is fixed')).toMatchObject(
