@@ -1,6 +1,7 @@
 // The VanCore update plan for one van (docs/contracts.md "Update plan"), as a pure function of the
-// van's installed versions and the artifacts the bridge knows. Until releases exist (issue #8) the
-// target is the newest version of each component whose `requires` the rest of the target satisfies.
+// van's installed versions and the artifacts it may move to. The caller (the /plan route) passes the
+// artifacts of the release a rollout brought to the van, or every known one before any rollout exists;
+// the target is the newest version of each component whose `requires` the rest of the target satisfies.
 import rcompare from 'semver/functions/rcompare.js';
 import satisfies from 'semver/functions/satisfies.js';
 import gt from 'semver/functions/gt.js';

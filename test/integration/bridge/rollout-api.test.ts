@@ -94,7 +94,10 @@ async function setup(backend: (typeof backends)[number]) {
     menderReady: () => Promise.resolve(),
     config,
     clock,
-    artifacts: { downloadLink: () => Promise.reject(new Error('no')), sha256: () => Promise.reject(new Error('no')) },
+    artifacts: {
+      downloadLink: (id) => Promise.resolve(`https://mender.example/artifacts/${id}/download`),
+      sha256: () => Promise.resolve('ab'.repeat(32)),
+    },
     rollouts: { store: t.store, controller, mender, clock },
   });
   cleanup.push(() => app.close());
@@ -179,7 +182,16 @@ describe.each(backends)('rollout API on %s', (backend) => {
   }, 60_000);
 
   it('rollouts: create, status, pause/resume/advance/abort with who and why, SSE events', async () => {
-    const { call, app } = await setup(backend);
+    const { call, app, t } = await setup(backend);
+    const vanIds = await t.store.db.selectFrom('vans').select(['van_id', 'device_id']).execute();
+    type Plan = { update_required: boolean; target: { release: string; components: object } | null };
+    const plan = async (vanId: string) =>
+      (await call('GET', `/api/v1/vans/${vanId}/plan`, undefined, SUPPORT)).json<Plan>();
+    // Before any rollout, a van's plan is the newest compatible set.
+    expect(await plan(vanIds[0]!.van_id)).toMatchObject({
+      update_required: true,
+      target: { components: { platform: '1.0.0', app: '1.4.0' } },
+    });
     expect(
       (await call('POST', '/api/v1/releases', { name: 'rel-1', components: { platform: '1.0.0' } })).statusCode,
     ).toBe(201);
@@ -191,6 +203,18 @@ describe.each(backends)('rollout API on %s', (backend) => {
     expect(r.waves).toEqual([expect.objectContaining({ label: 'fleet-1', vans: 1 })]);
     expect(r.waves[0]!.deployments[0]).toMatchObject({ component: 'platform', status: 'open', targets: 1 });
     expect((await call('POST', '/api/v1/rollouts', { release: 'rel-1' })).statusCode).toBe(409);
+    // The plan follows the rollout: the wave's van is told to install the release (platform only, not
+    // the newer app no release carries); a van no wave has reached yet is told to wait.
+    const waves = await t.store.db.selectFrom('rollout_waves').select('device_ids_json').execute();
+    const inWave = new Set(waves.flatMap((w) => JSON.parse(w.device_ids_json) as string[]));
+    const reached = vanIds.find((v) => inWave.has(v.device_id))!;
+    const notYet = vanIds.find((v) => !inWave.has(v.device_id))!;
+    expect(await plan(reached.van_id)).toMatchObject({
+      update_required: true,
+      target: { release: 'rel-1', components: { platform: '1.0.0' } },
+      artifacts: [{ name: 'vancore-platform-1.0.0' }],
+    });
+    expect(await plan(notYet.van_id)).toMatchObject({ update_required: false, target: null, artifacts: [] });
 
     const act = (a: string, reason?: string, tok = OPS) =>
       call('POST', `/api/v1/rollouts/${r.id}/${a}`, reason === undefined ? {} : { reason }, tok);
@@ -202,6 +226,8 @@ describe.each(backends)('rollout API on %s', (backend) => {
     expect((await act('advance', 'skip the soak')).json<RolloutBody>().waves[0]!.closed_at).not.toBeNull();
     const aborted = (await act('abort', 'wrong build')).json<RolloutBody>();
     expect(aborted.status).toBe('aborted');
+    // An aborted rollout's release is nobody's target any more.
+    expect(await plan(reached.van_id)).toMatchObject({ update_required: false, target: null });
     expect(aborted.events.map((e) => [e.actor, e.action, e.reason])).toEqual([
       ['ops-alice', 'create', 'go'],
       ['controller', 'open_wave', 'fleet-1: 1 vans'],
