@@ -13,6 +13,8 @@ import { openFleetDb } from './store/db.js';
 import { FleetStore } from './store/fleet-store.js';
 import { SyncRunner } from './sync/runner.js';
 import { RolloutController } from './rollout/controller.js';
+import { VpnMigrationController } from './vpn/controller.js';
+import { latestRolloutTime } from './rollout/store.js';
 
 export interface RunningBridge {
   url: string;
@@ -20,6 +22,7 @@ export interface RunningBridge {
   store: FleetStore;
   sync: SyncRunner;
   rollouts: RolloutController;
+  vpnMigrations: VpnMigrationController;
   stop(): Promise<void>;
 }
 
@@ -45,9 +48,6 @@ export async function startBridge(
     );
   }
   const clock = deps.clock ?? systemClock;
-  // Rollouts run on the bridge clock, accelerated by clock.speed for demos and tests; Mender tokens and
-  // the sync keep real time.
-  const rolloutClock = deps.clock ?? (config.clock.speed === 1 ? systemClock : scaledClock(config.clock.speed));
   const auth = await resolveMenderAuth(config.mender, { env: deps.env, readFile: (p) => readFile(p, 'utf8') });
   const mender = MenderManagementClient.create({
     baseUrl: config.mender.url,
@@ -67,6 +67,15 @@ export async function startBridge(
     await store.close();
     throw e;
   }
+  // Rollouts run on the bridge clock, accelerated by clock.speed for demos and tests; Mender tokens and
+  // the sync keep real time. An accelerated clock resumes at the latest time the records carry: restarted
+  // at real time it would fall back before them (a restart would re-wait every soak and wave interval).
+  const resumeAt = config.clock.speed === 1 ? undefined : await latestRolloutTime(store.db);
+  const rolloutClock =
+    deps.clock ??
+    (config.clock.speed === 1
+      ? systemClock
+      : scaledClock(config.clock.speed, resumeAt && resumeAt > clock.now() ? resumeAt : clock.now()));
   const sync = new SyncRunner(
     { mender, store, now: () => clock.now() },
     {
@@ -82,6 +91,14 @@ export async function startBridge(
     settings: config.rollout,
     logger: deps.logger,
   });
+  // The VPN migration runs on the same (possibly accelerated) clock as rollouts: daily limits, soaks.
+  const vpnMigrations = new VpnMigrationController({
+    store,
+    mender,
+    clock: rolloutClock,
+    settings: config.vpn,
+    logger: deps.logger,
+  });
   const app = await buildBridgeApp({
     store,
     sync,
@@ -94,6 +111,7 @@ export async function startBridge(
       sha256: (uri) => sha256OfUrl(uri, config.mender.timeout_ms * 20),
     },
     rollouts: { store, controller: rollouts, mender, clock: rolloutClock, logger: deps.logger },
+    vpnMigrations: { store, controller: vpnMigrations, clock: rolloutClock },
   });
   let url: string;
   try {
@@ -108,8 +126,11 @@ export async function startBridge(
   if (deps.startSync !== false) sync.start();
   // The controller looks at each rollout once per sync interval of the bridge's (possibly accelerated)
   // clock; at least every 250 ms of real time so an accelerated demo does not spin.
-  if (deps.startSync !== false)
-    rollouts.start(Math.max(250, (config.sync.interval_seconds * 1000) / config.clock.speed));
+  if (deps.startSync !== false) {
+    const every = Math.max(250, (config.sync.interval_seconds * 1000) / config.clock.speed);
+    rollouts.start(every);
+    vpnMigrations.start(every);
+  }
   deps.logger.info({ url, database: store.where, mender: config.mender.url }, 'bridge started');
   return {
     url,
@@ -117,7 +138,9 @@ export async function startBridge(
     store,
     sync,
     rollouts,
+    vpnMigrations,
     async stop() {
+      await vpnMigrations.stop();
       await rollouts.stop();
       await sync.stop();
       await app.close();

@@ -103,9 +103,9 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
     const request_id = req.id;
     if (hasZodFastifySchemaValidationErrors(err)) {
       const first = err.validation[0];
-      const where = first
-        ? `${err.validationContext ?? 'request'}${first.instancePath.replace(/\//g, '.')}`
-        : 'request';
+      // instancePath is `/a/0/b`, or `/` (or empty) for the body itself: `body.a.0.b` / `body`.
+      const path = first?.instancePath.split('/').filter(Boolean) ?? [];
+      const where = first ? [err.validationContext ?? 'request', ...path].join('.') : 'request';
       return reply
         .status(400)
         .send({ error: `${where}: ${first?.message ?? 'invalid'}`, code: 'INPUT_INVALID', request_id });
