@@ -9,14 +9,13 @@
 //   (or an ambiguous failure of the create) never yields a second deployment.
 // * Every state change of a rollout is written to its audit trail with who, when and why.
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
-import schedule from 'node-schedule';
 import type { Clock } from '../../core/clock.js';
 import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { MenderApiError } from '../../core/mender/errors.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
+import { ControllerLoop, findDeploymentByName, realizeDeployment } from '../lib/controller-loop.js';
 import { FINAL, type RolloutSettings, type RolloutStep, planRollout } from './planner.js';
 import * as R from './store.js';
 
@@ -46,13 +45,21 @@ export interface TickReport {
 }
 
 export class RolloutController {
-  #running: Promise<TickReport> | undefined;
-  #job: schedule.Job | undefined;
-  #stopped = true;
+  readonly #loop: ControllerLoop<TickReport>;
   /** Mender calls made (bench). */
   menderCalls = 0;
 
-  constructor(private readonly deps: RolloutControllerDeps) {}
+  constructor(private readonly deps: RolloutControllerDeps) {
+    this.#loop = new ControllerLoop({
+      run: () => this.#runAll(),
+      skipped: () => ({ ran: false, steps: [] }),
+      store: deps.store,
+      lockKey: LOCK_KEY,
+      useAdvisoryLock: deps.useAdvisoryLock,
+      logger: deps.logger,
+      what: 'rollout',
+    });
+  }
 
   get #db() {
     return this.deps.store.db;
@@ -62,27 +69,9 @@ export class RolloutController {
     return this.deps.clock.now().toISOString();
   }
 
-  /** Run the controller once for every active rollout, or join the run in progress. */
+  /** Run the controller once for every active rollout, or join the run in progress (ControllerLoop). */
   tick(): Promise<TickReport> {
-    this.#running ??= this.#locked().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
-  }
-
-  async #locked(): Promise<TickReport> {
-    const store = this.deps.store;
-    if (store.dialect !== 'postgres' || this.deps.useAdvisoryLock === false) return this.#runAll();
-    // A session lock must be taken and released on one connection: hold one for the whole tick.
-    return store.db.connection().execute(async (conn) => {
-      const got = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${LOCK_KEY}) as ok`.execute(conn);
-      if (!got.rows[0]?.ok) return { ran: false, steps: [] };
-      try {
-        return await this.#runAll();
-      } finally {
-        await sql`select pg_advisory_unlock(${LOCK_KEY})`.execute(conn);
-      }
-    });
+    return this.#loop.tick();
   }
 
   async #runAll(): Promise<TickReport> {
@@ -230,14 +219,11 @@ export class RolloutController {
     return w?.wave ?? null;
   }
 
-  /** Make an intent real in Mender: look it up by name first when it may exist already. */
+  /** Make an intent real in Mender (looked up by name first when it may exist already) and record its id. */
   async #realize(name: string, artifactName: string, deviceIds: string[], lookFirst: boolean): Promise<void> {
-    let id: string | undefined;
-    if (lookFirst) id = await this.#findByName(name);
-    if (!id) {
+    const id = await realizeDeployment(this.deps.mender, { name, artifactName, deviceIds }, lookFirst, () => {
       this.menderCalls++;
-      id = await this.deps.mender.createDeployment({ name, artifact_name: artifactName, devices: deviceIds });
-    }
+    });
     await this.#db
       .updateTable('rollout_deployments')
       .set({ mender_id: id, status: 'open', updated_at: this.#now() })
@@ -247,10 +233,7 @@ export class RolloutController {
 
   async #findByName(name: string): Promise<string | undefined> {
     this.menderCalls++;
-    const found = await this.deps.mender.collect((page, perPage) =>
-      this.deps.mender.listDeployments({ search: name, page, perPage }),
-    );
-    return found.find((d) => d.name === name)?.id;
+    return findDeploymentByName(this.deps.mender, name);
   }
 
   /** Sense: realize leftover intents, then read per-device statuses of the open deployments. */
@@ -395,24 +378,12 @@ export class RolloutController {
     return { aborted };
   }
 
-  /** Run now, then every `intervalMs` of the bridge clock (real interval = intervalMs / speed). */
+  /** Run now, then every `realIntervalMs` of real time (= the bridge clock's interval / speed). */
   start(realIntervalMs: number): void {
-    this.#stopped = false;
-    const loop = () => {
-      if (this.#stopped) return;
-      this.tick()
-        .catch((e: unknown) => this.deps.logger?.warn({ err: (e as Error).message }, 'rollout tick failed'))
-        .finally(() => {
-          if (this.#stopped) return;
-          this.#job = schedule.scheduleJob(new Date(Date.now() + realIntervalMs), loop);
-        });
-    };
-    loop();
+    this.#loop.start(realIntervalMs);
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#job?.cancel();
-    await this.#running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }

@@ -10,14 +10,13 @@
 //   (or an ambiguous failure of the create) never yields a second deployment.
 // * Every ops action (create, hold, release, rollback, cancel) and every deployment is in the audit trail.
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
-import schedule from 'node-schedule';
 import type { Clock } from '../../core/clock.js';
 import { VpnMigrationSettings } from '../../core/config/bridge-config.js';
 import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
+import { ControllerLoop, realizeDeployment } from '../lib/controller-loop.js';
 import {
   FINAL,
   type MigrationPlanStep,
@@ -69,12 +68,20 @@ export interface MigrationTickReport {
 }
 
 export class VpnMigrationController {
-  #running: Promise<MigrationTickReport> | undefined;
-  #job: schedule.Job | undefined;
-  #stopped = true;
+  readonly #loop: ControllerLoop<MigrationTickReport>;
   menderCalls = 0;
 
-  constructor(private readonly deps: VpnMigrationControllerDeps) {}
+  constructor(private readonly deps: VpnMigrationControllerDeps) {
+    this.#loop = new ControllerLoop({
+      run: () => this.#runAll(),
+      skipped: () => ({ ran: false, steps: [] }),
+      store: deps.store,
+      lockKey: LOCK_KEY,
+      useAdvisoryLock: deps.useAdvisoryLock,
+      logger: deps.logger,
+      what: 'vpn migration',
+    });
+  }
 
   get #db() {
     return this.deps.store.db;
@@ -84,25 +91,9 @@ export class VpnMigrationController {
     return this.deps.clock.now().toISOString();
   }
 
+  /** Run once for every active migration, or join the run in progress (ControllerLoop). */
   tick(): Promise<MigrationTickReport> {
-    this.#running ??= this.#locked().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
-  }
-
-  async #locked(): Promise<MigrationTickReport> {
-    const store = this.deps.store;
-    if (store.dialect !== 'postgres' || this.deps.useAdvisoryLock === false) return this.#runAll();
-    return store.db.connection().execute(async (conn) => {
-      const got = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${LOCK_KEY}) as ok`.execute(conn);
-      if (!got.rows[0]?.ok) return { ran: false, steps: [] };
-      try {
-        return await this.#runAll();
-      } finally {
-        await sql`select pg_advisory_unlock(${LOCK_KEY})`.execute(conn);
-      }
-    });
+    return this.#loop.tick();
   }
 
   async #runAll(): Promise<MigrationTickReport> {
@@ -178,25 +169,14 @@ export class VpnMigrationController {
   }
 
   async #realize(name: string, artifactName: string, deviceIds: string[], lookFirst: boolean): Promise<void> {
-    let id: string | undefined;
-    if (lookFirst) id = await this.#findByName(name);
-    if (!id) {
+    const id = await realizeDeployment(this.deps.mender, { name, artifactName, deviceIds }, lookFirst, () => {
       this.menderCalls++;
-      id = await this.deps.mender.createDeployment({ name, artifact_name: artifactName, devices: deviceIds });
-    }
+    });
     await this.#db
       .updateTable('vpn_migration_deployments')
       .set({ mender_id: id, status: 'open', updated_at: this.#now() })
       .where('name', '=', name)
       .execute();
-  }
-
-  async #findByName(name: string): Promise<string | undefined> {
-    this.menderCalls++;
-    const found = await this.deps.mender.collect((page, perPage) =>
-      this.deps.mender.listDeployments({ search: name, page, perPage }),
-    );
-    return found.find((d) => d.name === name)?.id;
   }
 
   /** Sense: realize leftover intents, then read per-device statuses of the open deployments. */
@@ -370,22 +350,10 @@ export class VpnMigrationController {
 
   /** Run now, then every `realIntervalMs`. */
   start(realIntervalMs: number): void {
-    this.#stopped = false;
-    const loop = () => {
-      if (this.#stopped) return;
-      this.tick()
-        .catch((e: unknown) => this.deps.logger?.warn({ err: (e as Error).message }, 'vpn migration tick failed'))
-        .finally(() => {
-          if (this.#stopped) return;
-          this.#job = schedule.scheduleJob(new Date(Date.now() + realIntervalMs), loop);
-        });
-    };
-    loop();
+    this.#loop.start(realIntervalMs);
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#job?.cancel();
-    await this.#running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }

@@ -1,0 +1,107 @@
+// What the bridge's controllers (rollouts, the VPN migration) share about *running*: one tick at a time,
+// one replica at a time, on a schedule; and how a named deployment intent becomes real in Mender exactly
+// once. What they decide stays in their own planners.
+import { sql } from 'kysely';
+import schedule from 'node-schedule';
+import type { Logger } from '../../core/logger.js';
+import type { MenderManagementClient } from '../../core/mender/management.js';
+import type { FleetStore } from '../store/fleet-store.js';
+
+export interface ControllerLoopOptions<R> {
+  /** One pass over everything the controller looks after. */
+  run: () => Promise<R>;
+  /** The answer of a tick another replica runs (it holds the lock). */
+  skipped: () => R;
+  store: FleetStore;
+  /** The session advisory lock key of this controller (distinct per controller). */
+  lockKey: number;
+  /** With PostgreSQL: take the advisory lock (default true there; SQLite has one writer anyway). */
+  useAdvisoryLock?: boolean;
+  logger?: Logger;
+  /** For the log line of a failed scheduled tick, e.g. `rollout`. */
+  what: string;
+}
+
+/**
+ * Single-flight: `tick()` while one runs joins it. With PostgreSQL a tick first takes a session advisory
+ * lock on a dedicated connection (`pg_try_advisory_lock`); a replica that does not get it skips the tick,
+ * so two bridges never both act. `start` runs a tick now and then every interval after the previous one
+ * ended (never overlapping); `stop` waits for the tick in flight.
+ */
+export class ControllerLoop<R> {
+  #running: Promise<R> | undefined;
+  #job: schedule.Job | undefined;
+  #stopped = true;
+
+  constructor(private readonly opts: ControllerLoopOptions<R>) {}
+
+  tick(): Promise<R> {
+    this.#running ??= this.#locked().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #locked(): Promise<R> {
+    const { store, lockKey } = this.opts;
+    if (store.dialect !== 'postgres' || this.opts.useAdvisoryLock === false) return this.opts.run();
+    // A session lock must be taken and released on one connection: hold one for the whole tick.
+    return store.db.connection().execute(async (conn) => {
+      const got = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${lockKey}) as ok`.execute(conn);
+      if (!got.rows[0]?.ok) return this.opts.skipped();
+      try {
+        return await this.opts.run();
+      } finally {
+        await sql`select pg_advisory_unlock(${lockKey})`.execute(conn);
+      }
+    });
+  }
+
+  start(realIntervalMs: number): void {
+    this.#stopped = false;
+    const loop = () => {
+      if (this.#stopped) return;
+      this.tick()
+        .catch((e: unknown) => this.opts.logger?.warn({ err: (e as Error).message }, `${this.opts.what} tick failed`))
+        .finally(() => {
+          if (this.#stopped) return;
+          this.#job = schedule.scheduleJob(new Date(Date.now() + realIntervalMs), loop);
+        });
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#job?.cancel();
+    await this.#running?.catch(() => undefined);
+  }
+}
+
+export type NamedDeploymentMender = Pick<MenderManagementClient, 'createDeployment' | 'listDeployments' | 'collect'>;
+
+/** The id of the Mender deployment with exactly this name, if there is one (Mender's search is a substring match). */
+export async function findDeploymentByName(mender: NamedDeploymentMender, name: string): Promise<string | undefined> {
+  const found = await mender.collect((page, perPage) => mender.listDeployments({ search: name, page, perPage }));
+  return found.find((d) => d.name === name)?.id;
+}
+
+/**
+ * Make a stored intent real in Mender and return its id: when it may exist already (a crash or an
+ * ambiguous failure after the create), look it up by name first, so it is never created twice.
+ * `count` is told of every Mender call (the controllers count them for the benchmark).
+ */
+export async function realizeDeployment(
+  mender: NamedDeploymentMender,
+  intent: { name: string; artifactName: string; deviceIds: string[] },
+  lookFirst: boolean,
+  count: () => void,
+): Promise<string> {
+  if (lookFirst) {
+    count();
+    const id = await findDeploymentByName(mender, intent.name);
+    if (id) return id;
+  }
+  count();
+  return mender.createDeployment({ name: intent.name, artifact_name: intent.artifactName, devices: intent.deviceIds });
+}
