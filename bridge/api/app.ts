@@ -98,6 +98,9 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // The API speaks JSON only: a text/plain body is 415 with a clear line, not a confusing
+  // "expected object, received string" from the schema.
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const request_id = req.id;
@@ -122,11 +125,18 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
           403: 'FORBIDDEN',
           404: 'NOT_FOUND',
           413: 'BODY_TOO_LARGE',
+          415: 'UNSUPPORTED_MEDIA_TYPE',
           429: 'RATE_LIMITED',
           500: 'INTERNAL',
         } as Record<number, string>
       )[status] ?? 'INPUT_INVALID';
-    return reply.status(status).send({ error: status === 500 ? 'internal error' : err.message, code, request_id });
+    const error =
+      status === 500
+        ? 'internal error'
+        : status === 415
+          ? `unsupported Content-Type ${req.headers['content-type'] ?? '(none)'}: send application/json`
+          : err.message;
+    return reply.status(status).send({ error, code, request_id });
   });
   app.setNotFoundHandler((req, reply) =>
     reply

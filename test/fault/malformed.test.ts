@@ -248,7 +248,14 @@ describe('fault: malformed API bodies to the bridge', () => {
       /requires platform/,
     ],
     ['oversized body', 'POST', '/releases', big, 413, /\S/],
-    ['not JSON at all', 'POST', '/releases', 'name=rel-x', 400, /expected object/],
+    [
+      'not JSON at all',
+      'POST',
+      '/releases',
+      'name=rel-x',
+      415,
+      /^unsupported Content-Type text\/plain: send application\/json$/,
+    ],
     ['rollout: wrong type', 'POST', '/rollouts', '{"release": 123}', 400, /release/],
     ['rollout: missing release', 'POST', '/rollouts', '{}', 400, /release/],
     ['rollout: invalid JSON', 'POST', '/rollouts', '{"release": ', 400, /JSON/i],
@@ -280,6 +287,7 @@ describe('fault: malformed API bodies to the bridge', () => {
       expect(r.body.error, name).toMatch(mentions);
       expect(r.body.error!.split('\n'), name).toHaveLength(1);
       if (status === 400) expect(r.body.code, name).toBe('INPUT_INVALID');
+      if (status === 415) expect(r.body.code, name).toBe('UNSUPPORTED_MEDIA_TYPE');
     }
     console.log(`malformed API bodies:\n  ${seen.join('\n  ')}`);
     expect(dump(dbFile)).toEqual(before);
