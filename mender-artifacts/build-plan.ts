@@ -148,6 +148,7 @@ export function planBuild(facts: BuildFacts): BuildPlan {
     requires: o.requires,
     constraints: facts.constraints,
     validation: o.validation,
+    ...(facts.payload.type === 'vpn' ? { vpn: { step: facts.payload.step } } : {}),
   });
   const { index, staged, bytes } = planPayload(facts, {
     format: PAYLOAD_INDEX_FORMAT,
@@ -187,6 +188,7 @@ export function planBuild(facts: BuildFacts): BuildPlan {
       requires: vancore.requires,
       constraints: vancore.constraints,
       validation: vancore.validation,
+      ...(vancore.vpn ? { vpn_step: vancore.vpn.step } : {}),
       scripts: scripts.map((s) => s.name),
       payload: { files: staged.length + 1, bytes: bytes + Buffer.byteLength(indexText) },
       signed_by: facts.signing

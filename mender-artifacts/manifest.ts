@@ -4,6 +4,7 @@
 import * as z from 'zod/mini';
 import { Constraints, Validation } from '../core/schemas/artifact-meta.js';
 import { ComponentName, IsoDateTime, PayloadType, SemVer, SemVerRange } from '../core/schemas/common.js';
+import { VpnStep } from '../core/schemas/payload-index.js';
 
 export const MANIFEST_FORMAT = 1;
 
@@ -33,6 +34,8 @@ export const BuildManifest = z.strictObject({
   requires: z.record(ComponentName, SemVerRange),
   constraints: Constraints,
   validation: Validation,
+  /** `vancore-vpn` artifacts: the step (as in the meta-data); never the pre-auth key. */
+  vpn_step: z.optional(VpnStep),
   scripts: z.array(z.string()),
   payload: z.strictObject({ files: z.int(), bytes: z.int() }),
   signed_by: z.nullable(SignedBy),

@@ -112,6 +112,10 @@ export function judgeVerification(f: VerifyFacts): string[] {
       problems.push(`${where}: provides differ from the artifact's`);
     }
     if (!sameSet(want.device_types, a.deviceTypes)) problems.push(`${where}: device types differ from the artifact's`);
+    const metaStep = meta.success ? (meta.data.vancore.vpn?.step ?? null) : null;
+    if (meta.success && (want.vpn_step ?? null) !== metaStep) {
+      problems.push(`${where}: vpn step ${want.vpn_step ?? '(none)'} but meta-data says ${metaStep ?? '(none)'}`);
+    }
     if (want.signed_by === null) problems.push(`${where}: says unsigned, but the artifact is signed`);
     else if (want.signed_by.fingerprint !== f.key.fingerprint) {
       problems.push(`${where}: signed by key ${short(want.signed_by.fingerprint)}, not by ${short(f.key.fingerprint)}`);

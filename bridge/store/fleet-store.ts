@@ -387,6 +387,7 @@ export class FleetStore {
             requires_json: eb.ref('excluded.requires_json'),
             constraints_json: eb.ref('excluded.constraints_json'),
             payload_type: eb.ref('excluded.payload_type'),
+            vpn_step: eb.ref('excluded.vpn_step'),
             device_types_json: eb.ref('excluded.device_types_json'),
             size: eb.ref('excluded.size'),
             signed: eb.ref('excluded.signed'),

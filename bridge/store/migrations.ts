@@ -289,6 +289,14 @@ function migrations(dialect: DialectName): Record<string, Migration> {
         await index('vpn_migration_events_mig', 'vpn_migration_events', ['migration_id', 'id']);
       },
     },
+    // VPN migration, issue #9: the step a `vancore-vpn` artifact's meta-data records, and a migration's scope.
+    '0004_vpn_step_and_scope': {
+      async up(db: Kysely<unknown>) {
+        // Filled by the sync's artifact upsert, also for artifacts known before this column existed.
+        await db.schema.alterTable('artifacts').addColumn('vpn_step', 'text').execute();
+        await db.schema.alterTable('vpn_migrations').addColumn('scope_json', 'text').execute();
+      },
+    },
   };
 }
 

@@ -101,6 +101,11 @@ export interface ArtifactsTable {
   requires_json: string;
   constraints_json: string | null;
   payload_type: string | null;
+  /**
+   * `vancore-vpn` artifacts: the step their meta-data records (`vancore.vpn.step`, migration 0004); null
+   * when not recorded (older builds). Optional on insert: other artifacts need not name it.
+   */
+  vpn_step?: string | null;
   /** sha256 of the whole .mender file, computed once by the bridge (artifacts are immutable). */
   sha256: string | null;
   device_types_json: string;
@@ -213,6 +218,8 @@ export interface VpnMigrationsTable {
   artifacts_json: string;
   /** The migration settings frozen at creation. */
   settings_json: string;
+  /** `{stages?, tag?, vans?}`: the vans it covers (migration 0004); null: every accepted van. */
+  scope_json: string | null;
   created_at: string;
   created_by: string;
   updated_at: string;

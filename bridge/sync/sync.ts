@@ -137,7 +137,10 @@ function snapshot(
   };
 }
 
-/** VanCore artifacts carry their component, version and `requires` in meta-data (docs/contracts.md). */
+/**
+ * VanCore artifacts carry their component, version and `requires` in meta-data (docs/contracts.md);
+ * `vancore-vpn` ones also their step (checked when a VPN migration is created).
+ */
 async function syncArtifacts(deps: SyncDeps, now: string): Promise<void> {
   for await (const page of deps.mender.paginate((p, n) => deps.mender.listArtifacts({ page: p, perPage: n }))) {
     await deps.store.upsertArtifacts(
@@ -152,6 +155,7 @@ async function syncArtifacts(deps: SyncDeps, now: string): Promise<void> {
           requires_json: JSON.stringify(meta?.requires ?? {}),
           constraints_json: meta ? JSON.stringify(meta.constraints) : null,
           payload_type: a.updates?.[0]?.type_info?.type ?? null,
+          vpn_step: meta?.vpn?.step ?? null,
           sha256: null,
           device_types_json: JSON.stringify(a.device_types_compatible),
           size: a.size ?? null,

@@ -34,6 +34,8 @@ const NewMigration = z.strictObject({
   artifacts: V.StepArtifactsSchema,
   /** Overrides of the bridge config's `vpn` defaults, frozen into this migration. */
   settings: SettingsOverrides.optional(),
+  /** Which vans it covers (every criterion given must hold); absent: every accepted van. */
+  scope: V.MigrationScopeSchema.optional(),
   reason: z.string().max(500).optional(),
 });
 
@@ -52,6 +54,7 @@ const Summary = z.object({
   status: z.enum(MigrationStatuses),
   artifacts: V.StepArtifactsSchema,
   settings: VpnMigrationSettings,
+  scope: V.MigrationScopeSchema.nullable(),
   created_at: z.string(),
   created_by: z.string(),
   updated_at: z.string(),
@@ -65,6 +68,7 @@ export const MigrationReport = z.object({
   attention: z.array(VanLine.extend({ code: z.enum(AttentionCodes) })),
   held: z.array(VanLine),
   rolled_back: z.array(VanLine),
+  notes: z.array(z.string()),
 });
 
 export const MigrationBody = Summary.extend(MigrationReport.shape).extend({
@@ -136,7 +140,14 @@ export function vpnMigrationRoutes(deps: VpnMigrationApiDeps): FastifyPluginAsyn
         const overrides = Object.fromEntries(
           Object.entries(req.body.settings ?? {}).filter(([, v]) => v !== undefined),
         ) as Partial<V.MigrationRecord['settings']>;
-        const m = await deps.controller.create(req.body.artifacts, overrides, actor(req), req.body.reason ?? null);
+        const { scope } = req.body;
+        const m = await deps.controller.create(
+          req.body.artifacts,
+          overrides,
+          actor(req),
+          req.body.reason ?? null,
+          scope ?? null,
+        );
         // The first batch goes out at once rather than at the next scheduled tick; errors show in the status.
         await deps.controller.tick().catch(() => undefined);
         return reply.status(201).send(await migrationStatus(db, m.id, deps.clock.now()));
@@ -174,6 +185,7 @@ export function vpnMigrationRoutes(deps: VpnMigrationApiDeps): FastifyPluginAsyn
           attention: v.attention,
           held: v.held,
           rolled_back: v.rolled_back,
+          notes: v.notes,
         };
       },
     );
@@ -226,6 +238,7 @@ export function vpnMigrationRoutes(deps: VpnMigrationApiDeps): FastifyPluginAsyn
             attention: v.attention,
             held: v.held,
             rolled_back: v.rolled_back,
+            notes: v.notes,
           };
         },
       );

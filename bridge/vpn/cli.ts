@@ -20,11 +20,13 @@ interface Report {
   attention: Line[];
   held: Line[];
   rolled_back: Line[];
+  notes?: string[];
 }
 interface MigrationView extends Report {
   id: string;
   status: string;
   artifacts: Record<string, string>;
+  scope?: { stages?: string[]; tag?: { name: string; value: string }; vans?: string[] } | null;
   starts_per_day?: { day: string; vans: number }[];
   next?: { kind: string; reason?: string }[];
 }
@@ -34,6 +36,7 @@ export function renderMigration(m: Partial<MigrationView> & Report): string {
   const t = m.totals;
   const lines: string[] = [];
   if (m.id) lines.push(`VPN migration ${m.id}  ${(m.status ?? '').toUpperCase()}`);
+  if (m.scope) lines.push(`scope: ${describeScope(m.scope)}`);
   lines.push(
     `vans ${t.vans ?? 0}: done ${t.done ?? 0}, deploying ${t.in_flight ?? 0}, awaiting inventory ${t.awaiting_inventory ?? 0}, ` +
       `soaking ${t.soaking ?? 0}, ready ${t.ready ?? 0}, held ${t.held ?? 0}, attention ${t.attention ?? 0}, ` +
@@ -65,9 +68,39 @@ export function renderMigration(m: Partial<MigrationView> & Report): string {
   list('Stuck', m.stuck);
   list('Held', m.held);
   list('Rolled back', m.rolled_back);
+  for (const n of m.notes ?? []) lines.push('', `Note: ${n}`);
   if (m.next?.length)
     lines.push('', `Next: ${m.next.map((n) => `${n.kind}${n.reason ? ` (${n.reason})` : ''}`).join(', ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+function describeScope(s: NonNullable<MigrationView['scope']>): string {
+  const parts = [
+    ...(s.stages ? [`stage ${s.stages.join('|')}`] : []),
+    ...(s.tag ? [`tag ${s.tag.name}=${s.tag.value}`] : []),
+    ...(s.vans ? [`${s.vans.length} named van${s.vans.length === 1 ? '' : 's'}`] : []),
+  ];
+  return parts.join(' and ');
+}
+
+/** `--stage S` (repeatable), `--tag NAME=VALUE`, `--van ID` (repeatable) → the API's scope, or none. */
+export function scopeFromFlags(values: RunContext['values']): Record<string, unknown> | undefined {
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const stages = list(values.stage);
+  const vans = list(values.van);
+  const tag = optString(values, 'tag');
+  let tagPair: { name: string; value: string } | undefined;
+  if (tag !== undefined) {
+    const eq = tag.indexOf('=');
+    if (eq <= 0) throw new VanError('USAGE', `--tag must be NAME=VALUE, got '${tag}'`);
+    tagPair = { name: tag.slice(0, eq), value: tag.slice(eq + 1) };
+  }
+  const scope = {
+    ...(stages.length ? { stages } : {}),
+    ...(tagPair ? { tag: tagPair } : {}),
+    ...(vans.length ? { vans } : {}),
+  };
+  return Object.keys(scope).length ? scope : undefined;
 }
 
 const reason = {
@@ -142,10 +175,20 @@ export const vpnMigrationCommand: CommandSpec = {
           description: 'cut-over soak before retire (default: config)',
         },
         'max-retries': { type: 'string', value: 'N', description: 'retries of a failed step (default: config)' },
+        stage: {
+          type: 'string',
+          value: 'S',
+          multiple: true,
+          description: 'only vans of this stage: internal, pilot, fleet (default: every stage)',
+        },
+        tag: { type: 'string', value: 'NAME=VALUE', description: 'only vans with this Mender tag' },
+        van: { type: 'string', value: 'ID', multiple: true, description: 'only these vans (van ids)' },
       },
       examples: [
         'vancore-ota vpn-migration create --add vancore-vpn-1.0.0 --verify vancore-vpn-1.1.0 \\\n' +
           '    --cutover vancore-vpn-1.2.0 --retire vancore-vpn-1.3.0 --daily-limit 20 --reason "Headscale go-live"',
+        'vancore-ota vpn-migration create --add … --verify … --cutover … --retire … --stage internal \\\n' +
+          '    --reason "lab vans first"',
       ],
       async run(ctx) {
         const artifacts: Record<string, string> = {};
@@ -158,6 +201,7 @@ export const vpnMigrationCommand: CommandSpec = {
         const soak = positiveNumber(ctx, 'retire-soak-hours', false);
         const retries = positiveNumber(ctx, 'max-retries', true);
         const why = optString(ctx.values, 'reason');
+        const scope = scopeFromFlags(ctx.values);
         const settings = {
           ...(limit !== undefined ? { daily_batch_limit: limit } : {}),
           ...(soak !== undefined ? { retire_soak_hours: soak } : {}),
@@ -166,6 +210,7 @@ export const vpnMigrationCommand: CommandSpec = {
         const body = await postJson<MigrationView>(await target(ctx), '/api/v1/vpn-migrations', {
           artifacts,
           ...(Object.keys(settings).length ? { settings } : {}),
+          ...(scope ? { scope } : {}),
           ...(why ? { reason: why } : {}),
         });
         print(ctx, body);

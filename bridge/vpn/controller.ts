@@ -20,11 +20,13 @@ import { ControllerLoop, realizeDeployment } from '../lib/controller-loop.js';
 import {
   FINAL,
   type MigrationPlanStep,
+  type MigrationScope,
   type MigrationSettings,
   MigrationSteps,
   type StepArtifacts,
   attemptsByDevice,
   decideRollback,
+  inScope,
   planMigration,
 } from './planner.js';
 import * as V from './store.js';
@@ -216,19 +218,24 @@ export class VpnMigrationController {
 
   // ---- ops actions --------------------------------------------------------------------------------
 
-  /** Start a migration. `artifacts` must be synced `vancore-vpn` artifacts, one per step. */
+  /**
+   * Start a migration. `artifacts` must be synced `vancore-vpn` artifacts, one per step, and an artifact
+   * whose meta-data records its step must carry that step (older builds record none: accepted, and the
+   * report notes it). `scope` (null: every accepted van) must name known vans and cover at least one.
+   */
   async create(
     artifacts: StepArtifacts,
     overrides: Partial<MigrationSettings>,
     actor: string,
     reason: string | null,
+    scope: V.StoredScope | null = null,
   ): Promise<V.MigrationRecord> {
     const names = MigrationSteps.map((s) => artifacts[s]);
     if (new Set(names).size !== names.length)
       throw new VanError('INPUT_INVALID', 'artifacts: each step needs its own artifact');
     const known = await this.#db
       .selectFrom('artifacts')
-      .select(['name', 'payload_type'])
+      .select(['name', 'payload_type', 'vpn_step'])
       .where('name', 'in', names)
       .execute();
     for (const step of MigrationSteps) {
@@ -237,7 +244,11 @@ export class VpnMigrationController {
         throw new VanError('INPUT_INVALID', `artifacts.${step}: no synced artifact named ${artifacts[step]}`);
       if (rows.some((r) => r.payload_type !== 'vancore-vpn'))
         throw new VanError('INPUT_INVALID', `artifacts.${step}: ${artifacts[step]} is not a vancore-vpn artifact`);
+      const other = rows.find((r) => (r.vpn_step ?? null) !== null && r.vpn_step !== step);
+      if (other)
+        throw new VanError('INPUT_INVALID', `artifacts.${step}: ${artifacts[step]} carries step ${other.vpn_step}`);
     }
+    if (scope) await this.#checkScope(scope);
     const running = (await V.listMigrations(this.#db, 'active'))[0];
     if (running) throw new VanError('CONFLICT', `vpn migration ${running.id} is still active`);
     const now = this.#now();
@@ -246,6 +257,7 @@ export class VpnMigrationController {
       status: 'active',
       artifacts,
       settings: frozenSettings(this.deps.settings, overrides),
+      scope,
       created_at: now,
       created_by: actor,
       updated_at: now,
@@ -257,9 +269,23 @@ export class VpnMigrationController {
       actor,
       action: 'create',
       reason,
-      detail: { artifacts, settings: rec.settings },
+      detail: { artifacts, settings: rec.settings, ...(scope ? { scope } : {}) },
     });
     return rec;
+  }
+
+  /** A scope names only known vans and covers at least one. */
+  async #checkScope(scope: MigrationScope): Promise<void> {
+    const vans = await V.eligibleVans(this.#db);
+    if (scope.vans) {
+      const known = new Set(vans.map((v) => v.vanId));
+      const unknown = [...new Set(scope.vans)].filter((id) => !known.has(id));
+      if (unknown.length) {
+        const shown = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? `, … (${unknown.length} in all)` : '');
+        throw new VanError('INPUT_INVALID', `scope.vans: no accepted van ${shown}`);
+      }
+    }
+    if (!vans.some((v) => inScope(v, scope))) throw new VanError('INPUT_INVALID', 'scope: no accepted van is in it');
   }
 
   async #must(id: string): Promise<V.MigrationRecord> {
@@ -271,6 +297,9 @@ export class VpnMigrationController {
   async #van(id: string, vanId: string) {
     const van = (await V.loadVans(this.#db, id)).find((v) => v.vanId === vanId);
     if (!van) throw new VanError('NOT_FOUND', `no van ${vanId}`);
+    const m = await this.#must(id);
+    if (!inScope(van, m.scope))
+      throw new VanError('NOT_FOUND', `van ${vanId} is not in the scope of vpn migration ${id}`);
     return van;
   }
 

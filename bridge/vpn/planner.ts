@@ -40,6 +40,9 @@ export interface VanMigrationFacts {
   /** `vancore.vpn.state` / `vancore.vpn.step` from inventory (untrusted: any text, or null). */
   state: string | null;
   step: string | null;
+  /** The van's rollout stage and Mender tags (for the migration's scope). */
+  stage: string;
+  tags: Record<string, unknown>;
   hold: boolean;
   holdReason: string | null;
   /** Failures of attempts created before this time are forgiven (set when ops release a van). */
@@ -68,12 +71,41 @@ export interface MigrationDeploymentFacts {
   outcomes: Record<string, { status: string; finishedAt: string | null }>;
 }
 
+/**
+ * Which vans a migration covers; null: every accepted van. A van is in scope when it matches every
+ * criterion given: its stage is one of `stages`, its Mender tag `tag.name` equals `tag.value`, its van id
+ * is one of `vans`.
+ */
+export interface MigrationScope {
+  stages?: string[] | undefined;
+  tag?: { name: string; value: string } | undefined;
+  vans?: string[] | undefined;
+}
+
+export function inScope(
+  van: Pick<VanMigrationFacts, 'vanId' | 'stage' | 'tags'>,
+  scope: MigrationScope | null,
+): boolean {
+  if (!scope) return true;
+  if (scope.stages && !scope.stages.includes(van.stage)) return false;
+  if (scope.tag && van.tags[scope.tag.name] !== scope.tag.value) return false;
+  if (scope.vans && !scope.vans.includes(van.vanId)) return false;
+  return true;
+}
+
+/** The vans of `facts` the migration covers: the planner and the report look at these only. */
+export function scopedVans(facts: Pick<MigrationFacts, 'vans' | 'scope'>): VanMigrationFacts[] {
+  return facts.vans.filter((v) => inScope(v, facts.scope));
+}
+
 export interface MigrationFacts {
   now: Date;
   migrationId: string;
   status: MigrationStatus;
   settings: MigrationSettings;
   artifacts: StepArtifacts;
+  scope: MigrationScope | null;
+  /** Every van the migration may target (accepted, not decommissioned), in scope or not. */
   vans: VanMigrationFacts[];
   deployments: MigrationDeploymentFacts[];
 }
@@ -265,7 +297,8 @@ export function planMigration(facts: MigrationFacts): MigrationPlanStep[] {
   const s = facts.settings;
   const now = facts.now;
   const attempts = attemptsByDevice(facts.deployments);
-  const verdicts = facts.vans.map((v) => ({ van: v, verdict: vanVerdict(v, attempts.get(v.deviceId) ?? [], s, now) }));
+  const vans = scopedVans(facts);
+  const verdicts = vans.map((v) => ({ van: v, verdict: vanVerdict(v, attempts.get(v.deviceId) ?? [], s, now) }));
   const batch = Math.max(0, ...facts.deployments.map((d) => d.batch)) + 1;
   const steps: MigrationPlanStep[] = [];
   const deploy = (step: MigrationStep, purpose: Purpose, deviceIds: string[]) =>
@@ -342,7 +375,7 @@ export function planMigration(facts: MigrationFacts): MigrationPlanStep[] {
   for (const x of verdicts) if (x.verdict.kind === 'soaking') times.push(Date.parse(x.verdict.until));
   const count = (kind: VanVerdict['kind']) => verdicts.filter((x) => x.verdict.kind === kind).length;
   const done = count('done');
-  if (done === facts.vans.length && facts.vans.length > 0)
+  if (done === vans.length && vans.length > 0)
     return [{ kind: 'complete', reason: `all ${done} vans retired Tailscale SaaS` }];
   const summary =
     `${done} done, ${count('in_flight')} deploying, ${count('awaiting_inventory')} awaiting inventory, ` +

@@ -4,7 +4,15 @@
 import type { Kysely } from 'kysely';
 import { VanError } from '../../core/errors.js';
 import type { Database } from '../store/schema.js';
-import { type AttentionCode, attemptsByDevice, planMigration, vanVerdict } from './planner.js';
+import {
+  type AttentionCode,
+  type MigrationStep,
+  MigrationSteps,
+  attemptsByDevice,
+  planMigration,
+  scopedVans,
+  vanVerdict,
+} from './planner.js';
 import * as V from './store.js';
 
 export interface VanLine {
@@ -20,6 +28,7 @@ export interface MigrationView {
   status: V.MigrationRecord['status'];
   artifacts: V.MigrationRecord['artifacts'];
   settings: V.MigrationRecord['settings'];
+  scope: V.MigrationRecord['scope'];
   created_at: string;
   created_by: string;
   updated_at: string;
@@ -44,6 +53,8 @@ export interface MigrationView {
   attention: (VanLine & { code: AttentionCode })[];
   held: VanLine[];
   rolled_back: VanLine[];
+  /** What the bridge could not check, e.g. a step artifact whose meta-data does not record its step. */
+  notes: string[];
   batches: {
     batch: number;
     created_at: string;
@@ -71,8 +82,10 @@ export async function migrationStatus(db: Kysely<Database>, id: string, now: Dat
   const facts = await V.loadFacts(db, id, now);
   const deps = await V.loadDeployments(db, id);
   const attempts = attemptsByDevice(deps);
+  // Only the vans in the migration's scope count.
+  const vans = scopedVans(facts);
   const totals: MigrationView['totals'] = {
-    vans: facts.vans.length,
+    vans: vans.length,
     done: 0,
     in_flight: 0,
     awaiting_inventory: 0,
@@ -92,7 +105,7 @@ export async function migrationStatus(db: Kysely<Database>, id: string, now: Dat
     held: [] as VanLine[],
     rolled_back: [] as VanLine[],
   };
-  for (const v of facts.vans) {
+  for (const v of vans) {
     const key = STEP_ORDER.includes(v.step ?? '') ? v.step! : 'unknown';
     const ps = perStep.get(key) ?? { vans: 0, states: {} };
     ps.vans++;
@@ -175,12 +188,14 @@ export async function migrationStatus(db: Kysely<Database>, id: string, now: Dat
     status: m.status,
     artifacts: m.artifacts,
     settings: m.settings,
+    scope: m.scope,
     created_at: m.created_at,
     created_by: m.created_by,
     updated_at: m.updated_at,
     totals,
     per_step: [...STEP_ORDER, 'unknown'].filter((s) => perStep.has(s)).map((step) => ({ step, ...perStep.get(step)! })),
     ...view,
+    notes: await artifactNotes(db, m.artifacts),
     batches: [...batches.values()].sort((a, b) => a.batch - b.batch),
     starts_per_day: [...perDay.entries()].sort().map(([day, vans]) => ({ day, vans })),
     next: planMigration(facts).map((s) => ({
@@ -190,4 +205,16 @@ export async function migrationStatus(db: Kysely<Database>, id: string, now: Dat
     })),
     events: await V.listEvents(db, id),
   };
+}
+
+/** Step artifacts from builds that do not record their step: the bridge could not check them at creation. */
+async function artifactNotes(db: Kysely<Database>, artifacts: V.MigrationRecord['artifacts']): Promise<string[]> {
+  const names = MigrationSteps.map((s) => artifacts[s]);
+  const rows = await db.selectFrom('artifacts').select(['name', 'vpn_step']).where('name', 'in', names).execute();
+  const unrecorded = (s: MigrationStep) => rows.some((r) => r.name === artifacts[s] && (r.vpn_step ?? null) === null);
+  return MigrationSteps.filter(unrecorded).map(
+    (s) =>
+      `artifacts.${s}: ${artifacts[s]} does not record its step (an older build): ` +
+      "not checked by the bridge, the van's module refuses a wrong step",
+  );
 }

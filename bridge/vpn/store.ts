@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import * as z from 'zod';
 import { VpnMigrationSettings } from '../../core/config/bridge-config.js';
 import { VanError } from '../../core/errors.js';
+import { Stages } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
 import {
   type MigrationDeploymentFacts,
@@ -26,11 +27,25 @@ export const StepArtifactsSchema = z.strictObject({
   retire: z.string().min(1).max(256),
 });
 
+const VanIdText = z.string().min(1).max(64);
+
+/** A migration's scope as ops give it (docs/vpn-migration.md "Scope"); every criterion given must hold. */
+export const MigrationScopeSchema = z.strictObject({
+  stages: z.array(z.enum(Stages)).min(1).optional(),
+  tag: z.strictObject({ name: z.string().min(1).max(128), value: z.string().max(256) }).optional(),
+  vans: z.array(VanIdText).min(1).max(100_000).optional(),
+});
+
+/** As stored and answered; a `MigrationScope` for the planner. */
+export type StoredScope = z.infer<typeof MigrationScopeSchema>;
+
 export interface MigrationRecord {
   id: string;
   status: MigrationStatus;
   artifacts: StepArtifacts;
   settings: MigrationSettings;
+  /** null: every accepted van. */
+  scope: StoredScope | null;
   created_at: string;
   created_by: string;
   updated_at: string;
@@ -60,12 +75,18 @@ const strings = (text: string): string[] => {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 };
 
+function tagsOf(text: string): Record<string, unknown> {
+  const v = parseJson(text);
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
 function recordOf(row: Database['vpn_migrations']): MigrationRecord {
   return {
     id: row.id,
     status: z.enum(MigrationStatuses).parse(row.status),
     artifacts: StepArtifactsSchema.parse(JSON.parse(row.artifacts_json)),
     settings: VpnMigrationSettings.parse(JSON.parse(row.settings_json)),
+    scope: row.scope_json === null ? null : MigrationScopeSchema.parse(JSON.parse(row.scope_json)),
     created_at: row.created_at,
     created_by: row.created_by,
     updated_at: row.updated_at,
@@ -91,6 +112,7 @@ export async function insertMigration(db: Kysely<Database>, r: MigrationRecord):
       status: r.status,
       artifacts_json: JSON.stringify(r.artifacts),
       settings_json: JSON.stringify(r.settings),
+      scope_json: r.scope === null ? null : JSON.stringify(r.scope),
       created_at: r.created_at,
       created_by: r.created_by,
       updated_at: r.updated_at,
@@ -190,13 +212,25 @@ export async function loadDeployments(db: Kysely<Database>, migrationId: string)
   }));
 }
 
-/** Every van a migration may target (accepted, not decommissioned), with ops' per-van records. */
-export async function loadVans(db: Kysely<Database>, migrationId: string): Promise<VanMigrationFacts[]> {
-  const vans = await db
+/** Vans a migration may target: accepted (or not yet known to auth) and not decommissioned. */
+const eligible = (db: Kysely<Database>) =>
+  db
     .selectFrom('vans')
-    .select(['device_id', 'van_id', 'vpn_state', 'vpn_step'])
     .where('decommissioned', '=', 0)
-    .where((eb) => eb.or([eb('auth_status', 'is', null), eb('auth_status', '=', 'accepted')]))
+    .where((eb) => eb.or([eb('auth_status', 'is', null), eb('auth_status', '=', 'accepted')]));
+
+/** What a new migration's scope is checked against. */
+export async function eligibleVans(
+  db: Kysely<Database>,
+): Promise<Pick<VanMigrationFacts, 'vanId' | 'stage' | 'tags'>[]> {
+  const rows = await eligible(db).select(['van_id', 'stage', 'tags_json']).execute();
+  return rows.map((v) => ({ vanId: v.van_id, stage: v.stage, tags: tagsOf(v.tags_json) }));
+}
+
+/** Every van a migration may target, with ops' per-van records (its scope is applied by `scopedVans`). */
+export async function loadVans(db: Kysely<Database>, migrationId: string): Promise<VanMigrationFacts[]> {
+  const vans = await eligible(db)
+    .select(['device_id', 'van_id', 'stage', 'tags_json', 'vpn_state', 'vpn_step'])
     .orderBy('van_id')
     .execute();
   const recs = new Map(
@@ -211,6 +245,8 @@ export async function loadVans(db: Kysely<Database>, migrationId: string): Promi
     return {
       deviceId: v.device_id,
       vanId: v.van_id,
+      stage: v.stage,
+      tags: tagsOf(v.tags_json),
       state: v.vpn_state,
       step: v.vpn_step,
       hold: r?.hold === 1,
@@ -238,6 +274,7 @@ export async function loadFacts(db: Kysely<Database>, migrationId: string, now: 
     status: m.status,
     settings: m.settings,
     artifacts: m.artifacts,
+    scope: m.scope,
     vans: await loadVans(db, migrationId),
     deployments: await loadDeployments(db, migrationId),
   };

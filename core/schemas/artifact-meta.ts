@@ -2,6 +2,7 @@
 // (ARCHITECTURE.md "Constraints"). Other tools' keys beside `vancore` are left alone.
 import * as z from 'zod/mini';
 import { ComponentName, MaintenanceWindow, SemVer, SemVerRange, UnitInterval } from './common.js';
+import { VpnStep } from './payload-index.js';
 
 /**
  * Conditions under which a van may install. Defaults are the VanCore spec's: stationary for 3 min,
@@ -33,6 +34,11 @@ export const VancoreMeta = z.strictObject({
   requires: z._default(z.record(ComponentName, SemVerRange), {}),
   constraints: z.prefault(Constraints, {}),
   validation: z.prefault(Validation, {}),
+  /**
+   * `vancore-vpn` artifacts: the step the payload carries (the same as its vancore-index.json), so the
+   * bridge can check a migration's artifacts without downloading them. Absent in builds before it.
+   */
+  vpn: z.optional(z.strictObject({ step: VpnStep })),
 });
 export type VancoreMeta = z.infer<typeof VancoreMeta>;
 

@@ -274,6 +274,13 @@ describe('artifact build (real mender-artifact)', () => {
     expect(await readFile(join(out, 'vancore-vpn-1.0.0.manifest.json'), 'utf8')).not.toContain(secret);
     const read = menderArtifact(['read', '--no-progress', file]).out;
     expect(read).not.toContain(secret);
+    // The step in the meta-data too (what the bridge checks a migration's artifacts by), and in the manifest.
+    const meta = ArtifactMetaData.parse(parseRead(read).metaData);
+    expect(meta.vancore).toMatchObject({ component: 'vpn', version: '1.0.0', vpn: { step: 'add' } });
+    const manifest = BuildManifest.parse(
+      JSON.parse(await readFile(join(out, 'vancore-vpn-1.0.0.manifest.json'), 'utf8')),
+    );
+    expect(manifest.vpn_step).toBe('add');
     dump(file, join(dir, 'dump'));
     const index = VpnIndex.parse(JSON.parse(await readFile(join(dir, 'dump/files/vancore-index.json'), 'utf8')));
     expect(index).toEqual({

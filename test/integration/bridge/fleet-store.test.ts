@@ -201,4 +201,26 @@ describe.each(backends)('FleetStore on %s', (backend) => {
     await t.store.setSyncState('cursor', 'b', T2);
     expect(await t.store.getSyncState('cursor')).toBe('b');
   });
+
+  it('an artifact known before its VPN step was recorded gets the step at the next sync', async () => {
+    const row = {
+      id: 'a-vpn',
+      name: 'vancore-vpn-1.0.0',
+      component: 'vpn',
+      version: '1.0.0',
+      requires_json: '{}',
+      constraints_json: null,
+      payload_type: 'vancore-vpn',
+      sha256: null,
+      device_types_json: '["vanpc"]',
+      size: 1,
+      signed: 1,
+      modified: T1,
+      synced_at: T1,
+    };
+    await t.store.upsertArtifacts([{ ...row, vpn_step: null }]);
+    await t.store.upsertArtifacts([{ ...row, vpn_step: 'add', synced_at: T2 }]);
+    const got = await t.store.db.selectFrom('artifacts').select(['vpn_step', 'synced_at']).execute();
+    expect(got).toEqual([{ vpn_step: 'add', synced_at: T2 }]);
+  });
 });

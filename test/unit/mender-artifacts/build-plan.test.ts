@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Constraints } from '../../../core/schemas/artifact-meta.js';
+import { ArtifactMetaData, Constraints } from '../../../core/schemas/artifact-meta.js';
 import { PayloadIndex } from '../../../core/schemas/payload-index.js';
 import type { BuildOptions } from '../../../mender-artifacts/build-options.js';
 import {
@@ -161,11 +161,36 @@ describe('planBuild', () => {
     expect(plan.index).toMatchObject({ step: 'add', login_server: 'https://hs.example.com', authkey: 'authkey' });
     expect(plan.staged).toContainEqual({ name: 'authkey', kind: 'secret', source: '/secrets/authkey' });
     expect(JSON.stringify([plan.index, plan.metaData, plan.manifest])).not.toContain('/secrets');
+    // The step is also in the meta-data (the bridge checks it without the payload) and the manifest.
+    expect(plan.metaData.vancore.vpn).toEqual({ step: 'add' });
+    expect(ArtifactMetaData.parse(plan.metaData).vancore.vpn).toEqual({ step: 'add' });
+    expect(plan.manifest.vpn_step).toBe('add');
+  });
+
+  it('records no vpn step for other payloads', () => {
+    const plan = planBuild(facts({}));
+    expect(plan.metaData.vancore).not.toHaveProperty('vpn');
+    expect(plan.manifest).not.toHaveProperty('vpn_step');
   });
 
   it('records the signing key by fingerprint only', () => {
     const plan = planBuild(facts({ signing: { algorithm: 'ecdsa-p256', bits: 256, fingerprint: FP } }));
     expect(plan.manifest.signed_by).toEqual({ algorithm: 'ecdsa-p256', bits: 256, fingerprint: FP });
+  });
+});
+
+describe('meta-data vancore.vpn (core/schemas/artifact-meta.ts)', () => {
+  const base = { component: 'vpn', version: '1.0.0' };
+  it('keeps older vpn artifacts without a step readable', () => {
+    expect(ArtifactMetaData.parse({ vancore: base }).vancore.vpn).toBeUndefined();
+  });
+  it.each([
+    [{ step: 'rollback' }, /vpn\.step/],
+    [{ step: 'add', authkey: 'x' }, /vpn/],
+  ])('refuses %j', (vpn, path) => {
+    const r = ArtifactMetaData.safeParse({ vancore: { ...base, vpn } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => i.path.join('.')).join(' ')).toMatch(path);
   });
 });
 

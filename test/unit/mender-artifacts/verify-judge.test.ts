@@ -160,6 +160,11 @@ describe('judgeVerification', () => {
       "manifest m.json: device types differ from the artifact's",
     ],
     [
+      'manifest naming a vpn step the meta-data does not carry',
+      { manifest: { path: 'm.json', value: manifest({ vpn_step: 'cutover' }) } },
+      'manifest m.json: vpn step cutover but meta-data says (none)',
+    ],
+    [
       'meta-data that breaks the contract',
       {
         artifact: artifact({

@@ -5,11 +5,13 @@ import { describe, expect, it } from 'vitest';
 import {
   type MigrationDeploymentFacts,
   type MigrationFacts,
+  type MigrationScope,
   type MigrationStep,
   type VanMigrationFacts,
   attemptsByDevice,
   decideRollback,
   deploymentName,
+  inScope,
   planMigration,
   vanVerdict,
 } from '../../../../bridge/vpn/planner.js';
@@ -24,6 +26,8 @@ function van(id: string, over: Partial<VanMigrationFacts> = {}): VanMigrationFac
   return {
     deviceId: `dev-${id}`,
     vanId: `van-${id}`,
+    stage: 'fleet',
+    tags: {},
     state: 'tailscale',
     step: 'none',
     hold: false,
@@ -66,6 +70,7 @@ function facts(vans: VanMigrationFacts[], deployments: MigrationDeploymentFacts[
     status: 'active',
     settings,
     artifacts: ARTIFACTS,
+    scope: null,
     vans,
     deployments,
   };
@@ -304,6 +309,54 @@ describe('planMigration: batches', () => {
     ]);
     expect(planMigration({ ...facts(done, [], 0), status: 'cancelled' })).toEqual([
       { kind: 'wait', reason: 'migration is cancelled' },
+    ]);
+  });
+});
+
+describe('scope: which vans a migration covers', () => {
+  const lab = van('lab', { stage: 'internal', tags: { site: 'hh', fw: 3 } });
+  it.each<[string, MigrationScope | null, boolean]>([
+    ['no scope: every van', null, true],
+    ['empty scope: every van', {}, true],
+    ['its stage', { stages: ['internal'] }, true],
+    ['one of the stages', { stages: ['pilot', 'internal'] }, true],
+    ['another stage', { stages: ['pilot'] }, false],
+    ['its tag', { tag: { name: 'site', value: 'hh' } }, true],
+    ['another tag value', { tag: { name: 'site', value: 'muc' } }, false],
+    ['a tag it lacks', { tag: { name: 'ring', value: 'hh' } }, false],
+    ['a tag that is not text never matches text', { tag: { name: 'fw', value: '3' } }, false],
+    ['named', { vans: ['van-x', 'van-lab'] }, true],
+    ['not named', { vans: ['van-x'] }, false],
+    ['every criterion must hold: stage and tag', { stages: ['internal'], tag: { name: 'site', value: 'hh' } }, true],
+    ['every criterion must hold: stage but not named', { stages: ['internal'], vans: ['van-x'] }, false],
+  ])('%s', (_n, scope, want) => {
+    expect(inScope(lab, scope)).toBe(want);
+  });
+
+  it('plans only vans in scope, and completes once they are all retired', () => {
+    batch = 0;
+    const vans = [
+      van('a', { stage: 'internal' }),
+      van('b', { stage: 'pilot' }),
+      van('c', { stage: 'internal', state: 'dual', step: 'add' }),
+      van('d', { stage: 'fleet' }),
+    ];
+    const scoped = { ...facts(vans, [], 0), scope: { stages: ['internal'] } };
+    const steps = planMigration(scoped);
+    expect(steps.flatMap((s) => (s.kind === 'create_deployment' ? [[s.step, s.deviceIds]] : []))).toEqual([
+      ['verify', ['dev-c']],
+      ['add', ['dev-a']],
+    ]);
+    const retired = [van('a', { stage: 'internal', state: 'retired', step: 'retire' }), van('b', { stage: 'pilot' })];
+    expect(planMigration({ ...facts(retired, [], 0), scope: { vans: ['van-a'] } })).toEqual([
+      { kind: 'complete', reason: 'all 1 vans retired Tailscale SaaS' },
+    ]);
+    // No van in scope: nothing to plan, and never "complete".
+    expect(planMigration({ ...facts(vans, [], 0), scope: { tag: { name: 'site', value: 'none' } } })).toEqual([
+      {
+        kind: 'wait',
+        reason: '0 done, 0 deploying, 0 awaiting inventory, 0 soaking, 0 ready, 0 held, 0 need attention',
+      },
     ]);
   });
 });
