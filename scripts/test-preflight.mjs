@@ -2,6 +2,7 @@
 // Test preflight: makes sure the system tools the suites drive are present. As root it installs the
 // missing ones from Debian; otherwise it fails naming them. Suites never skip because a tool is missing.
 import { spawnSync } from 'node:child_process';
+import { ensureTools, has, run as runWith, sayer } from './apt-tools.mjs';
 
 /** Tools the suites need: the command to look for and the Debian package that provides it. */
 const TOOLS = [
@@ -25,38 +26,10 @@ const TOOLS = [
   { cmd: 'busybox', pkg: 'busybox-static', why: 'the local test image: nothing can be pulled (agent-hooks)' },
 ];
 
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-const say = (line) => process.stderr.write(`test-preflight: ${line}\n`);
+const say = sayer('test-preflight');
+const run = (cmd, args) => runWith(say, cmd, args);
 
-function run(cmd, args) {
-  say(`$ ${cmd} ${args.join(' ')}`);
-  const r = spawnSync(cmd, args, {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-  if (r.status !== 0) {
-    say(`FAILED: '${cmd} ${args.join(' ')}' exited ${r.status ?? r.signal}`);
-    process.exit(1);
-  }
-}
-
-const missing = TOOLS.filter((t) => !has(t.cmd));
-if (missing.length > 0) {
-  const pkgs = [...new Set(missing.map((t) => t.pkg))];
-  if (process.getuid?.() !== 0) {
-    say(`missing tools: ${missing.map((t) => `${t.cmd} (${t.pkg}: ${t.why})`).join('; ')}`);
-    say(`install them as root: apt-get install --no-install-recommends ${pkgs.join(' ')}`);
-    process.exit(1);
-  }
-  say(`installing ${pkgs.join(', ')} from Debian (missing: ${missing.map((t) => t.cmd).join(', ')})`);
-  run('apt-get', ['update', '-q']);
-  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs]);
-  const still = TOOLS.filter((t) => !has(t.cmd));
-  if (still.length > 0) {
-    say(`still missing after install: ${still.map((t) => t.cmd).join(', ')}`);
-    process.exit(1);
-  }
-}
+ensureTools(say, TOOLS);
 
 // The real client must be sandboxed; without mount namespaces the system tests cannot run at all.
 if (spawnSync('unshare', ['--mount', '--propagation', 'private', 'true'], { stdio: 'ignore' }).status !== 0) {
