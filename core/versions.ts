@@ -131,6 +131,26 @@ export async function setInstalledVersion(stateDir: string, component: string, v
   await replaceFileAtomic(path, `${JSON.stringify(sorted, null, 2)}\n`);
 }
 
+/**
+ * How an update module records the end of an update: success, or failure / rolled_back with the
+ * journal's error (cut to 512 characters) as the detail support sees.
+ */
+export async function recordUpdateEnd(
+  stateDir: string,
+  status: 'success' | 'failure' | 'rolled_back',
+  update: { component: string; version: string; artifact_name: string; error?: string | undefined },
+  at: Date,
+): Promise<void> {
+  await writeLastUpdate(stateDir, {
+    status,
+    component: update.component,
+    version: update.version,
+    artifact_name: update.artifact_name,
+    at: at.toISOString(),
+    ...(status !== 'success' && update.error ? { detail: update.error.slice(0, 512) } : {}),
+  });
+}
+
 export async function writeLastUpdate(stateDir: string, record: LastUpdate): Promise<void> {
   const checked = LastUpdate.parse(record);
   await replaceFileAtomic(join(stateDir, LAST_UPDATE_FILE), `${JSON.stringify(checked, null, 2)}\n`);

@@ -11,7 +11,14 @@ import type { Clock } from '../../core/clock.js';
 import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ComposeBundleSettings } from '../../core/schemas/payload.js';
-import { readVersions, replaceFileAtomic, setInstalledVersion, syncDir, writeLastUpdate } from '../../core/versions.js';
+import {
+  readVersions,
+  replaceFileAtomic,
+  setInstalledVersion,
+  syncDir,
+  writeLastUpdate,
+  recordUpdateEnd,
+} from '../../core/versions.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
@@ -403,27 +410,14 @@ async function execute(rc: RunContext, step: ComposeStep, facts: ComposeFacts): 
       const jr = needJournal();
       await patchJournal(base, clock, (x) => ({ ...x, outcome: step.outcome }));
       if (step.outcome === 'rolled_back') {
-        await writeLastUpdate(deps.ctx.stateDir, {
-          status: 'rolled_back',
-          component: jr.component,
-          version: jr.version,
-          artifact_name: jr.artifact_name,
-          at: clock.now().toISOString(),
-          ...(jr.error ? { detail: jr.error.slice(0, 512) } : {}),
-        });
+        await recordUpdateEnd(deps.ctx.stateDir, 'rolled_back', jr, clock.now());
       }
       return;
     }
     case 'record': {
       const jr = needJournal();
       await setInstalledVersion(deps.ctx.stateDir, jr.component, jr.version);
-      await writeLastUpdate(deps.ctx.stateDir, {
-        status: 'success',
-        component: jr.component,
-        version: jr.version,
-        artifact_name: jr.artifact_name,
-        at: clock.now().toISOString(),
-      });
+      await recordUpdateEnd(deps.ctx.stateDir, 'success', jr, clock.now());
       return;
     }
     case 'start_rollback':
@@ -534,14 +528,12 @@ export function composeHandlers(deps: ComposeDeps): ModuleHandlers {
       }
       const j = await readJournal(baseOf(bundle.component));
       if (j?.artifact_name === tree.artifactName && j.outcome === 'rolled_back') return;
-      await writeLastUpdate(deps.ctx.stateDir, {
-        status: 'failure',
-        component: bundle.component,
-        version: bundle.version,
-        artifact_name: tree.artifactName,
-        at: deps.clock.now().toISOString(),
-        ...(j?.error ? { detail: j.error.slice(0, 512) } : {}),
-      });
+      await recordUpdateEnd(
+        deps.ctx.stateDir,
+        'failure',
+        { component: bundle.component, version: bundle.version, artifact_name: tree.artifactName, error: j?.error },
+        deps.clock.now(),
+      );
     },
     async cleanup(tree) {
       await rm(tree.tmpDir, { recursive: true, force: true });

@@ -16,7 +16,7 @@ import {
 } from '../../core/schemas/payload.js';
 import { PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
 import { parseWith } from '../../core/validation.js';
-import { readVersions, setInstalledVersion, syncDir, writeLastUpdate } from '../../core/versions.js';
+import { readVersions, setInstalledVersion, syncDir, writeLastUpdate, recordUpdateEnd } from '../../core/versions.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
@@ -296,13 +296,7 @@ export function configHandlers(deps: ConfigDeps): ModuleHandlers {
       case 'record': {
         const jr = need(j, 'a journal');
         await setInstalledVersion(ctx.stateDir, jr.component, jr.version);
-        await writeLastUpdate(ctx.stateDir, {
-          status: 'success',
-          component: jr.component,
-          version: jr.version,
-          artifact_name: jr.artifact_name,
-          at: clock.now().toISOString(),
-        });
+        await recordUpdateEnd(ctx.stateDir, 'success', jr, clock.now());
         return;
       }
       case 'start_rollback':
@@ -339,14 +333,7 @@ export function configHandlers(deps: ConfigDeps): ModuleHandlers {
         const jr = need(j, 'a journal');
         await patch((x) => ({ ...x, outcome: step.outcome }));
         if (step.outcome === 'rolled_back') {
-          await writeLastUpdate(ctx.stateDir, {
-            status: 'rolled_back',
-            component: jr.component,
-            version: jr.version,
-            artifact_name: jr.artifact_name,
-            at: clock.now().toISOString(),
-            ...(jr.error ? { detail: jr.error.slice(0, 512) } : {}),
-          });
+          await recordUpdateEnd(ctx.stateDir, 'rolled_back', jr, clock.now());
         }
         return;
       }
@@ -394,14 +381,7 @@ export function configHandlers(deps: ConfigDeps): ModuleHandlers {
     async failure(tree) {
       const j = await read().catch(() => null);
       if (!j || j.artifact_name !== tree.artifactName || j.outcome === 'rolled_back') return;
-      await writeLastUpdate(ctx.stateDir, {
-        status: 'failure',
-        component: j.component,
-        version: j.version,
-        artifact_name: j.artifact_name,
-        at: clock.now().toISOString(),
-        ...(j.error ? { detail: j.error.slice(0, 512) } : {}),
-      });
+      await recordUpdateEnd(ctx.stateDir, 'failure', j, clock.now());
     },
     async cleanup() {
       // Backups stay until the next deployment begins: a rollback after a cut commit still needs them.

@@ -10,7 +10,7 @@ import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { PAYLOAD_INDEX_FILE, VpnIndex, type VpnStep } from '../../core/schemas/payload-index.js';
 import { parseWith } from '../../core/validation.js';
-import { readVersions, setInstalledVersion, writeLastUpdate } from '../../core/versions.js';
+import { readVersions, setInstalledVersion, writeLastUpdate, recordUpdateEnd } from '../../core/versions.js';
 import { readVpnState, VPN_STATE_INITIAL, writeVpnState } from '../../core/vpn-state.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
@@ -280,13 +280,7 @@ export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
           updated_at: now.toISOString(),
         });
         await setInstalledVersion(ctx.stateDir, COMPONENT, jr.version);
-        await writeLastUpdate(ctx.stateDir, {
-          status: 'success',
-          component: COMPONENT,
-          version: jr.version,
-          artifact_name: jr.artifact_name,
-          at: now.toISOString(),
-        });
+        await recordUpdateEnd(ctx.stateDir, 'success', { ...jr, component: COMPONENT }, now);
         // Retire has nothing to go back to once SaaS state is purged; every other step is watched.
         if (jr.step !== 'retire' && settings.deadman.watch_seconds > 0) {
           await writeDeadman(ctx.stateDir, {
@@ -320,14 +314,7 @@ export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
         const jr = need(j, 'a journal');
         await patch((x) => ({ ...x, outcome: a.outcome }));
         if (a.outcome === 'rolled_back') {
-          await writeLastUpdate(ctx.stateDir, {
-            status: 'rolled_back',
-            component: COMPONENT,
-            version: jr.version,
-            artifact_name: jr.artifact_name,
-            at: clock.now().toISOString(),
-            ...(jr.error ? { detail: jr.error.slice(0, 512) } : {}),
-          });
+          await recordUpdateEnd(ctx.stateDir, 'rolled_back', { ...jr, component: COMPONENT }, clock.now());
         }
         return;
       }
@@ -381,14 +368,7 @@ export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
     async failure(tree) {
       const j = await read().catch(() => null);
       if (!j || j.artifact_name !== tree.artifactName || j.outcome === 'rolled_back') return;
-      await writeLastUpdate(ctx.stateDir, {
-        status: 'failure',
-        component: COMPONENT,
-        version: j.version,
-        artifact_name: j.artifact_name,
-        at: clock.now().toISOString(),
-        ...(j.error ? { detail: j.error.slice(0, 512) } : {}),
-      });
+      await recordUpdateEnd(ctx.stateDir, 'failure', { ...j, component: COMPONENT }, clock.now());
     },
     async cleanup(tree) {
       // The key must not outlive the deployment, whatever happened to it (a failed add included).
