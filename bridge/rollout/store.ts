@@ -5,6 +5,7 @@ import { RolloutSettings as RolloutSettingsSchema } from '../../core/config/brid
 import { VanError } from '../../core/errors.js';
 import { type Stage, Stages } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
+import { jsonObject, jsonStrings, outcomesByName, parseJson } from '../lib/records.js';
 import type { DeploymentFacts, RolloutFacts, RolloutSettings, RolloutStatus, VanFacts, WaveFacts } from './planner.js';
 import { type ArtifactFact, ReleaseComponent } from './release.js';
 
@@ -36,20 +37,6 @@ export interface AuditEvent {
   reason: string | null;
   detail: unknown;
 }
-
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
-}
-
-const strings = (text: string): string[] => {
-  const v = parseJson(text);
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-};
 
 export async function knownArtifacts(db: Kysely<Database>): Promise<ArtifactFact[]> {
   const rows = await db
@@ -244,7 +231,7 @@ export async function loadWaves(db: Kysely<Database>, rolloutId: string): Promis
     wave: w.wave,
     label: w.label,
     stage: w.stage as Stage,
-    deviceIds: strings(w.device_ids_json),
+    deviceIds: jsonStrings(w.device_ids_json),
     openedAt: w.opened_at,
     closedAt: w.closed_at,
   }));
@@ -269,17 +256,12 @@ export async function loadDeployments(db: Kysely<Database>, rolloutId: string): 
     .select(['rollout_outcomes.name', 'device_id', 'rollout_outcomes.status', 'finished_at'])
     .where('rollout_deployments.rollout_id', '=', rolloutId)
     .execute();
-  const by = new Map<string, DeploymentFacts['outcomes']>();
-  for (const o of outcomes) {
-    const m = by.get(o.name) ?? {};
-    m[o.device_id] = { status: o.status, finishedAt: o.finished_at };
-    by.set(o.name, m);
-  }
+  const by = outcomesByName(outcomes);
   return rows.map((d) => ({
     name: d.name,
     wave: d.wave,
     component: d.component,
-    deviceIds: strings(d.device_ids_json),
+    deviceIds: jsonStrings(d.device_ids_json),
     status: d.status as DeploymentFacts['status'],
     createdAt: d.created_at,
     outcomes: by.get(d.name) ?? {},
@@ -304,17 +286,15 @@ export async function loadVans(db: Kysely<Database>): Promise<VanFacts[]> {
     byVan.set(c.device_id, m);
   }
   return vans.map((v) => {
-    const tags = parseJson(v.tags_json);
     return {
       deviceId: v.device_id,
       vanId: v.van_id,
       stage: (Stages as readonly string[]).includes(v.stage) ? (v.stage as Stage) : 'fleet',
       hold: v.hold === 1,
       excluded: v.excluded === 1,
-      tags:
-        tags && typeof tags === 'object'
-          ? Object.fromEntries(Object.entries(tags).filter((e): e is [string, string] => typeof e[1] === 'string'))
-          : {},
+      tags: Object.fromEntries(
+        Object.entries(jsonObject(v.tags_json)).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      ),
       components: byVan.get(v.device_id) ?? {},
       healthy: v.disk_ok !== 0 && v.temp_ok !== 0,
     };

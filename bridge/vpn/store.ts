@@ -6,6 +6,7 @@ import { VpnMigrationSettings } from '../../core/config/bridge-config.js';
 import { VanError } from '../../core/errors.js';
 import { Stages } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
+import { jsonObject, jsonStrings, outcomesByName, parseJson } from '../lib/records.js';
 import {
   type MigrationDeploymentFacts,
   type MigrationFacts,
@@ -59,25 +60,6 @@ export interface MigrationEvent {
   device_id: string | null;
   reason: string | null;
   detail: unknown;
-}
-
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
-}
-
-const strings = (text: string): string[] => {
-  const v = parseJson(text);
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-};
-
-function tagsOf(text: string): Record<string, unknown> {
-  const v = parseJson(text);
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 function recordOf(row: Database['vpn_migrations']): MigrationRecord {
@@ -192,18 +174,13 @@ export async function loadDeployments(db: Kysely<Database>, migrationId: string)
     .select(['vpn_migration_outcomes.name', 'device_id', 'vpn_migration_outcomes.status', 'finished_at'])
     .where('vpn_migration_deployments.migration_id', '=', migrationId)
     .execute();
-  const by = new Map<string, MigrationDeploymentFacts['outcomes']>();
-  for (const o of outcomes) {
-    const m = by.get(o.name) ?? {};
-    m[o.device_id] = { status: o.status, finishedAt: o.finished_at };
-    by.set(o.name, m);
-  }
+  const by = outcomesByName(outcomes);
   return rows.map((d) => ({
     name: d.name,
     batch: d.batch,
     step: z.enum(MigrationSteps).parse(d.step),
     purpose: d.purpose === 'rollback' ? 'rollback' : 'forward',
-    deviceIds: strings(d.device_ids_json),
+    deviceIds: jsonStrings(d.device_ids_json),
     status: z.enum(['intent', 'open', 'finished', 'aborted']).parse(d.status),
     createdAt: d.created_at,
     outcomes: by.get(d.name) ?? {},
@@ -224,7 +201,7 @@ export async function eligibleVans(
   db: Kysely<Database>,
 ): Promise<Pick<VanMigrationFacts, 'vanId' | 'stage' | 'tags'>[]> {
   const rows = await eligible(db).select(['van_id', 'stage', 'tags_json']).execute();
-  return rows.map((v) => ({ vanId: v.van_id, stage: v.stage, tags: tagsOf(v.tags_json) }));
+  return rows.map((v) => ({ vanId: v.van_id, stage: v.stage, tags: jsonObject(v.tags_json) }));
 }
 
 /** Every van a migration may target, with ops' per-van records (its scope is applied by `scopedVans`). */
@@ -246,7 +223,7 @@ export async function loadVans(db: Kysely<Database>, migrationId: string): Promi
       deviceId: v.device_id,
       vanId: v.van_id,
       stage: v.stage,
-      tags: tagsOf(v.tags_json),
+      tags: jsonObject(v.tags_json),
       state: v.vpn_state,
       step: v.vpn_step,
       hold: r?.hold === 1,
