@@ -107,3 +107,29 @@ export function planForVan(
     constraints: strictest(steps.map((s) => s.constraints)),
   };
 }
+
+/**
+ * Which release a van's plan follows: the release of the newest rollout (not aborted) whose waves hold
+ * the van; `not-reached` when rollouts exist but none has reached it; `none` before any rollout.
+ */
+export type ReleaseReaching =
+  { kind: 'release'; name: string; artifactIds: string[] } | { kind: 'not-reached' } | { kind: 'none' };
+
+/**
+ * The plan under staged rollouts: the release that reached the van is the target (a fleet van is not
+ * told to update before its wave); nothing before its wave; the newest compatible set before any rollout.
+ */
+export function planForVanRollout(
+  van: { deviceType: string | null; components: Record<string, string> },
+  artifacts: KnownArtifact[],
+  reaching: ReleaseReaching,
+): VanPlan {
+  if (reaching.kind === 'none') return planForVan(van, artifacts);
+  if (reaching.kind === 'not-reached') return planForVan(van, []);
+  const ids = new Set(reaching.artifactIds);
+  const plan = planForVan(
+    van,
+    artifacts.filter((a) => ids.has(a.id)),
+  );
+  return plan.target ? { ...plan, target: { ...plan.target, release: reaching.name } } : plan;
+}

@@ -35,10 +35,9 @@ import { type Caller, TokenAuth, mayWrite } from './auth.js';
 import * as S from './schemas.js';
 import { type RolloutApiDeps, rolloutRoutes } from './rollouts.js';
 import { type VpnMigrationApiDeps, vpnMigrationRoutes } from '../vpn/api.js';
-import { type KnownArtifact, planForVan } from '../plan.js';
-import type { Kysely } from 'kysely';
-import type { ArtifactsTable, Database } from '../store/schema.js';
-import { type ReleaseRecord, getRelease, listRollouts, loadWaves } from '../rollout/store.js';
+import { type KnownArtifact, planForVanRollout } from '../plan.js';
+import type { ArtifactsTable } from '../store/schema.js';
+import { releaseReaching } from '../rollout/store.js';
 import { Constraints } from '../../core/schemas/artifact-meta.js';
 import { PayloadTypes } from '../../core/schemas/common.js';
 import { UpdatePlan } from '../../core/schemas/update-plan.js';
@@ -357,23 +356,16 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
           .selectAll()
           .where('component', 'is not', null)
           .execute();
-        let known = rows.flatMap((r) => knownArtifact(r) ?? []);
-        // With staged rollouts, a van's target is the release of the newest rollout that has reached it
-        // (a wave holds it), not simply the newest artifacts: a fleet van is not told to update before
-        // its wave. Before any rollout exists, the newest compatible set is the target.
-        const rollout = await releaseForVan(deps.store.db, van.device_id);
-        if (rollout.kind === 'release') {
-          const ids = new Set(rollout.release.components.map((c) => c.artifact_id));
-          known = known.filter((a) => ids.has(a.id));
-        } else if (rollout.kind === 'not-reached') known = [];
-        const plan = planForVan(
+        const known = rows.flatMap((r) => knownArtifact(r) ?? []);
+        // With staged rollouts the target is the release that reached this van (docs/bridge.md).
+        const plan = planForVanRollout(
           {
             deviceType: van.device_type,
             components: Object.fromEntries(installed.map((c) => [c.component, c.version])),
           },
           known,
+          await releaseReaching(deps.store.db, van.device_id),
         );
-        if (rollout.kind === 'release' && plan.target) plan.target.release = rollout.release.name;
         const artifacts = [];
         for (const step of plan.steps) {
           const url = await deps.artifacts.downloadLink(step.id);
@@ -454,27 +446,6 @@ export function toCsv(header: string[], rows: string[][]): string {
     return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
   return [header, ...rows].map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
-}
-
-/**
- * Which release the update plan of one van follows: the newest rollout (not aborted) with a wave that
- * holds the van; `not-reached` when rollouts exist but none (not aborted) has reached it; `none` before
- * any rollout.
- */
-async function releaseForVan(
-  db: Kysely<Database>,
-  deviceId: string,
-): Promise<{ kind: 'release'; release: ReleaseRecord } | { kind: 'not-reached' | 'none' }> {
-  const rollouts = (await listRollouts(db)).sort((a, b) => b.created_at.localeCompare(a.created_at));
-  if (rollouts.length === 0) return { kind: 'none' };
-  // An aborted rollout's release is not a target (and does not bring back "newest artifacts" either).
-  for (const r of rollouts.filter((x) => x.status !== 'aborted')) {
-    const waves = await loadWaves(db, r.id);
-    if (!waves.some((w) => w.deviceIds.includes(deviceId))) continue;
-    const release = await getRelease(db, r.release);
-    if (release) return { kind: 'release', release };
-  }
-  return { kind: 'not-reached' };
 }
 
 /** An artifacts row as the planner needs it, or undefined when it is not a usable VanCore artifact. */

@@ -6,6 +6,7 @@ import { VanError } from '../../core/errors.js';
 import { type Stage, Stages } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
 import { jsonObject, jsonStrings, outcomesByName, parseJson } from '../lib/records.js';
+import type { ReleaseReaching } from '../plan.js';
 import type { DeploymentFacts, RolloutFacts, RolloutSettings, RolloutStatus, VanFacts, WaveFacts } from './planner.js';
 import { type ArtifactFact, ReleaseComponent } from './release.js';
 
@@ -363,4 +364,19 @@ export async function setVanFlags(
       .set(values)
       .where('device_id', 'in', deviceIds.slice(i, i + CHUNK))
       .execute();
+}
+
+/** Which rollout's release reached a van (for its update plan); see `ReleaseReaching` in bridge/plan.ts. */
+export async function releaseReaching(db: Kysely<Database>, deviceId: string): Promise<ReleaseReaching> {
+  const rollouts = (await listRollouts(db)).sort((a, b) => b.created_at.localeCompare(a.created_at));
+  if (rollouts.length === 0) return { kind: 'none' };
+  // An aborted rollout's release is not a target (and does not bring back "newest artifacts" either).
+  for (const r of rollouts.filter((x) => x.status !== 'aborted')) {
+    const waves = await loadWaves(db, r.id);
+    if (!waves.some((w) => w.deviceIds.includes(deviceId))) continue;
+    const release = await getRelease(db, r.release);
+    if (release)
+      return { kind: 'release', name: release.name, artifactIds: release.components.map((c) => c.artifact_id) };
+  }
+  return { kind: 'not-reached' };
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type KnownArtifact, chooseTarget, installOrder, planForVan, strictest } from '../../../bridge/plan.js';
+import {
+  type KnownArtifact,
+  chooseTarget,
+  installOrder,
+  planForVan,
+  planForVanRollout,
+  strictest,
+} from '../../../bridge/plan.js';
 import { Constraints } from '../../../core/schemas/artifact-meta.js';
 
 const base = Constraints.parse({});
@@ -89,6 +96,35 @@ describe('update plan', () => {
       min_battery_soc: 40,
       shore_power_overrides_battery: false,
       maintenance_window: { days: ['sat'], start: '01:00', end: '04:00', timezone: 'local' },
+    });
+  });
+});
+
+describe('update plan under staged rollouts', () => {
+  const van = { deviceType: 'vanpc', components: { platform: '0.9.0', app: '1.3.0' } };
+  const known = [art('platform', '1.0.0'), art('platform', '1.1.0'), art('app', '1.4.0', { platform: '^1.0.0' })];
+
+  it('before any rollout: the newest compatible set', () => {
+    expect(planForVanRollout(van, known, { kind: 'none' }).target?.components).toEqual({
+      platform: '1.1.0',
+      app: '1.4.0',
+    });
+  });
+
+  it('a rollout reached the van: exactly its release, named as such', () => {
+    const plan = planForVanRollout(van, known, { kind: 'release', name: 'rel-1', artifactIds: ['platform-1.0.0'] });
+    expect(plan).toMatchObject({
+      update_required: true,
+      target: { release: 'rel-1', components: { platform: '1.0.0' } },
+    });
+    expect(plan.steps.map((a) => a.name)).toEqual(['vancore-platform-1.0.0']);
+  });
+
+  it('rollouts exist but none reached the van yet: nothing to do', () => {
+    expect(planForVanRollout(van, known, { kind: 'not-reached' })).toMatchObject({
+      update_required: false,
+      target: null,
+      steps: [],
     });
   });
 });
