@@ -14,7 +14,7 @@ import { FleetStore } from './store/fleet-store.js';
 import { SyncRunner } from './sync/runner.js';
 import { RolloutController } from './rollout/controller.js';
 import { VpnMigrationController } from './vpn/controller.js';
-import { latestRolloutTime } from './rollout/store.js';
+import { latestControllerTime } from './lib/controller-loop.js';
 
 export interface RunningBridge {
   url: string;
@@ -70,7 +70,7 @@ export async function startBridge(
   // Rollouts run on the bridge clock, accelerated by clock.speed for demos and tests; Mender tokens and
   // the sync keep real time. An accelerated clock resumes at the latest time the records carry: restarted
   // at real time it would fall back before them (a restart would re-wait every soak and wave interval).
-  const resumeAt = config.clock.speed === 1 ? undefined : await latestRolloutTime(store.db);
+  const resumeAt = config.clock.speed === 1 ? undefined : await latestControllerTime(store.db);
   const rolloutClock =
     deps.clock ??
     (config.clock.speed === 1

@@ -1,11 +1,12 @@
 // What the bridge's controllers (rollouts, the VPN migration) share about *running*: one tick at a time,
 // one replica at a time, on a schedule; and how a named deployment intent becomes real in Mender exactly
 // once. What they decide stays in their own planners.
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import schedule from 'node-schedule';
 import type { Logger } from '../../core/logger.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
+import type { Database } from '../store/schema.js';
 
 export interface ControllerLoopOptions<R> {
   /** One pass over everything the controller looks after. */
@@ -104,4 +105,48 @@ export async function realizeDeployment(
   }
   count();
   return mender.createDeployment({ name: intent.name, artifact_name: intent.artifactName, devices: intent.deviceIds });
+}
+
+/**
+ * The latest bridge-clock time any rollout or VPN migration record carries (both run on that clock). An
+ * accelerated clock (`clock.speed`) restarts here instead of at real time, so a restarted bridge does not
+ * move back before its own records.
+ */
+export async function latestControllerTime(db: Kysely<Database>): Promise<Date | undefined> {
+  const rows = await Promise.all([
+    db
+      .selectFrom('rollouts')
+      .select((eb) => eb.fn.max('updated_at').as('t'))
+      .executeTakeFirst(),
+    db
+      .selectFrom('rollout_events')
+      .select((eb) => eb.fn.max('at').as('t'))
+      .executeTakeFirst(),
+    db
+      .selectFrom('rollout_deployments')
+      .select((eb) => eb.fn.max('updated_at').as('t'))
+      .executeTakeFirst(),
+    db
+      .selectFrom('rollout_outcomes')
+      .select((eb) => eb.fn.max('updated_at').as('t'))
+      .executeTakeFirst(),
+    db
+      .selectFrom('vpn_migrations')
+      .select((eb) => eb.fn.max('updated_at').as('t'))
+      .executeTakeFirst(),
+    db
+      .selectFrom('vpn_migration_events')
+      .select((eb) => eb.fn.max('at').as('t'))
+      .executeTakeFirst(),
+    db
+      .selectFrom('vpn_migration_deployments')
+      .select((eb) => eb.fn.max('updated_at').as('t'))
+      .executeTakeFirst(),
+    db
+      .selectFrom('vpn_migration_outcomes')
+      .select((eb) => eb.fn.max('updated_at').as('t'))
+      .executeTakeFirst(),
+  ]);
+  const times = rows.map((r) => Date.parse(String(r?.t ?? ''))).filter((t) => !Number.isNaN(t));
+  return times.length ? new Date(Math.max(...times)) : undefined;
 }

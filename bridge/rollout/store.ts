@@ -159,50 +159,6 @@ export async function recordEvent(
     .execute();
 }
 
-/**
- * The latest bridge-clock time any rollout or VPN migration record carries (both run on that clock). An
- * accelerated clock (`clock.speed`) restarts here instead of at real time, so a restarted bridge does not
- * move back before its own records.
- */
-export async function latestRolloutTime(db: Kysely<Database>): Promise<Date | undefined> {
-  const rows = await Promise.all([
-    db
-      .selectFrom('rollouts')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('rollout_events')
-      .select((eb) => eb.fn.max('at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('rollout_deployments')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('rollout_outcomes')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('vpn_migrations')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('vpn_migration_events')
-      .select((eb) => eb.fn.max('at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('vpn_migration_deployments')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('vpn_migration_outcomes')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-  ]);
-  const times = rows.map((r) => Date.parse(String(r?.t ?? ''))).filter((t) => !Number.isNaN(t));
-  return times.length ? new Date(Math.max(...times)) : undefined;
-}
-
 export async function listEvents(db: Kysely<Database>, rolloutId: string, afterId = 0): Promise<AuditEvent[]> {
   const rows = await db
     .selectFrom('rollout_events')
