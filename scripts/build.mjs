@@ -120,6 +120,7 @@ const hookEntries = {
   'modules/vancore-compose': 'agent-hooks/bin/vancore-compose.ts',
   'modules/vancore-config': 'agent-hooks/bin/vancore-config.ts',
   'modules/vancore-vpn': 'agent-hooks/bin/vancore-vpn.ts',
+  'modules/vancore-ha': 'agent-hooks/bin/vancore-ha.ts',
   'identity/mender-device-identity': 'agent-hooks/bin/mender-device-identity.ts',
   'inventory/mender-inventory-vancore': 'agent-hooks/bin/mender-inventory-vancore.ts',
   'bin/vancore-ota-health': 'agent-hooks/bin/vancore-ota-health.ts',

@@ -71,10 +71,62 @@ export const HomeAssistant = z.strictObject({
       speed: z.optional(z.string()),
       battery_soc: z.optional(z.string()),
       shore_power: z.optional(z.string()),
+      // Presence and consent (issue #21, docs/home-assistant.md): binary entities, "on" = yes.
+      /** Someone is in the van (the install waits while on). */
+      occupied: z.optional(z.string()),
+      /** Someone is sleeping (the install waits while on). */
+      sleeping: z.optional(z.string()),
+      /** The heating currently depends on the hub (the install waits while on). */
+      heating: z.optional(z.string()),
+      /** The owner's "postpone" control (an input_boolean: on = postpone), within `postpone_budget`. */
+      postpone: z.optional(z.string()),
+    }),
+    {},
+  ),
+  /** How often and how long the owner may postpone one pending update; then it goes at the next safe window. */
+  postpone_budget: z.prefault(
+    z.strictObject({
+      max_count: z._default(z.int().check(z.minimum(0), z.maximum(100)), 3),
+      max_hours: z._default(z.number().check(z.minimum(0), z.maximum(24 * 30)), 72),
+    }),
+    {},
+  ),
+  /** What the gates show on HA: a sensor entity and persistent notifications. */
+  publish: z.prefault(
+    z.strictObject({
+      enabled: z._default(z.boolean(), true),
+      entity_id: z._default(
+        z
+          .string()
+          .check(
+            z.regex(/^sensor\.[a-z0-9_]+$/, { error: 'must be a sensor entity id such as sensor.vancore_update' }),
+          ),
+        'sensor.vancore_update',
+      ),
+      /** Minutes of notice before an install that interrupts services (0 = no wait for the notice). */
+      notice_minutes: z._default(z.number().check(z.minimum(0), z.maximum(120)), 10),
     }),
     {},
   ),
 });
+
+/**
+ * The HA Supervisor the vancore-ha update module talks to: `http://supervisor` with $SUPERVISOR_TOKEN
+ * (a hub running inside HA OS / Supervised), or HA Core's proxy `http://<ha>:8123/api/hassio` with a
+ * long-lived token of an admin user in `token_file`.
+ */
+export const SupervisorAccess = z.strictObject({
+  url: z._default(HttpUrl, 'http://supervisor'),
+  /** File holding the token; absent = $SUPERVISOR_TOKEN. */
+  token_file: z.optional(z.string()),
+  request_timeout_seconds: z._default(Seconds(1, 3600), 600),
+  /** How long an updated or restored add-on may take to report `started` and pass its probe. */
+  start_timeout_seconds: z._default(Seconds(1, 3600), 300),
+  /** `started` must hold for this long (the Supervisor's watchdog restarts a crashing add-on). */
+  settle_seconds: z._default(z.number().check(z.minimum(0), z.maximum(600)), 10),
+  poll_interval_seconds: z._default(z.number().check(z.minimum(0.05), z.maximum(60)), 2),
+});
+export type SupervisorAccess = z.infer<typeof SupervisorAccess>;
 
 export const Sensors = z.strictObject({
   /** Motion sources in order of preference; the first one with a fresh answer wins. */
@@ -133,6 +185,8 @@ export const DeviceConfig = z.strictObject({
     {},
   ),
   log_level: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+  /** The Supervisor the vancore-ha module updates add-ons through (issue #21). */
+  ha_supervisor: z.prefault(SupervisorAccess, {}),
 });
 export type DeviceConfig = z.infer<typeof DeviceConfig>;
 export type DeviceConfigInput = z.input<typeof DeviceConfig>;

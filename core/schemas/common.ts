@@ -73,6 +73,6 @@ export const GatePhases = ['Download_Enter', 'ArtifactInstall_Enter', 'ArtifactC
 export const GatePhase = z.enum(GatePhases);
 export type GatePhase = z.infer<typeof GatePhase>;
 
-export const PayloadTypes = ['vancore-compose', 'vancore-config', 'vancore-vpn'] as const;
+export const PayloadTypes = ['vancore-compose', 'vancore-config', 'vancore-vpn', 'vancore-ha'] as const;
 export const PayloadType = z.enum(PayloadTypes);
 export type PayloadType = z.infer<typeof PayloadType>;

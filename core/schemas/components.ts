@@ -18,7 +18,8 @@ export type KnownComponent = z.infer<typeof KnownComponent>;
 export const PayloadTypeOf: Readonly<Record<KnownComponent, PayloadType>> = {
   platform: 'vancore-compose',
   app: 'vancore-compose',
-  ha_addons: 'vancore-compose',
+  // Home Assistant add-ons are updated through the HA Supervisor (agent-hooks/ha, docs/home-assistant.md).
+  ha_addons: 'vancore-ha',
   config: 'vancore-config',
   vpn: 'vancore-vpn',
 };

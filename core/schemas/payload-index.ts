@@ -95,5 +95,42 @@ export const VpnIndex = z.strictObject({
 });
 export type VpnIndex = z.infer<typeof VpnIndex>;
 
-export const PayloadIndex = z.discriminatedUnion('type', [ComposeIndex, ConfigIndex, VpnIndex]);
+/**
+ * A Home Assistant add-on slug as the Supervisor names them: the store's repository hash and the
+ * add-on's own slug (`a0d7b954_vscode`), or a core add-on (`core_mosquitto`); `self` is refused.
+ */
+export const AddonSlug = z.string().check(
+  z.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'must be a Home Assistant add-on slug such as core_mosquitto' }),
+  z.refine((s) => s !== 'self', { error: "must name an add-on ('self' is the calling add-on)" }),
+);
+
+/** An add-on version as the Supervisor reports it (`version` in /addons/<slug>/info): free-form, short. */
+export const AddonVersion = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, { error: 'must be an add-on version such as 6.4.1' }));
+
+/**
+ * vancore-ha (issue #21): the add-ons to bring to a version through the HA Supervisor, in order. No
+ * payload files: the Supervisor pulls the add-on images itself. `health_url` is an optional HTTP
+ * probe that must answer 2xx once the add-on reports `started`.
+ */
+export const HaAddonsIndex = z.strictObject({
+  ...base,
+  type: z.literal('vancore-ha'),
+  addons: z
+    .array(
+      z.strictObject({
+        slug: AddonSlug,
+        version: AddonVersion,
+        health_url: z._default(z.nullable(z.url({ protocol: /^https?$/ })), null),
+      }),
+    )
+    .check(
+      z.minLength(1),
+      z.refine((a) => new Set(a.map((x) => x.slug)).size === a.length, { error: 'an add-on is listed twice' }),
+    ),
+});
+export type HaAddonsIndex = z.infer<typeof HaAddonsIndex>;
+
+export const PayloadIndex = z.discriminatedUnion('type', [ComposeIndex, ConfigIndex, VpnIndex, HaAddonsIndex]);
 export type PayloadIndex = z.infer<typeof PayloadIndex>;

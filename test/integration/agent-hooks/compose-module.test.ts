@@ -235,12 +235,12 @@ describe('vancore-compose module on a real dockerd', () => {
     [
       'an unknown component',
       (i: Record<string, unknown>) => ({ ...i, component: 'toaster' }),
-      "unknown component 'toaster': vancore-compose installs platform, app, ha_addons",
+      "unknown component 'toaster': vancore-compose installs platform, app",
     ],
     [
       'a config component in a compose payload',
       (i: Record<string, unknown>) => ({ ...i, component: 'config' }),
-      "unknown component 'config': vancore-compose installs platform, app, ha_addons",
+      "unknown component 'config': vancore-compose installs platform, app",
     ],
   ])('bad input — %s: one clear line, nothing changed', async (_what, mutate, line) => {
     const van = await vanOnV1();

@@ -65,7 +65,8 @@ describe('payload layouts (docs/packaging.md examples)', () => {
   });
 
   it('each module installs its own components only', () => {
-    expect(componentsOf('vancore-compose')).toEqual(['platform', 'app', 'ha_addons']);
+    expect(componentsOf('vancore-compose')).toEqual(['platform', 'app']);
+    expect(componentsOf('vancore-ha')).toEqual(['ha_addons']);
     expect(componentsOf('vancore-config')).toEqual(['config']);
   });
 });

@@ -235,7 +235,7 @@ describe('UpdatePlan (VanCore GET /update-plan)', () => {
     [
       'an unknown payload type',
       { ...plan, artifacts: [{ ...plan.artifacts[0], type: 'rootfs-image' }] },
-      'artifacts[0].type: must be one of: "vancore-compose", "vancore-config", "vancore-vpn"',
+      'artifacts[0].type: must be one of: "vancore-compose", "vancore-config", "vancore-vpn", "vancore-ha"',
     ],
     [
       'a required update without artifacts',

@@ -9,6 +9,7 @@ export const HOOK_NAMES = [
   'modules/vancore-compose',
   'modules/vancore-config',
   'modules/vancore-vpn',
+  'modules/vancore-ha',
   'identity/mender-device-identity',
   'inventory/mender-inventory-vancore',
   'bin/vancore-ota-health',
