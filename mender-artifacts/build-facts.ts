@@ -203,7 +203,9 @@ export async function gatherBuildFacts(
       ? await composeFacts(p.bundle, outDir)
       : p.type === 'config'
         ? await configFacts(p.files)
-        : await vpnFacts(p);
+        : p.type === 'ha-addons'
+          ? { type: 'ha-addons' as const, addons: p.addons }
+          : await vpnFacts(p);
   const scripts = await scriptFacts(options, deps.defaultScriptsDir);
   let signing = null;
   let signingPem: string | null = null;

@@ -4,19 +4,26 @@
 import { VanError } from '../core/errors.js';
 import { SemVer, SemVerRange, type PayloadType } from '../core/schemas/common.js';
 import { Components, KnownComponent, PayloadTypeOf } from '../core/schemas/components.js';
-import { VpnStep, VpnStepsInArtifact, isSafeDevicePath } from '../core/schemas/payload-index.js';
+import {
+  AddonSlug,
+  AddonVersion,
+  VpnStep,
+  VpnStepsInArtifact,
+  isSafeDevicePath,
+} from '../core/schemas/payload-index.js';
 import { describeIssues, type SafeParser } from '../core/validation.js';
 
 /** Option values as the CLI engine hands them over (cli/command.ts OptionValues). */
 export type ArgValues = Record<string, string | boolean | string[] | undefined>;
 
-export const BuildTypes = ['compose', 'config', 'vpn'] as const;
+export const BuildTypes = ['compose', 'config', 'vpn', 'ha-addons'] as const;
 export type BuildType = (typeof BuildTypes)[number];
 
 export const PayloadTypeOfBuildType: Readonly<Record<BuildType, PayloadType>> = {
   compose: 'vancore-compose',
   config: 'vancore-config',
   vpn: 'vancore-vpn',
+  'ha-addons': 'vancore-ha',
 };
 
 export interface ConfigFileSpec {
@@ -27,7 +34,14 @@ export interface ConfigFileSpec {
 export type PayloadOptions =
   | { type: 'compose'; bundle: string }
   | { type: 'config'; files: ConfigFileSpec[] }
-  | { type: 'vpn'; step: VpnStep; loginServer: string; authkeyFile: string | null };
+  | { type: 'vpn'; step: VpnStep; loginServer: string; authkeyFile: string | null }
+  | { type: 'ha-addons'; addons: HaAddonSpec[] };
+
+export interface HaAddonSpec {
+  slug: string;
+  version: string;
+  health_url: string | null;
+}
 
 export interface BuildOptions {
   payload: PayloadOptions;
@@ -133,7 +147,39 @@ const TYPE_FLAGS: Record<BuildType, string[]> = {
   compose: ['bundle'],
   config: ['file'],
   vpn: ['vpn-step', 'login-server', 'authkey-file'],
+  'ha-addons': ['addon', 'health-url'],
 };
+
+/** `--addon SLUG=VERSION` (in order, each slug once) and `--health-url SLUG=URL` for some of them. */
+export function parseAddons(addonSpecs: string[], urlSpecs: string[]): HaAddonSpec[] {
+  const out: HaAddonSpec[] = [];
+  for (const spec of addonSpecs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw usage(`--addon ${JSON.stringify(spec)}: must be SLUG=VERSION, e.g. core_mosquitto=6.4.1`);
+    const slug = check(AddonSlug, spec.slice(0, eq).trim(), 'addon', spec);
+    const version = check(AddonVersion, spec.slice(eq + 1).trim(), 'addon', spec);
+    if (out.some((a) => a.slug === slug)) throw invalid(`--addon: ${slug} is given twice`);
+    out.push({ slug, version, health_url: null });
+  }
+  for (const spec of urlSpecs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw usage(`--health-url ${JSON.stringify(spec)}: must be SLUG=URL`);
+    const slug = spec.slice(0, eq).trim();
+    const a = out.find((x) => x.slug === slug);
+    if (!a) throw invalid(`--health-url ${JSON.stringify(spec)}: ${slug} is not among the --addon slugs`);
+    let url: URL;
+    try {
+      url = new URL(spec.slice(eq + 1).trim());
+    } catch {
+      throw invalid(`--health-url ${JSON.stringify(spec)}: not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw invalid(`--health-url ${JSON.stringify(spec)}: must be an http(s) URL`);
+    }
+    a.health_url = spec.slice(eq + 1).trim();
+  }
+  return out;
+}
 
 function parsePayload(type: BuildType, values: ArgValues): PayloadOptions {
   for (const [other, flags] of Object.entries(TYPE_FLAGS)) {
@@ -164,6 +210,11 @@ function parsePayload(type: BuildType, values: ArgValues): PayloadOptions {
         throw usage('missing --authkey-file FILE (the add step joins Headscale)');
       if (step !== 'add' && authkeyFile !== null) throw usage(`--authkey-file is only for --vpn-step add, not ${step}`);
       return { type, step, loginServer, authkeyFile };
+    }
+    case 'ha-addons': {
+      const addons = parseAddons(strs(values, 'addon'), strs(values, 'health-url'));
+      if (addons.length === 0) throw usage('missing --addon SLUG=VERSION (at least one)');
+      return { type, addons };
     }
   }
 }

@@ -27,7 +27,8 @@ export interface SourceFile {
 export type PayloadFacts =
   | { type: 'compose'; files: (SourceFile & { path: string })[]; composeFile: string; images: string[] }
   | { type: 'config'; files: (SourceFile & { dest: string })[] }
-  | { type: 'vpn'; step: VpnStep; loginServer: string; authkey: SourceFile | null };
+  | { type: 'vpn'; step: VpnStep; loginServer: string; authkey: SourceFile | null }
+  | { type: 'ha-addons'; addons: { slug: string; version: string; health_url: string | null }[] };
 
 export interface ScriptFile {
   name: string;
@@ -134,6 +135,9 @@ function planPayload(
         staged: p.authkey ? [{ name: AUTHKEY_FILE, kind: 'secret', source: p.authkey.abs }] : [],
         bytes: p.authkey?.size ?? 0,
       };
+    case 'ha-addons':
+      // No payload files: the Supervisor pulls the add-on images; the index names the versions.
+      return { index: { ...head, type: 'vancore-ha', addons: p.addons }, staged: [], bytes: 0 };
   }
 }
 

@@ -15,7 +15,11 @@ import { execaRunner } from './runner.js';
 export const DEFAULT_SCRIPTS_DIR = fileURLToPath(new URL('./device/mender-scripts/', import.meta.url));
 
 export const buildOptionSpecs: Record<string, OptionSpec> = {
-  type: { type: 'string', value: BuildTypes.join('|'), description: 'payload type: vancore-compose, -config or -vpn' },
+  type: {
+    type: 'string',
+    value: BuildTypes.join('|'),
+    description: 'payload type: vancore-compose, -config, -vpn or -ha',
+  },
   component: { type: 'string', value: 'NAME', description: `VanCore component (${Components.join(', ')})` },
   version: { type: 'string', value: 'SEMVER', description: 'the component version, e.g. 0.9.2' },
   'device-type': { type: 'string', value: 'T', multiple: true, description: 'compatible device type (at least one)' },
@@ -36,6 +40,18 @@ export const buildOptionSpecs: Record<string, OptionSpec> = {
     type: 'string',
     value: 'FILE',
     description: 'vpn: pre-auth key file (add step only; never logged)',
+  },
+  addon: {
+    type: 'string',
+    value: 'SLUG=VERSION',
+    multiple: true,
+    description: 'ha-addons: an add-on and the version the store offers (in order)',
+  },
+  'health-url': {
+    type: 'string',
+    value: 'SLUG=URL',
+    multiple: true,
+    description: 'ha-addons: a URL that must answer 2xx once the add-on runs',
   },
   constraints: {
     type: 'string',
@@ -78,6 +94,8 @@ const buildCommand: CommandSpec = {
       '    --bundle release/platform --requires platform=">=0.9.0" --sign-key ci-signing.pem --out dist/artifacts',
     'vancore-ota artifact build --type config --component config --version 1.4.0 --device-type vanpc \\\n' +
       '    --file config/ota.yaml:/etc/vancore/ota.yaml --constraints release/constraints.yaml --out dist/artifacts',
+    'vancore-ota artifact build --type ha-addons --component ha_addons --version 2.0.0 --device-type vanpc \\\n' +
+      '    --addon core_mosquitto=6.4.1 --addon a0d7b954_nodered=18.0.1 --health-url a0d7b954_nodered=http://127.0.0.1:1880/',
   ],
   async run({ values, io, signal }) {
     const options = parseBuildOptions(values);

@@ -102,8 +102,13 @@ describe('parseBuildOptions', () => {
     args({ type: 'vpn', component: 'vpn', bundle: undefined, 'login-server': 'https://hs.example.com', ...over });
 
   it.each<[string, ArgValues, string, string]>([
-    ['unknown type', args({ type: 'rootfs' }), 'USAGE', "--type must be one of compose, config, vpn, got 'rootfs'"],
-    ['no type', args({ type: undefined }), 'USAGE', 'missing --type (compose|config|vpn)'],
+    [
+      'unknown type',
+      args({ type: 'rootfs' }),
+      'USAGE',
+      "--type must be one of compose, config, vpn, ha-addons, got 'rootfs'",
+    ],
+    ['no type', args({ type: undefined }), 'USAGE', 'missing --type (compose|config|vpn|ha-addons)'],
     [
       'bad semver',
       args({ version: '1.2' }),
