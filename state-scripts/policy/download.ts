@@ -3,6 +3,7 @@
 // Exit 21 blocks the daemon (no polls, no inventory) until the script says otherwise, so it is kept
 // for waits that are known to clear within `short_wait_seconds` (docs/gates.md, "21 or 1").
 import { assessConditions, readingsSummary, type Conditions, type Staleness } from './conditions.js';
+import { assessPresence, presenceSummary, type PresenceFacts } from './presence.js';
 import { failing, human, reason, reasonsOf, type ReadingsFacts, type Verdict, type WallClock } from './types.js';
 
 export interface DownloadFacts {
@@ -12,16 +13,19 @@ export interface DownloadFacts {
   readings: ReadingsFacts;
   /** Wall clock in the window's zone (null when no window is configured). */
   wall_clock: WallClock | null;
+  /** Presence and consent from Home Assistant, when configured (policy/presence.ts). */
+  presence?: PresenceFacts;
 }
 
 export function decideDownload(f: DownloadFacts): Verdict {
-  const checks = assessConditions(f.policy, f);
+  const checks = [...assessConditions(f.policy, f), ...(f.presence ? assessPresence(f.presence) : [])];
   const bad = failing(checks);
   const facts = {
     now: f.now.toISOString(),
     policy: f.policy,
     readings: readingsSummary(f.readings, f.now),
     ...(f.wall_clock ? { wall_clock: f.wall_clock } : {}),
+    ...(f.presence ? { presence: presenceSummary(f.presence) } : {}),
   };
   if (bad.length === 0) {
     return {

@@ -5,6 +5,7 @@
 import satisfies from 'semver/functions/satisfies.js';
 import type { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
 import { assessConditions, readingsSummary, type Staleness } from './conditions.js';
+import { assessPresence, presenceSummary, type PresenceFacts } from './presence.js';
 import {
   failing,
   human,
@@ -36,6 +37,14 @@ export interface InstallFacts {
   /** When this artifact's first ArtifactInstall_Enter attempt ran (this one, if it is the first). */
   first_attempt_at: Date;
   wait_budget_seconds: number;
+  /** Presence and consent from Home Assistant, when configured (policy/presence.ts). */
+  presence?: PresenceFacts;
+  /**
+   * The notice the people in the van get before an install that interrupts services: when it was
+   * shown (null = not yet), and how long before the install it must come. Absent = no notice is owed
+   * (HA publishing off or unreachable: HA never holds an update).
+   */
+  notice?: { given_at: string | null; lead_seconds: number };
 }
 
 /** `requires` against the installed versions: one check per required component. */
@@ -88,11 +97,15 @@ export function decideInstall(f: InstallFacts): Verdict {
     ...(f.installed.problems.length ? { installed_problems: f.installed.problems } : {}),
     constraints: v.constraints,
     readings: readingsSummary(f.readings, f.now),
+    ...(f.presence ? { presence: presenceSummary(f.presence) } : {}),
+    ...(f.notice ? { notice: f.notice } : {}),
   };
   const hard = requirementChecks(v.requires, f.installed);
   if (failing(hard).length > 0) return { verdict: 'fail', reasons: reasonsOf(failing(hard)), checks: hard, facts };
 
-  const soft = assessConditions(v.constraints, f);
+  const soft = [...assessConditions(v.constraints, f), ...(f.presence ? assessPresence(f.presence) : [])];
+  // The notice comes last: it is owed only once nothing else holds the install.
+  if (f.notice && failing(soft).length === 0) soft.push(noticeCheck(f.notice, f.now));
   const checks = [...hard, ...soft];
   const bad = failing(soft);
   if (bad.length === 0) {
@@ -116,4 +129,23 @@ export function decideInstall(f: InstallFacts): Verdict {
     checks,
     facts: { ...facts, waited_s: Math.round(waited_s) },
   };
+}
+
+/** Pure: has the notice been shown long enough before this install? */
+export function noticeCheck(n: { given_at: string | null; lead_seconds: number }, now: Date): Check {
+  if (n.lead_seconds <= 0) return { code: 'notice_pending', ok: true, message: 'no notice period', clears_in_s: null };
+  const since_s = n.given_at === null ? 0 : (now.getTime() - Date.parse(n.given_at)) / 1000;
+  return since_s >= n.lead_seconds
+    ? {
+        code: 'notice_pending',
+        ok: true,
+        message: `the people in the van were told ${human(since_s)} ago`,
+        clears_in_s: null,
+      }
+    : {
+        code: 'notice_pending',
+        ok: false,
+        message: `the people in the van are told ${human(n.lead_seconds)} before the install (${human(n.lead_seconds - since_s)} to go)`,
+        clears_in_s: Math.ceil(n.lead_seconds - since_s),
+      };
 }

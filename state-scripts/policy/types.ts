@@ -26,6 +26,14 @@ export const ReasonCodes = [
   'cloud_target_unknown',
   'validation_passed',
   'internal_error',
+  // Presence and consent from Home Assistant (issue #21, policy/presence.ts).
+  'van_occupied',
+  'someone_sleeping',
+  'heating_on_hub',
+  'owner_postponed',
+  'postpone_budget_exhausted',
+  'presence_unknown',
+  'notice_pending',
 ] as const;
 export type ReasonCode = (typeof ReasonCodes)[number];
 
