@@ -3,7 +3,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 export interface HttpOptions {
-  method?: 'GET' | 'HEAD';
+  method?: 'GET' | 'HEAD' | 'POST';
+  /** A request body (sent as given; set content-type in `headers`). */
+  body?: string;
   headers?: Record<string, string>;
   timeoutMs: number;
   /** Extra CA certificate (PEM) for a self-signed server; rejectUnauthorized false skips verification. */
@@ -75,6 +77,6 @@ export async function httpFetch(url: string, o: HttpOptions): Promise<HttpResult
     };
     o.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, error: e.code ?? e.message, ms: ms() }));
-    req.end();
+    req.end(o.body);
   });
 }

@@ -18,6 +18,7 @@ import {
 import { readMenderServer } from '../mender-conf.js';
 import { planCommit, type CommitFacts } from '../policy/commit.js';
 import type { Check } from '../policy/types.js';
+import { showDecision } from '../ha/gate-hooks.js';
 import { finish, type GateOptions, type GateOutcome } from './common.js';
 
 /** Cloud probe: per-try timeout and tries per sample (one lost packet on LTE must not roll back). */
@@ -80,7 +81,9 @@ export async function runCommitGate(o: GateOptions & { runner?: CommandRunner })
               version: meta.meta.vancore.version,
             }
           : undefined;
-      return finish('ArtifactCommit_Enter', step.verdict, facts.now, setup.stateDir, o, artifact);
+      const out = finish('ArtifactCommit_Enter', step.verdict, facts.now, setup.stateDir, o, artifact);
+      if (o.record) await showDecision(setup, out, o.log);
+      return out;
     }
     if (step.in_ms > 0) await o.clock.sleep(step.in_ms);
     if (o.signal?.aborted) throw new Error('interrupted during the validation window');

@@ -7,6 +7,7 @@ import { loadSetup } from '../env.js';
 import { clearInstallWait } from '../install-wait.js';
 import { recordDecision, toDecision } from '../journal.js';
 import { reason } from '../policy/types.js';
+import { showInstallFailed } from '../ha/gate-hooks.js';
 import type { GateOptions } from './common.js';
 
 export async function runInstallErrorHook(o: GateOptions): Promise<void> {
@@ -17,6 +18,7 @@ export async function runInstallErrorHook(o: GateOptions): Promise<void> {
   clearInstallWait(setup.stateDir);
   const { journal } = readGateJournal(setup.stateDir);
   const last = journal?.phases.ArtifactInstall_Enter;
+  await showInstallFailed(setup, o.log, last);
   if (!last || last.verdict !== 'retry') return;
   const d = toDecision(
     'ArtifactInstall_Enter',

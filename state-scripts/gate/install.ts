@@ -7,6 +7,8 @@ import { clearInstallWait, nextInstallWait, readInstallWait, writeInstallWait } 
 import { wallClock, windowZone } from '../local-time.js';
 import { decideInstall } from '../policy/install.js';
 import { readReadings, readingsPath } from '../readings-file.js';
+import { noticeFor, showDecision } from '../ha/gate-hooks.js';
+import { sensePresence } from '../ha/van-screen.js';
 import { finish, type GateOptions, type GateOutcome } from './common.js';
 
 export async function runInstallGate(o: GateOptions): Promise<GateOutcome> {
@@ -23,7 +25,10 @@ export async function runInstallGate(o: GateOptions): Promise<GateOutcome> {
   const name = meta.status === 'ok' ? meta.artifact_name : null;
   const wait = nextInstallWait(readInstallWait(setup.stateDir), name, now);
   const w = meta.status === 'ok' ? meta.meta.vancore.constraints.maintenance_window : null;
-  const verdict = decideInstall({
+  const presence = await sensePresence(setup.config.sensors.home_assistant, setup.stateDir, now);
+  const v = meta.status === 'ok' ? meta.meta.vancore : null;
+  const plan = noticeFor(setup, o.log, v && { name, component: v.component, version: v.version }, o.record);
+  const facts = {
     now,
     meta,
     installed: await readInstalledVersions(setup.stateDir),
@@ -32,8 +37,16 @@ export async function runInstallGate(o: GateOptions): Promise<GateOutcome> {
     wall_clock: w ? wallClock(now, windowZone(w.timezone, setup.config.timezone)) : null,
     first_attempt_at: new Date(wait.first_attempt_at),
     wait_budget_seconds: setup.config.install_wait_budget_seconds,
-  });
+    ...(presence ? { presence: presence.facts } : {}),
+  };
+  let verdict = decideInstall({ ...facts, ...(plan.notice ? { notice: plan.notice } : {}) });
+  if (plan.notice) {
+    // The notice is owed only when nothing else holds the install: told now, or (HA away) not owed.
+    const notice = await plan.give(verdict, now);
+    if (notice !== plan.notice) verdict = decideInstall({ ...facts, ...(notice ? { notice } : {}) });
+  }
   if (o.record) {
+    presence?.save();
     if (verdict.verdict === 'retry') writeInstallWait(setup.stateDir, wait);
     else clearInstallWait(setup.stateDir);
   }
@@ -45,5 +58,7 @@ export async function runInstallGate(o: GateOptions): Promise<GateOutcome> {
           version: meta.meta.vancore.version,
         }
       : undefined;
-  return finish('ArtifactInstall_Enter', verdict, now, setup.stateDir, o, artifact);
+  const out = finish('ArtifactInstall_Enter', verdict, now, setup.stateDir, o, artifact);
+  if (o.record) await showDecision(setup, out, o.log);
+  return out;
 }

@@ -62,6 +62,37 @@ export class HomeAssistant {
   }
 }
 
+export type HaPostResult = { ok: true; status: number } | { ok: false; problem: string };
+
+/** POST JSON to HA Core (`/api/states/<id>`, `/api/services/<domain>/<service>`); never throws. */
+export async function haPost(
+  ha: { url: string; token: string | null; timeoutMs: number },
+  path: string,
+  body: unknown,
+): Promise<HaPostResult> {
+  if (!ha.token) return { ok: false, problem: 'no Home Assistant token' };
+  const r = await httpFetch(`${ha.url.replace(/\/+$/, '')}${path}`, {
+    method: 'POST',
+    timeoutMs: ha.timeoutMs,
+    headers: { authorization: `Bearer ${ha.token}`, 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) return { ok: false, problem: `Home Assistant: ${r.error}` };
+  if (r.status === 401) return { ok: false, problem: 'Home Assistant refused the token (401)' };
+  // rest.md: POST /api/states answers 200 (updated) or 201 (created); a service call 200.
+  if (r.status !== 200 && r.status !== 201) return { ok: false, problem: `Home Assistant ${path}: HTTP ${r.status}` };
+  return { ok: true, status: r.status };
+}
+
+/** The token in `token_file` (trimmed), or null. */
+export function readHaToken(tokenFile: string): string | null {
+  try {
+    return readFileSync(tokenFile, 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
 const NO_VALUE = new Set(['unavailable', 'unknown', 'none', '']);
 
 /** A numeric state, or null ("unavailable", "unknown", not a number). */
