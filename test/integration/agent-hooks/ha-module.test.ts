@@ -16,10 +16,13 @@ import { makeTree, runModule, type ModuleRun } from './support/payload.js';
 const SUP_TOKEN = 'sup-token-for-tests';
 let work: string;
 let mod: string;
+let inventory: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'vc-ha-it-'));
-  mod = (await copyBuiltHooks(join(work, 'hooks'), ['modules/vancore-ha']))['modules/vancore-ha'];
+  const hooks = await copyBuiltHooks(join(work, 'hooks'), ['modules/vancore-ha', 'inventory/mender-inventory-vancore']);
+  mod = hooks['modules/vancore-ha'];
+  inventory = hooks['inventory/mender-inventory-vancore'];
 }, 60_000);
 
 afterAll(async () => {
@@ -125,6 +128,11 @@ describe('vancore-ha update module', () => {
         status: 'success',
         version: '2.0.0',
       });
+      // The inventory script reports what the module recorded (Mender runs it with no arguments).
+      const inv = await runModule(inventory, '', van.root, van.env);
+      expect(inv.stdout.split('\n')).toEqual(
+        expect.arrayContaining(['vancore.ha_addons.version=2.0.0', 'vancore.health.last_update_status=success']),
+      );
       // A repeated commit (the client's commit was cut after ours) changes nothing.
       await expectOk(runModule(mod, 'ArtifactCommit', tree, van.env));
     } finally {
