@@ -1,7 +1,10 @@
 // What each gate does with Home Assistant, in one place so the gates themselves change by a line or
 // two: publish the decision on the van's screen, the notice before an install, the result after.
 // Nothing here throws into a gate: HA is for the people in the van, never on the update's critical path.
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { GateDecision } from '../../core/schemas/gate.js';
+import { inFlightHeaderDir } from '../artifact-facts.js';
 import type { GateOutcome } from '../gate/common.js';
 import type { DeviceSetup } from '../env.js';
 import type { Log } from '../log.js';
@@ -15,10 +18,11 @@ export async function showDecision(setup: DeviceSetup, out: GateOutcome, log: Lo
   try {
     const screen = VanScreen.for(setup.config, setup.stateDir, log);
     if (!screen) return;
-    await screen.publish(
-      out.decision,
-      validationSeconds === undefined ? {} : { validation_seconds: validationSeconds },
-    );
+    const size = out.decision.phase === 'ArtifactInstall_Enter' ? payloadBytes(setup.menderDataDir) : null;
+    await screen.publish(out.decision, {
+      size_bytes: size,
+      ...(validationSeconds === undefined ? {} : { validation_seconds: validationSeconds }),
+    });
     const d = out.decision;
     const what = releaseLine(d);
     if (d.phase === 'ArtifactCommit_Enter' && d.verdict === 'proceed') {
@@ -48,6 +52,21 @@ export async function showInstallFailed(setup: DeviceSetup, log: Log, d: Pick<Ga
     await screen.notify(NOTE_ID, 'Update failed', `${what} could not be installed: the previous version is restored.`);
   } catch (e) {
     log.warn({ error: (e as Error).message }, 'could not show the update on Home Assistant');
+  }
+}
+
+/**
+ * The downloaded payload's size: at ArtifactInstall_Enter the client 3.4 has stored the payload files
+ * of a module update in the tree beside the header (RECIPE §8.12). null when there is nothing to count.
+ */
+export function payloadBytes(menderDataDir: string): number | null {
+  const files = join(dirname(inFlightHeaderDir(menderDataDir)), 'files');
+  try {
+    let n = 0;
+    for (const f of readdirSync(files)) n += statSync(join(files, f)).size;
+    return n;
+  } catch {
+    return null;
   }
 }
 

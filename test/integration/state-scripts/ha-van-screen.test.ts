@@ -58,6 +58,8 @@ async function van(o: { url?: string; noticeMinutes?: number; entities?: Record<
     [`${HEADER}/artifact_name`]: 'vancore-ha_addons-2.0.0',
     [`${HEADER}/meta-data`]: JSON.stringify(metaDoc({ component: 'ha_addons', version: '2.0.0', requires: {} })),
     'state/readings.json': readingsNow(),
+    // The payload the client stored for the in-flight module update (size shown on the screen).
+    'data/modules/v3/payloads/0000/tree/files/vancore-index.json': '{"format":1}',
   });
   return {
     root,
@@ -138,6 +140,7 @@ describe('gates with Home Assistant', () => {
       pending_release: 'vancore-ha_addons-2.0.0',
       unavailable: ['Home Assistant add-ons being updated'],
       expected_duration_min: 5,
+      size_bytes: 12,
     });
     // The install then fails: ArtifactInstall_Error tells the van the result.
     expect((await runScript(INSTALL_ERROR, v.env)).code).toBe(0);
