@@ -411,7 +411,7 @@ describe('artifact build: bad input exits non-zero with one line and writes noth
           join(d, 'out'),
         ]),
       2,
-      /--type must be one of compose, config, vpn, got 'rootfs'$/,
+      /--type must be one of compose, config, vpn, ha-addons, got 'rootfs'$/,
     ],
     [
       'gate scripts not built',
