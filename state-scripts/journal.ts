@@ -9,6 +9,7 @@ import {
   GATE_HISTORY_MAX_LINES,
   GATE_HISTORY_PREVIOUS_FILE,
   GATE_JOURNAL_FILE,
+  publishedAfter,
   readGateJournal,
   type GateJournal,
 } from '../core/gate-journal.js';
@@ -62,6 +63,7 @@ export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>)
     last: decision,
     phases: { ...before?.phases, [d.phase]: decision },
     history_lines: lines + 1,
+    published: publishedAfter(before?.published, decision),
   };
   writeFileAtomic(join(stateDir, GATE_JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
   return decision;
