@@ -82,6 +82,42 @@ describe('decision journal', () => {
     expect(InventoryKeySchemas['vancore.gate.since'].safeParse(inv.since).success).toBe(true);
   });
 
+  it('the published view (vancore.gate.*) changes with phase, state, codes or artifact, not with a message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
+    const say = (verdict: Verdict['verdict'], codes: string[], message: string, t: number) =>
+      recordDecision(
+        dir,
+        toDecision(
+          'Sync_Leave',
+          { verdict, reasons: codes.map((code) => ({ code, message })), checks: [], facts: {} },
+          at(t),
+        ),
+      );
+    const published = () => gateInventoryValues(readGateJournal(dir).journal);
+    say('defer', ['settling'], 'stationary for 10 s, needs 5 min', 0);
+    const first = published();
+    expect(first).toEqual({
+      state: 'deferred',
+      phase: 'Sync_Leave',
+      reason: 'settling: stationary for 10 s, needs 5 min',
+      since: at(0).toISOString(),
+    });
+    say('defer', ['settling'], 'stationary for 40 s, needs 5 min', 30);
+    expect(published()).toEqual(first);
+    say('defer', ['settling', 'signal_low'], 'signal quality 0.4 is below 0.6', 60);
+    expect(published()).toMatchObject({
+      reason: expect.stringMatching(/^settling, signal_low: /),
+      since: at(0).toISOString(),
+    });
+    say('proceed', ['conditions_met'], 'stationary for 6 min', 400);
+    const open = published();
+    expect(open).toMatchObject({ state: 'open', since: at(400).toISOString() });
+    say('proceed', ['conditions_met'], 'stationary for 36 min', 2200);
+    expect(published()).toEqual(open);
+    recordDecision(dir, toDecision('ArtifactInstall_Enter', v('proceed', 'conditions_met'), at(2201)));
+    expect(published()).toMatchObject({ phase: 'ArtifactInstall_Enter' });
+  });
+
   it('rotates the history at 500 lines, keeping one previous file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
     await writeFile(join(dir, GATE_HISTORY_FILE), 'old\n');
