@@ -105,10 +105,8 @@ describe('decision journal', () => {
     say('defer', ['settling'], 'stationary for 40 s, needs 5 min', 30);
     expect(published()).toEqual(first);
     say('defer', ['settling', 'signal_low'], 'signal quality 0.4 is below 0.6', 60);
-    expect(published()).toMatchObject({
-      reason: expect.stringMatching(/^settling, signal_low: /),
-      since: at(0).toISOString(),
-    });
+    expect(published().reason).toMatch(/^settling, signal_low: /);
+    expect(published().since).toBe(at(0).toISOString());
     say('proceed', ['conditions_met'], 'stationary for 6 min', 400);
     const open = published();
     expect(open).toMatchObject({ state: 'open', since: at(400).toISOString() });
