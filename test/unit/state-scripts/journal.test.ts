@@ -172,6 +172,12 @@ describe('environment defaults', () => {
       configPath: '/tmp/r/etc/vancore/ota.yaml',
       menderDataDir: '/tmp/r/var/lib/mender',
     });
+    // A C++ client started with MENDER_DATASTORE_DIR: its scripts inherit it (3.4 passes its environment
+    // unchanged, RECIPE §5; assumed for 5.x). Ours still wins.
+    expect(env.preConfig({ MENDER_DATASTORE_DIR: '/data/mender' }).menderDataDir).toBe('/data/mender');
+    expect(env.preConfig({ MENDER_DATASTORE_DIR: '/data/mender', VANCORE_MENDER_DATA_DIR: '/x' }).menderDataDir).toBe(
+      '/x',
+    );
     expect(
       env.preConfig(
         { VANCORE_OTA_CONFIG: '/c.yaml', VANCORE_OTA_STATE_DIR: '/s', VANCORE_MENDER_DATA_DIR: '/m' },
