@@ -116,6 +116,32 @@ describe('decision journal', () => {
     expect(published()).toMatchObject({ phase: 'ArtifactInstall_Enter' });
   });
 
+  it('Sync_Leave (every sync on 5.x) adds a history line only when its answer changes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
+    const sync = (verdict: Verdict['verdict'], code: string, t: number) =>
+      recordDecision(dir, toDecision('Sync_Leave', v(verdict, code), at(t)));
+    sync('defer', 'moving', 0);
+    sync('defer', 'moving', 1800);
+    sync('defer', 'moving', 3600);
+    sync('defer', 'signal_low', 5400);
+    sync('proceed', 'conditions_met', 7200);
+    sync('proceed', 'conditions_met', 9000);
+    const lines = (await readFile(join(dir, GATE_HISTORY_FILE), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { reasons: { code: string }[] }).reasons[0]?.code)).toEqual([
+      'moving',
+      'signal_low',
+      'conditions_met',
+    ]);
+    const j = readGateJournal(dir).journal;
+    expect(j?.history_lines).toBe(3);
+    // gate.json still has the latest run, with the streak's since.
+    expect(j?.phases.Sync_Leave).toMatchObject({ at: at(9000).toISOString(), since: at(7200).toISOString() });
+    // Other phases log every decision, as before.
+    recordDecision(dir, toDecision('Download_Enter', v('defer'), at(9100)));
+    recordDecision(dir, toDecision('Download_Enter', v('defer'), at(9200)));
+    expect(readGateJournal(dir).journal?.history_lines).toBe(5);
+  });
+
   it('rotates the history at 500 lines, keeping one previous file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
     await writeFile(join(dir, GATE_HISTORY_FILE), 'old\n');
