@@ -118,7 +118,7 @@ export function desiredFiles(
     out.push({ dest: `${place.dest}/${rest[0]}`, content: f.content, mode: place.mode, from: f.rel });
   }
   // 3.4 refuses every state script without this file (RECIPE §5); 5.x would take a missing one as 3
-  // (RECIPE-current §3.1), but says so only by accident of its defaults: write it for both.
+  // (RECIPE-current §3.1). Written for both, so the layout does not lean on that default.
   out.push({ dest: '/etc/mender/scripts/version', content: Buffer.from('3\n'), mode: 0o644, from: '(generated)' });
   if (verifyKey) out.push({ dest: VERIFY_KEY_DEST, content: verifyKey, mode: 0o644, from: '--verify-key' });
   for (const f of out) f.dest = inClientDirs(f.dest, dirs);
