@@ -6,7 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/clock.js';
 import { hostPaths } from '../core/host-paths.js';
-import { describeAction, INSTALL_STATE_DIR } from './installer/plan.js';
+import { VanError } from '../core/errors.js';
+import { describeAction, INSTALL_STATE_DIR, requestedFlavour } from './installer/plan.js';
 import { deviceInstall, deviceUninstall } from './installer/install.js';
 import { opt, type Command } from './lib/command-shape.js';
 import { nodeRunner } from './lib/runner.js';
@@ -47,12 +48,21 @@ export const deviceCommand: Command = {
       name: 'install',
       summary: 'Install state scripts, update modules and inventory hooks',
       description:
-        'Lay out the VanCore hooks on a van: the gate scripts in /etc/mender/scripts (+ version), the update\n' +
+        'Lay out the VanCore hooks on a van for its Mender client: the gate scripts in /etc/mender/scripts\n' +
+        '(+ version; the download gate at Download_Enter for mender 3.x, at Sync_Leave for mender-update\n' +
+        '>= 5.0.1, whose "not now" is silent only there), the update\n' +
         'modules, the identity and inventory scripts, the health runner, the sensord unit, and the keys of\n' +
         'the mender.conf fragment. Needs Node.js >= 20 on the van. Idempotent: a second run changes nothing.\n' +
         `Every replaced file is backed up and recorded in ${INSTALL_STATE_DIR}, so uninstall restores the van.`,
       options: {
         root: rootOption,
+        client: {
+          type: 'string',
+          value: 'auto|3|5',
+          description:
+            'the Mender client: 3 = mender 3.x, 5 = mender-update >= 5.0.1 (4.0.x-5.0.0 are refused); auto detects it by --version under --root, else on this host',
+          default: 'auto',
+        },
         from: { type: 'string', value: 'DIR', description: 'the device kit (default: dist/device next to this CLI)' },
         'verify-key': {
           type: 'string',
@@ -64,13 +74,19 @@ export const deviceCommand: Command = {
       },
       examples: [
         'vancore-ota device install --verify-key /etc/vancore/artifact-signing.pub',
+        'vancore-ota device install --client 5 --verify-key /etc/vancore/artifact-signing.pub',
         'vancore-ota device install --root /mnt/van-image --from dist/device --verify-key ci.pub --dry-run',
       ],
       async run({ values, io }) {
         const root = resolve(opt.string(values, 'root') ?? '/');
         const dryRun = opt.bool(values, 'dry-run');
         const key = opt.string(values, 'verify-key');
+        const clientText = opt.string(values, 'client') ?? 'auto';
+        const client = requestedFlavour(clientText);
+        if (!client) throw new VanError('USAGE', `--client must be auto, 3 or 5, got '${clientText}'`);
         const actions = await deviceInstall({
+          client,
+          env: { MENDER_CONF_DIR: io.env.MENDER_CONF_DIR, MENDER_DATA_DIR: io.env.MENDER_DATA_DIR },
           paths: hostPaths(root),
           from: resolve(opt.string(values, 'from') ?? defaultKit()),
           verifyKey: key === undefined ? null : resolve(key),

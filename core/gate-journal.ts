@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
-import type { GatePhase } from './schemas/common.js';
+import { GatePhase } from './schemas/common.js';
 import { GateDecision } from './schemas/gate.js';
 
 /** Latest decision overall and per phase (atomically replaced). */
@@ -21,11 +21,29 @@ export const GateJournal = z.object({
   last: GateDecision,
   phases: z.object({
     Download_Enter: z.optional(GateDecision),
+    Sync_Leave: z.optional(GateDecision),
     ArtifactInstall_Enter: z.optional(GateDecision),
     ArtifactCommit_Enter: z.optional(GateDecision),
   }),
   /** Lines in the current history file (drives rotation without re-reading it). */
   history_lines: z.int().check(z.minimum(0)),
+  /**
+   * What the inventory publishes as `vancore.gate.*`: the latest decision's phase, state and reason
+   * codes, with the reason line of the first decision that had them. The C++ client pushes inventory
+   * only when it changed (RECIPE-current §3.3) and its Sync_Leave gate runs at every sync, so the
+   * published values must change exactly when the phase, state, codes or artifact do — not when a
+   * message's numbers (an age, a signal quality) move.
+   */
+  published: z.optional(
+    z.object({
+      phase: GatePhase,
+      state: GateDecision.shape.state,
+      codes: z.array(z.string()),
+      artifact: z.optional(z.string()),
+      reason: z.string(),
+      since: z.string(),
+    }),
+  ),
 });
 export type GateJournal = z.infer<typeof GateJournal>;
 
@@ -60,6 +78,8 @@ export function gateInventoryValues(journal: GateJournal | null): {
   since: string | undefined;
 } {
   if (!journal) return { state: undefined, phase: 'none', reason: '', since: undefined };
+  const p = journal.published;
+  if (p) return { state: p.state, phase: p.phase, reason: p.reason.slice(0, 256), since: p.since };
   const d = journal.last;
   return { state: d.state, phase: d.phase, reason: gateReasonLine(d).slice(0, 256), since: d.since };
 }
@@ -69,4 +89,29 @@ export function gateReasonLine(d: Pick<GateDecision, 'reasons'>): string {
   if (d.reasons.length === 0) return '';
   const codes = d.reasons.map((r) => r.code).join(', ');
   return `${codes}: ${d.reasons.map((r) => r.message).join('; ')}`;
+}
+
+/** Pure: the journal's `published` view after decision `d` (kept while phase, state, codes and artifact stay). */
+export function publishedAfter(
+  prev: GateJournal['published'],
+  d: Pick<GateDecision, 'phase' | 'state' | 'reasons' | 'since' | 'artifact'>,
+): NonNullable<GateJournal['published']> {
+  const codes = d.reasons.map((r) => r.code);
+  const artifact = d.artifact?.name;
+  if (
+    prev &&
+    prev.phase === d.phase &&
+    prev.state === d.state &&
+    prev.artifact === artifact &&
+    prev.codes.join(',') === codes.join(',')
+  )
+    return prev;
+  return {
+    phase: d.phase,
+    state: d.state,
+    codes,
+    ...(artifact ? { artifact } : {}),
+    reason: gateReasonLine(d),
+    since: d.since,
+  };
 }

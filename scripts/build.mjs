@@ -36,6 +36,8 @@ await chmod(join(dist, 'cli.js'), 0o755);
 // gates' parsed-config cache, so a new build never trusts a config parsed by an older schema.
 const deviceEntries = {
   'mender-scripts/Download_Enter_50_vancore-gate': 'state-scripts/bin/Download_Enter.ts',
+  // The same download gate for the C++ client (issue #13): device install lays out one of the two.
+  'mender-scripts/Sync_Leave_50_vancore-gate': 'state-scripts/bin/Sync_Leave.ts',
   'mender-scripts/ArtifactInstall_Enter_50_vancore-gate': 'state-scripts/bin/ArtifactInstall_Enter.ts',
   'mender-scripts/ArtifactInstall_Error_50_vancore-gate': 'state-scripts/bin/ArtifactInstall_Error.ts',
   'mender-scripts/ArtifactCommit_Enter_50_vancore-validate': 'state-scripts/bin/ArtifactCommit_Enter.ts',

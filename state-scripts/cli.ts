@@ -47,6 +47,7 @@ const CONFIG_OPTION: Option = {
 
 const mains: Record<GatePhase, GateMain> = {
   Download_Enter: runDownloadGate,
+  Sync_Leave: (o) => runDownloadGate(o, 'Sync_Leave'),
   ArtifactInstall_Enter: runInstallGate,
   ArtifactCommit_Enter: runCommitGate,
 };
@@ -91,7 +92,7 @@ export const gateCommand: Command = {
           throw new VanError('USAGE', `<State> must be one of ${GatePhases.join(', ')}, got '${phase}'`);
         }
         const metaData = str(values['meta-data']);
-        if (metaData && phase === 'Download_Enter') {
+        if (metaData && (phase === 'Download_Enter' || phase === 'Sync_Leave')) {
           throw new VanError('USAGE', '--meta-data applies to ArtifactInstall_Enter and ArtifactCommit_Enter');
         }
         const ws = str(values['window-seconds']);

@@ -2,7 +2,8 @@
 // `vancore-ota gate check` and `vancore-ota sensord` (docs/gates.md, "Environment"):
 //   config     --config, else $VANCORE_OTA_CONFIG, else /etc/vancore/ota.yaml (missing = defaults)
 //   state dir  $VANCORE_OTA_STATE_DIR, else ota.yaml `state_dir`
-//   Mender     $VANCORE_MENDER_DATA_DIR, else /var/lib/mender (the client's --data)
+//   Mender     $VANCORE_MENDER_DATA_DIR, else $MENDER_DATASTORE_DIR (the C++ client's own variable,
+//              RECIPE-current §2), else /var/lib/mender (the client's --data / datastore)
 //   host root  $VANCORE_OTA_ROOT, else / (every default device path is resolved under it: tests, sandboxes)
 // Mender passes its own environment to every script unchanged (RECIPE §5), so these reach the gates.
 import type { DeviceConfig } from '../core/config/device-config.js';
@@ -47,7 +48,8 @@ export function preConfig(env: NodeJS.ProcessEnv, configFlag?: string) {
     stateDirOverride,
     /** Where the parsed-config cache lives: the state dir as far as it is known before the config is read. */
     cacheDir: stateDirOverride ?? paths.resolve(DEFAULT_STATE_DIR),
-    menderDataDir: nonEmpty(env[EnvVars.menderData]) ?? paths.resolve(DEFAULT_MENDER_DATA_DIR),
+    menderDataDir:
+      nonEmpty(env[EnvVars.menderData]) ?? nonEmpty(env.MENDER_DATASTORE_DIR) ?? paths.resolve(DEFAULT_MENDER_DATA_DIR),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   GATE_HISTORY_MAX_LINES,
   GATE_HISTORY_PREVIOUS_FILE,
   GATE_JOURNAL_FILE,
+  publishedAfter,
   readGateJournal,
   type GateJournal,
 } from '../core/gate-journal.js';
@@ -43,13 +44,29 @@ export function sinceFor(prev: GateDecision | undefined, next: Omit<GateDecision
   return next.at;
 }
 
-/** Record a decision; returns it with `since` filled in. */
+/** Pure: does `next` say what the phase's previous decision said (state, reason codes, artifact)? */
+export function repeats(prev: GateDecision | undefined, next: Omit<GateDecision, 'since'>): boolean {
+  return (
+    prev !== undefined &&
+    prev.state === next.state &&
+    prev.artifact?.name === next.artifact?.name &&
+    prev.reasons.map((r) => r.code).join(',') === next.reasons.map((r) => r.code).join(',')
+  );
+}
+
+/**
+ * Record a decision; returns it with `since` filled in. The C++ client's download gate (Sync_Leave)
+ * runs at every sync, deployment or not (docs/gates.md): a Sync_Leave decision that repeats the
+ * previous one updates gate.json but adds no history line, so the history keeps weeks of install and
+ * commit decisions instead of days of "still moving".
+ */
 export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>): GateDecision {
   mkdirSync(stateDir, { recursive: true });
   const { journal: before } = readGateJournal(stateDir);
   const decision: GateDecision = { ...d, since: sinceFor(before?.phases[d.phase], d) };
   let lines = before?.history_lines ?? 0;
-  if (lines >= GATE_HISTORY_MAX_LINES) {
+  const quiet = d.phase === 'Sync_Leave' && repeats(before?.phases.Sync_Leave, d);
+  if (!quiet && lines >= GATE_HISTORY_MAX_LINES) {
     try {
       renameSync(join(stateDir, GATE_HISTORY_FILE), join(stateDir, GATE_HISTORY_PREVIOUS_FILE));
     } catch {
@@ -57,11 +74,15 @@ export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>)
     }
     lines = 0;
   }
-  appendFileSync(join(stateDir, GATE_HISTORY_FILE), `${JSON.stringify(decision)}\n`);
+  if (!quiet) {
+    appendFileSync(join(stateDir, GATE_HISTORY_FILE), `${JSON.stringify(decision)}\n`);
+    lines += 1;
+  }
   const journal: GateJournal = {
     last: decision,
     phases: { ...before?.phases, [d.phase]: decision },
-    history_lines: lines + 1,
+    history_lines: lines,
+    published: publishedAfter(before?.published, decision),
   };
   writeFileAtomic(join(stateDir, GATE_JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
   return decision;

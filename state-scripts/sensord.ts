@@ -9,6 +9,7 @@
 // vans pay for LTE data). One cycle at a time: the loop awaits each cycle before sleeping.
 import type { Clock } from '../core/clock.js';
 import { readGateJournal } from '../core/gate-journal.js';
+import { CLIENT_FILE, readInstalledClient } from '../core/schemas/client.js';
 import { MotionReading, PowerReading, SignalReading, type Readings } from '../core/schemas/readings.js';
 import type { MotionSources } from '../core/schemas/readings.js';
 import type { DeviceSetup } from './env.js';
@@ -28,7 +29,7 @@ import { probeLink, type ProbeResult } from './sense/probe.js';
 import { StationaryTracker, type MotionView } from './sense/stationary.js';
 import { readWifi } from './sense/wifi.js';
 import { signalScore } from './signal-score.js';
-import { shouldWake, wakeClient } from './wake.js';
+import { latestDownload, shouldWake, wakeClient } from './wake.js';
 
 export const SIGNAL_EVERY_MS = 15_000;
 export const PROBE_EVERY_MS = 60_000;
@@ -326,7 +327,7 @@ export async function runSensord(deps: SensordDeps, opts: SensordOptions): Promi
   const maybeWake = async (now: Date, readings: Readings) => {
     const mode = setup.config.mender.check_update;
     if (mode === 'off') return;
-    const last = readGateJournal(setup.stateDir).journal?.phases.Download_Enter;
+    const last = latestDownload(readGateJournal(setup.stateDir).journal?.phases);
     const policy = setup.config.download;
     const w = policy.maintenance_window;
     const verdictNow = decideDownload({
@@ -339,9 +340,11 @@ export async function runSensord(deps: SensordDeps, opts: SensordOptions): Promi
     if (!shouldWake({ now, lastDownload: last, verdictNow, wokeFor, wokeAt })) return;
     wokeFor = last?.at ?? null;
     wokeAt = now;
+    const client = readInstalledClient(setup.paths.resolve(CLIENT_FILE)).client;
     const r = await wakeClient(mode, {
       procDir: deps.procDir,
       runner: deps.runner,
+      ...(client ? { client: client.flavour } : {}),
       ...(deps.kill ? { kill: deps.kill } : {}),
     });
     if (r.ok) log.info({ how: r.how, deferred_at: wokeFor }, 'download gate would open now: asked the client to check');

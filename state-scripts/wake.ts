@@ -1,8 +1,10 @@
 // Asking the Mender client to check for its deployment now, when a download was deferred and the gate
 // would now open (sensord). Under systemd `mender check-update` (3.x) / `mender-update check-update`
-// (4.x) does it; without systemd those fail (RECIPE §8.7), and SIGUSR1 to the daemon works in both.
+// (5.x: `systemctl show --property=MainPID mender-updated`, then SIGUSR1, RECIPE-current §2/§3.3) does
+// it; without systemd those fail (RECIPE §6.2), and SIGUSR1 to the daemon works for both.
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { ClientFlavour } from '../core/schemas/client.js';
 import type { GateDecision } from '../core/schemas/gate.js';
 import type { CommandRunner } from './health.js';
 import type { Verdict } from './policy/types.js';
@@ -36,6 +38,16 @@ export function findMenderDaemonPid(procDir: string): number | null {
   return null;
 }
 
+/** The most recent of the two download gates' decisions (a van switched clients may have both). */
+export function latestDownload(
+  phases: { Download_Enter?: GateDecision | undefined; Sync_Leave?: GateDecision | undefined } | undefined,
+): GateDecision | undefined {
+  const a = phases?.Download_Enter;
+  const b = phases?.Sync_Leave;
+  if (!a || !b) return a ?? b;
+  return Date.parse(a.at) >= Date.parse(b.at) ? a : b;
+}
+
 /** How long a deferral counts as "recent" for a wake-up. */
 export const WAKE_RECENT_MS = 24 * 3600_000;
 /** Never wake more often than this. */
@@ -43,7 +55,7 @@ export const WAKE_MIN_GAP_MS = 60_000;
 
 export interface WakeFacts {
   now: Date;
-  /** The journal's latest Download_Enter decision. */
+  /** The journal's latest download decision (Download_Enter on 3.x, Sync_Leave on 5.x: latestDownload). */
   lastDownload: GateDecision | undefined;
   /** decideDownload with the current readings. */
   verdictNow: Verdict;
@@ -64,26 +76,53 @@ export function shouldWake(f: WakeFacts): boolean {
 
 export type WakeMode = 'signal' | 'command' | 'off';
 
+/** The `check-update` command of each client (RECIPE §6.2 for 3.4, RECIPE-current §3.3 for 5.x). */
+const CHECK_UPDATE: Record<ClientFlavour, readonly string[]> = {
+  'mender-3': ['mender', 'check-update'],
+  'mender-update-5': ['mender-update', 'check-update'],
+};
+
+function signalDaemon(
+  deps: { procDir: string; kill?: (pid: number, signal: NodeJS.Signals) => void },
+  before: string,
+): { ok: boolean; how: string } {
+  const pid = findMenderDaemonPid(deps.procDir);
+  if (pid === null) return { ok: false, how: `${before}no mender daemon running` };
+  try {
+    (deps.kill ?? ((p, s) => process.kill(p, s)))(pid, 'SIGUSR1');
+    return { ok: true, how: `${before}SIGUSR1 to mender daemon ${pid}` };
+  } catch (e) {
+    return { ok: false, how: `${before}SIGUSR1 to ${pid}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
+  }
+}
+
+/**
+ * Ask whichever client runs to check for its deployment now. `signal`: SIGUSR1 to the daemon found in
+ * /proc (both clients take it: RECIPE §6.2, RECIPE-current §3.3). `command`: the client's own
+ * `check-update` (the recorded client's first, else mender-update then mender); both look the daemon
+ * up through systemd, so where that fails (no systemd) the signal is the fallback.
+ */
 export async function wakeClient(
   mode: WakeMode,
-  deps: { procDir: string; runner: CommandRunner; kill?: (pid: number, signal: NodeJS.Signals) => void },
+  deps: {
+    procDir: string;
+    runner: CommandRunner;
+    kill?: (pid: number, signal: NodeJS.Signals) => void;
+    /** The client device install recorded (CLIENT_FILE), when known. */
+    client?: ClientFlavour;
+  },
 ): Promise<{ ok: boolean; how: string }> {
   if (mode === 'off') return { ok: false, how: 'check_update is off' };
-  if (mode === 'signal') {
-    const pid = findMenderDaemonPid(deps.procDir);
-    if (pid === null) return { ok: false, how: 'no mender daemon running' };
-    try {
-      (deps.kill ?? ((p, s) => process.kill(p, s)))(pid, 'SIGUSR1');
-      return { ok: true, how: `SIGUSR1 to mender daemon ${pid}` };
-    } catch (e) {
-      return { ok: false, how: `SIGUSR1 to ${pid}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
-    }
-  }
-  for (const cmd of ['mender', 'mender-update']) {
-    const r = await deps.runner.run([cmd, 'check-update'], { timeoutMs: 30_000 });
+  if (mode === 'signal') return signalDaemon(deps, '');
+  const commands = deps.client
+    ? [CHECK_UPDATE[deps.client]]
+    : [CHECK_UPDATE['mender-update-5'], CHECK_UPDATE['mender-3']];
+  for (const argv of commands) {
+    const r = await deps.runner.run(argv, { timeoutMs: 30_000 });
     if (r.error === 'ENOENT') continue;
-    if (r.code === 0) return { ok: true, how: `${cmd} check-update` };
-    return { ok: false, how: `${cmd} check-update: exit ${r.code ?? r.signal ?? r.error ?? '?'}` };
+    const how = argv.join(' ');
+    if (r.code === 0) return { ok: true, how };
+    return signalDaemon(deps, `${how}: exit ${r.code ?? r.signal ?? r.error ?? '?'}; `);
   }
-  return { ok: false, how: 'neither mender nor mender-update is installed' };
+  return signalDaemon(deps, `${commands.map((c) => c[0]).join(' / ')} not installed; `);
 }

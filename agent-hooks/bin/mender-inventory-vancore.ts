@@ -26,6 +26,8 @@ async function main(): Promise<number> {
   });
   const { lines, skipped } = formatInventoryLines(inventoryEntries(facts));
   if (skipped.length > 0) warn(`skipped keys: ${skipped.join(', ')}`);
+  // Sorted, so the same facts print the same bytes (5.x compares the set before it sends it).
+  lines.sort();
   process.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : '');
   return 0;
 }

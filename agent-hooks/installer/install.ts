@@ -1,14 +1,25 @@
 // `vancore-ota device install|uninstall`: sensing the van and the kit, running the planned actions
 // and keeping the manifest (written after every action, so an interrupted run is picked up again).
-import { copyFile, lstat, mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, copyFile, lstat, mkdir, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VanError } from '../../core/errors.js';
+import {
+  CLIENT_BINARY,
+  classifyClientVersion,
+  parseVersionOutput,
+  type ClientFlavour,
+  type InstalledClient,
+} from '../../core/schemas/client.js';
 import type { HostPaths } from '../../core/host-paths.js';
 import { replaceFileAtomic } from '../../core/versions.js';
 import type { CommandRunner } from '../lib/runner.js';
 import {
   checkNode,
+  DEFAULT_CLIENT_DIRS,
+  describeAction,
   desiredFiles,
+  inClientDirs,
   InstallManifest,
   INSTALL_STATE_DIR,
   KIT_ROOT_FILES,
@@ -20,6 +31,7 @@ import {
   planUninstall,
   sha256,
   VERIFY_KEY_DEST,
+  type ClientDirs,
   type InstallAction,
   type KitFile,
   type ManifestEntry,
@@ -37,6 +49,83 @@ export interface InstallOptions {
   runner: CommandRunner;
   now: Date;
   say: (line: string) => void;
+  /** --client: which Mender client to lay out for (auto: detect it). Default auto. */
+  client?: ClientFlavour | 'auto';
+  /** The installer's environment: 5.x reads MENDER_CONF_DIR / MENDER_DATA_DIR (RECIPE-current §2). */
+  env?: { MENDER_CONF_DIR?: string | undefined; MENDER_DATA_DIR?: string | undefined };
+}
+
+/** Where a van's PATH looks for programs (searched under --root before the host's PATH). */
+const BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/** `--root` must be an existing, writable directory: one clear line otherwise (not an internal error). */
+export async function checkRoot(root: string, write: boolean): Promise<void> {
+  const st = await stat(root).catch((e: NodeJS.ErrnoException) => e);
+  if (st instanceof Error) {
+    throw new VanError(
+      'USAGE',
+      `--root ${root}: ${st.code === 'ENOENT' ? 'no such directory' : (st.code ?? st.message)}`,
+    );
+  }
+  if (!st.isDirectory()) throw new VanError('USAGE', `--root ${root}: not a directory`);
+  if (!write) return;
+  const denied = await access(root, constants.W_OK).then(
+    () => null,
+    (e: NodeJS.ErrnoException) => e.code ?? 'not writable',
+  );
+  if (denied) throw new VanError('INPUT_INVALID', `--root ${root} is not writable (${denied})`);
+}
+
+/** `<binary> --version` under the root's PATH, else on the host's; null when it is nowhere. */
+async function clientVersion(
+  paths: HostPaths,
+  binary: string,
+  runner: CommandRunner,
+): Promise<{ where: string; output: string } | null> {
+  const candidates: string[] = [];
+  for (const dir of BIN_DIRS) {
+    const abs = paths.resolve(`${dir}/${binary}`);
+    const st = await stat(abs).catch(() => null);
+    if (st?.isFile() && (st.mode & 0o111) !== 0) candidates.push(abs);
+  }
+  // Not under the root (an image without the client yet, or root = /): the host's PATH.
+  candidates.push(binary);
+  for (const cmd of candidates) {
+    const r = await runner.run(cmd, ['--version'], { timeoutMs: 10_000 });
+    if (r.spawnError === 'ENOENT') continue;
+    return { where: cmd, output: r.code === 0 ? r.stdout : `${r.stdout}${r.stderr}` };
+  }
+  return null;
+}
+
+/**
+ * Which client to lay out for: `mender` 3.x or `mender-update` ≥ 5.0.1, by `--version`; 4.0.x–5.0.0
+ * are refused (MEN-7900, RECIPE-current §0). `auto` prefers mender-update when both are there.
+ */
+export async function detectClient(
+  paths: HostPaths,
+  want: ClientFlavour | 'auto',
+  runner: CommandRunner,
+): Promise<InstalledClient> {
+  const binaries = want === 'auto' ? (['mender-update', 'mender'] as const) : ([CLIENT_BINARY[want]] as const);
+  for (const binary of binaries) {
+    const found = await clientVersion(paths, binary, runner);
+    if (!found) continue;
+    const version = parseVersionOutput(found.output);
+    if (!version) {
+      throw new VanError(
+        'INPUT_INVALID',
+        `cannot read the version of ${found.where} from '${found.output.trim().split('\n')[0]?.slice(0, 60) ?? ''}'`,
+      );
+    }
+    const c = classifyClientVersion(binary, version);
+    if (!c.ok) throw new VanError('INPUT_INVALID', c.reason);
+    return { flavour: c.flavour, version };
+  }
+  throw new VanError(
+    'TOOL_MISSING',
+    `no ${binaries.join(' or ')} found under ${paths.root} or on this host's PATH: install the Mender client first (mender-client 3.x or mender-update ≥ 5.0.1)`,
+  );
 }
 
 async function fileState(path: string): Promise<{ sha256: string; mode: number } | null> {
@@ -115,7 +204,7 @@ async function execute(a: InstallAction, keeper: ManifestKeeper, paths: HostPath
       const st = await lstat(r(a.dest));
       keeper.upsert({
         dest: a.dest,
-        kind: a.dest === MENDER_CONF ? 'json-merge' : 'file',
+        kind: a.dest.endsWith('/mender.conf') ? 'json-merge' : 'file',
         sha256: '',
         existed: true,
         backup: name,
@@ -173,6 +262,7 @@ async function nodeVersion(runner: CommandRunner): Promise<string | null> {
 }
 
 export async function deviceInstall(o: InstallOptions): Promise<InstallAction[]> {
+  await checkRoot(o.paths.root, !o.dryRun);
   const nodeProblem = checkNode(await nodeVersion(o.runner));
   if (nodeProblem) throw new VanError('TOOL_MISSING', nodeProblem);
   const kit = await readKit(o.from);
@@ -193,12 +283,30 @@ export async function deviceInstall(o: InstallOptions): Promise<InstallAction[]>
   } catch {
     throw new VanError('INPUT_INVALID', `${join(o.from, FRAGMENT_FILE)} is missing or not JSON: build the kit first`);
   }
-  const verifyKey = o.verifyKey === null ? null : await readFile(o.verifyKey);
+  const client = await detectClient(o.paths, o.client ?? 'auto', o.runner);
+  // Only the C++ client reads these; the Go client hard-codes /etc/mender and /usr/share/mender.
+  const dirs: ClientDirs =
+    client.flavour === 'mender-update-5'
+      ? {
+          conf: o.env?.MENDER_CONF_DIR || DEFAULT_CLIENT_DIRS.conf,
+          data: o.env?.MENDER_DATA_DIR || DEFAULT_CLIENT_DIRS.data,
+        }
+      : DEFAULT_CLIENT_DIRS;
+  const confDest = inClientDirs(MENDER_CONF, dirs);
+  const keyDest = inClientDirs(VERIFY_KEY_DEST, dirs);
+  const verifyKey =
+    o.verifyKey === null
+      ? null
+      : await readFile(o.verifyKey).catch((e: NodeJS.ErrnoException) => {
+          throw new VanError('INPUT_INVALID', `--verify-key ${o.verifyKey}: ${e.code ?? e.message}`);
+        });
   if (verifyKey && !/-----BEGIN PUBLIC KEY-----/.test(verifyKey.toString('utf8'))) {
     throw new VanError('INPUT_INVALID', `${o.verifyKey} is not a PEM public key (-----BEGIN PUBLIC KEY-----)`);
   }
-  const keyOnVan = (await fileState(o.paths.resolve(VERIFY_KEY_DEST))) !== null;
+  const keyOnVan = (await fileState(o.paths.resolve(keyDest))) !== null;
   const menderKeys = { ...fragment };
+  if (typeof menderKeys.ArtifactVerifyKey === 'string')
+    menderKeys.ArtifactVerifyKey = inClientDirs(menderKeys.ArtifactVerifyKey, dirs);
   if (!verifyKey && !keyOnVan) {
     if (!o.allowUnsigned) {
       throw new VanError(
@@ -208,21 +316,30 @@ export async function deviceInstall(o: InstallOptions): Promise<InstallAction[]>
     }
     delete menderKeys.ArtifactVerifyKey;
   }
-  const desired = desiredFiles(kit, verifyKey);
+  const desired = desiredFiles(kit, verifyKey, client, dirs);
+  o.say(`client: ${CLIENT_BINARY[client.flavour]} ${client.version} (${client.flavour})`);
   const manifest = await readManifest(o.paths);
   const existing: Record<string, { sha256: string; mode: number } | null> = {};
-  for (const d of [...desired.map((x) => x.dest), MENDER_CONF]) existing[d] = await fileState(o.paths.resolve(d));
-  const menderConfPath = o.paths.resolve(MENDER_CONF);
-  const menderConf = existing[MENDER_CONF] ? await readFile(menderConfPath, 'utf8') : null;
+  for (const d of [...desired.map((x) => x.dest), confDest]) existing[d] = await fileState(o.paths.resolve(d));
+  const menderConfPath = o.paths.resolve(confDest);
+  const menderConf = existing[confDest] ? await readFile(menderConfPath, 'utf8') : null;
   const allDirs = new Set<string>();
-  for (const d of [...desired.map((x) => x.dest), MENDER_CONF, `${INSTALL_STATE_DIR}/${MANIFEST_FILE}`]) {
+  for (const d of [...desired.map((x) => x.dest), confDest, `${INSTALL_STATE_DIR}/${MANIFEST_FILE}`]) {
     for (const p of parents(d)) allDirs.add(p);
   }
   const missingDirs: string[] = [];
   for (const d of allDirs) if ((await lstat(o.paths.resolve(d)).catch(() => null)) === null) missingDirs.push(d);
   let actions: InstallAction[];
   try {
-    actions = planInstall({ desired, menderKeys, existing, menderConf, missingDirs, manifest });
+    actions = planInstall({
+      desired,
+      menderConfDest: confDest,
+      menderKeys,
+      existing,
+      menderConf,
+      missingDirs,
+      manifest,
+    });
   } catch (e) {
     throw new VanError('INPUT_INVALID', `${menderConfPath} is not valid JSON (${(e as Error).message}): fix it first`);
   }
@@ -232,13 +349,28 @@ export async function deviceInstall(o: InstallOptions): Promise<InstallAction[]>
     manifest ?? { format: 1, installed_at: o.now.toISOString(), entries: [], dirs: [] },
   );
   for (const a of actions) {
-    await execute(a, keeper, o.paths);
+    await executeOrSay(a, keeper, o.paths);
     await keeper.save();
   }
   return actions;
 }
 
+/** An action that fails (a read-only or unwritable folder) is one clear line; the manifest keeps what was done. */
+async function executeOrSay(a: InstallAction, keeper: ManifestKeeper, paths: HostPaths): Promise<void> {
+  try {
+    await execute(a, keeper, paths);
+  } catch (e) {
+    if (e instanceof VanError) throw e;
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new VanError(
+      'INPUT_INVALID',
+      `cannot ${describeAction(a).replace(/\s+/g, ' ')} under ${paths.root}: ${code}`,
+    );
+  }
+}
+
 export async function deviceUninstall(o: Pick<InstallOptions, 'paths' | 'dryRun'>): Promise<InstallAction[]> {
+  await checkRoot(o.paths.root, !o.dryRun);
   const manifest = await readManifest(o.paths);
   if (!manifest) {
     throw new VanError(
@@ -248,12 +380,13 @@ export async function deviceUninstall(o: Pick<InstallOptions, 'paths' | 'dryRun'
   }
   const existing: Record<string, { sha256: string; mode: number } | null> = {};
   for (const e of manifest.entries) existing[e.dest] = await fileState(o.paths.resolve(e.dest));
-  const menderConf = existing[MENDER_CONF] ? await readFile(o.paths.resolve(MENDER_CONF), 'utf8') : null;
+  const conf = manifest.entries.find((e) => e.kind === 'json-merge')?.dest ?? MENDER_CONF;
+  const menderConf = existing[conf] ? await readFile(o.paths.resolve(conf), 'utf8') : null;
   const actions = planUninstall(manifest, existing, menderConf);
   if (o.dryRun) return actions;
   const keeper = new ManifestKeeper(o.paths, manifest);
   for (const a of actions) {
-    await execute(a, keeper, o.paths);
+    await executeOrSay(a, keeper, o.paths);
     if (a.kind !== 'forget-manifest' && a.kind !== 'rmdir') await keeper.save();
   }
   return actions;

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import * as z from 'zod/mini';
+import { CLIENT_FILE, NOT_NOW_STATE, type ClientFlavour, type InstalledClient } from '../../core/schemas/client.js';
 import { IsoDateTime } from '../../core/schemas/common.js';
 
 /** Where install keeps its manifest and the originals of the files it replaced. */
@@ -67,10 +68,45 @@ export interface DesiredFile {
   from: string;
 }
 
-/** Pure: the kit's files → the files install puts on the van. Unknown kit folders are ignored. */
-export function desiredFiles(kit: readonly KitFile[], verifyKey: Buffer | null): DesiredFile[] {
+/** The download gates in the kit, one per client (NOT_NOW_STATE); install lays out only the client's own. */
+const DOWNLOAD_GATE = /^mender-scripts\/(Download_Enter|Sync_Leave)_/;
+
+/** Where the client reads its config and its hooks: 5.x honours MENDER_CONF_DIR / MENDER_DATA_DIR (RECIPE-current §2). */
+export interface ClientDirs {
+  /** mender.conf and scripts/ (default /etc/mender). */
+  conf: string;
+  /** modules/v3, identity/, inventory/ (default /usr/share/mender). */
+  data: string;
+}
+export const DEFAULT_CLIENT_DIRS: ClientDirs = { conf: '/etc/mender', data: '/usr/share/mender' };
+
+/** Pure: a default device path moved into the client's dirs (5.x with MENDER_CONF_DIR / MENDER_DATA_DIR). */
+export function inClientDirs(dest: string, dirs: ClientDirs): string {
+  for (const [from, to] of [
+    [DEFAULT_CLIENT_DIRS.conf, dirs.conf],
+    [DEFAULT_CLIENT_DIRS.data, dirs.data],
+  ] as const) {
+    if (dest === from || dest.startsWith(`${from}/`)) return `${to}${dest.slice(from.length)}`;
+  }
+  return dest;
+}
+
+/**
+ * Pure: the kit's files → the files install puts on the van for `client`. Unknown kit folders are
+ * ignored; of the two download gates only the client's NOT_NOW_STATE one is laid out (on 5.x a
+ * Download_Enter gate saying "not now" would be a deployment failure, RECIPE-current §3.2 (a)).
+ */
+export function desiredFiles(
+  kit: readonly KitFile[],
+  verifyKey: Buffer | null,
+  /** Absent: the Go client's layout and no client record (callers that only look at the other parts). */
+  client?: InstalledClient,
+  dirs: ClientDirs = DEFAULT_CLIENT_DIRS,
+): DesiredFile[] {
   const out: DesiredFile[] = [];
   for (const f of kit) {
+    const gate = DOWNLOAD_GATE.exec(f.rel);
+    if (gate && gate[1] !== NOT_NOW_STATE[client?.flavour ?? 'mender-3']) continue;
     const top = KIT_ROOT_FILES[f.rel];
     if (top) {
       out.push({ dest: top.dest, content: f.content, mode: top.mode, from: f.rel });
@@ -81,14 +117,31 @@ export function desiredFiles(kit: readonly KitFile[], verifyKey: Buffer | null):
     if (!place || rest.length !== 1) continue;
     out.push({ dest: `${place.dest}/${rest[0]}`, content: f.content, mode: place.mode, from: f.rel });
   }
-  // The client refuses every state script without this file (RECIPE §5).
+  // 3.4 refuses every state script without this file (RECIPE §5); 5.x would take a missing one as 3
+  // (RECIPE-current §3.1). Written for both, so the layout does not lean on that default.
   out.push({ dest: '/etc/mender/scripts/version', content: Buffer.from('3\n'), mode: 0o644, from: '(generated)' });
   if (verifyKey) out.push({ dest: VERIFY_KEY_DEST, content: verifyKey, mode: 0o644, from: '--verify-key' });
+  for (const f of out) f.dest = inClientDirs(f.dest, dirs);
+  if (client) {
+    out.push({
+      dest: CLIENT_FILE,
+      content: Buffer.from(`${JSON.stringify({ flavour: client.flavour, version: client.version })}\n`),
+      mode: 0o644,
+      from: `(detected ${client.flavour} ${client.version})`,
+    });
+  }
   return out.sort((a, b) => a.dest.localeCompare(b.dest));
+}
+
+/** Pure: which flavour `--client` asks for (auto = whatever is detected). */
+export function requestedFlavour(value: string): ClientFlavour | 'auto' | undefined {
+  return value === 'auto' ? 'auto' : value === '3' ? 'mender-3' : value === '5' ? 'mender-update-5' : undefined;
 }
 
 export interface InstallFacts {
   desired: DesiredFile[];
+  /** Where mender.conf is (MENDER_CONF, or under MENDER_CONF_DIR on 5.x). */
+  menderConfDest?: string;
   /** mender.conf keys to set (the fragment, minus ArtifactVerifyKey without a key). */
   menderKeys: Record<string, unknown>;
   /** Current state of every path involved: file sha256 + mode, or null when absent. */
@@ -154,10 +207,11 @@ export function mergeMenderConf(current: string | null, keys: Record<string, unk
 
 /** Pure: install actions (empty when the van already has exactly this layout: idempotent). */
 export function planInstall(f: InstallFacts): InstallAction[] {
+  const conf = f.menderConfDest ?? MENDER_CONF;
   const owned = new Map((f.manifest?.entries ?? []).map((e) => [e.dest, e]));
   const actions: InstallAction[] = [];
   const wantDirs = new Set<string>();
-  for (const d of [...f.desired.map((x) => x.dest), MENDER_CONF, `${INSTALL_STATE_DIR}/${MANIFEST_FILE}`]) {
+  for (const d of [...f.desired.map((x) => x.dest), conf, `${INSTALL_STATE_DIR}/${MANIFEST_FILE}`]) {
     for (const p of parents(d)) wantDirs.add(p);
   }
   // The manifest's own folder first: from then on every action is recorded as it happens.
@@ -166,6 +220,16 @@ export function planInstall(f: InstallFacts): InstallAction[] {
     (a, b) => Number(stateChain.has(b)) - Number(stateChain.has(a)) || a.localeCompare(b),
   );
   for (const dir of dirs) if (f.missingDirs.includes(dir)) actions.push({ kind: 'mkdir', dir });
+  // Files an earlier install laid out that this one does not (another client's download gate after
+  // a client change): give back what was there before, exactly as uninstall would.
+  const wanted = new Set(f.desired.map((d) => d.dest));
+  for (const e of f.manifest?.entries ?? []) {
+    // The verification key stays: an install without --verify-key keeps the one on the van.
+    if (e.kind !== 'file' || wanted.has(e.dest) || e.dest.endsWith('/artifact-verify-key.pem')) continue;
+    if (e.existed && e.backup)
+      actions.push({ kind: 'restore', dest: e.dest, backup: e.backup, mode: e.mode_before ?? 0o644 });
+    else actions.push({ kind: 'remove', dest: e.dest });
+  }
   for (const want of f.desired) {
     const cur = f.existing[want.dest] ?? null;
     if (!owned.has(want.dest) && cur) actions.push({ kind: 'backup', dest: want.dest });
@@ -177,8 +241,8 @@ export function planInstall(f: InstallFacts): InstallAction[] {
     }
   }
   const text = mergeMenderConf(f.menderConf, f.menderKeys);
-  const prior = owned.get(MENDER_CONF);
-  if (!prior && f.menderConf !== null) actions.push({ kind: 'backup', dest: MENDER_CONF });
+  const prior = owned.get(conf);
+  if (!prior && f.menderConf !== null) actions.push({ kind: 'backup', dest: conf });
   if (text !== f.menderConf || !prior) {
     const before: Record<string, unknown> = f.menderConf ? (JSON.parse(f.menderConf) as Record<string, unknown>) : {};
     // Keep the values from before the first install; keys added by a later install record theirs now.
@@ -186,7 +250,7 @@ export function planInstall(f: InstallFacts): InstallAction[] {
     for (const k of Object.keys(f.menderKeys)) {
       if (keys[k] === undefined) keys[k] = k in before ? { had: true, before: before[k] } : { had: false };
     }
-    actions.push({ kind: 'merge-json', dest: MENDER_CONF, text, keys });
+    actions.push({ kind: 'merge-json', dest: conf, text, keys });
   }
   return actions;
 }

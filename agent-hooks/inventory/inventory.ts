@@ -6,6 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { gateInventoryValues, readGateJournal, type GateJournal } from '../../core/gate-journal.js';
+import {
+  CLIENT_FILE,
+  formatClientAttribute,
+  readInstalledClient,
+  type InstalledClient,
+} from '../../core/schemas/client.js';
 import { VanId } from '../../core/schemas/common.js';
 import { Readings } from '../../core/schemas/readings.js';
 import { VpnStates, VpnSteps } from '../../core/schemas/inventory.js';
@@ -47,6 +53,8 @@ export interface InventoryFacts {
   gate: GateJournal | null;
   /** null = no vpn.json (or an unusable one): the state is unknown. */
   vpn: z.infer<typeof VpnFile> | null;
+  /** The Mender client device install recorded (CLIENT_FILE); null when unknown. */
+  client: InstalledClient | null;
 }
 
 /** When the health booleans turn false. A van hub has a small SSD and sits in a hot van. */
@@ -59,7 +67,12 @@ export const HealthThresholds = {
 const fresh = (at: string, now: Date, seconds: number) => now.getTime() - new Date(at).getTime() <= seconds * 1000;
 const round = (n: number, digits: number) => Number(n.toFixed(digits));
 
-/** Pure: the facts → inventory attributes (undefined = leave the key out). */
+/**
+ * Pure: the facts → inventory attributes (undefined = leave the key out). The C++ client PUTs the
+ * whole set and skips the PUT when nothing changed (RECIPE-current §3.3): every value here changes
+ * only when what it says changes (the gate keys come from the journal's `published` view, which
+ * ignores a message's moving numbers), and the script prints the lines sorted by key.
+ */
 export function inventoryEntries(f: InventoryFacts): Record<string, string | number | boolean | undefined> {
   const out: Record<string, string | number | boolean | undefined> = {};
   // The van id comes from a file anyone with root may have edited: print it only if the bridge will take it.
@@ -90,6 +103,7 @@ export function inventoryEntries(f: InventoryFacts): Record<string, string | num
   out['vancore.gate.since'] = gate.since;
   out['vancore.vpn.state'] = f.vpn?.state ?? 'unknown';
   out['vancore.vpn.step'] = f.vpn?.step;
+  out['vancore.client'] = f.client ? formatClientAttribute(f.client) : undefined;
   // Outside the contract's vancore.* keys (the bridge passes them through as extras): raw numbers
   // behind the booleans, for support.
   if (f.disk) out['health.disk_free_mb'] = Math.floor(f.disk.availableBytes / 1024 / 1024);
@@ -151,6 +165,8 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
   const lastUpdate = await pending.lastUpdate;
   const gate = readGateJournal(state);
   const vpn = await pending.vpn;
+  const client = readInstalledClient(ctx.paths.resolve(CLIENT_FILE));
+  if (client.problem) o.warn(`client record: ${client.problem}`);
   for (const p of [...versions.problems, ...lastUpdate.problems]) o.warn(p);
   if (gate.problem) o.warn(`gate journal: ${gate.problem}`);
   return {
@@ -168,5 +184,6 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
     lastUpdate: lastUpdate.value,
     gate: gate.journal,
     vpn,
+    client: client.client,
   };
 }

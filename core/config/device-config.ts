@@ -179,7 +179,7 @@ export const DeviceConfig = z.strictObject({
   mender: z.prefault(
     z.strictObject({
       server_url: z.optional(HttpUrl),
-      /** How sensord asks the client to check now: signal the daemon, or run `mender check-update`. */
+      /** How sensord asks the client to check now: SIGUSR1 to the daemon, or its own `mender check-update` / `mender-update check-update` (falling back to the signal without systemd). */
       check_update: z._default(z.enum(['signal', 'command', 'off']), 'signal'),
     }),
     {},

@@ -8,6 +8,7 @@
 //   `Download_Enter` is reported as a deployment failure (RECIPE-current §0, §3.2 (a)); a failing
 //   `Sync_Leave` reports nothing and the deployment stays pending (§3.2 (c)). 4.0.x–5.0.0 are refused:
 //   they can stay idle forever after a Sync error (MEN-7900, §0).
+import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
 
 export const ClientFlavours = ['mender-3', 'mender-update-5'] as const;
@@ -69,4 +70,39 @@ export function classifyClientVersion(
     ok: false,
     reason: `${binary} ${version} is not a supported Mender client (mender 3.x or mender-update ≥ 5.0.1)`,
   };
+}
+
+/** `<binary> --version` output → the version (3.4: `3.4.0+ds1-5+b1\truntime: go1.19.8`; 5.x: `5.1.0`). */
+export function parseVersionOutput(text: string): string | undefined {
+  const m = /^\s*(\d+\.\d+\.\d+[0-9A-Za-z.+~-]*)/.exec(text);
+  return m?.[1];
+}
+
+/**
+ * Which client `vancore-ota device install` laid the hooks out for, kept on the van so the gates,
+ * `gate check` and the inventory can say it without starting the client (a state script must start
+ * fast; the inventory runs every poll).
+ */
+export const CLIENT_FILE = '/etc/vancore/mender-client.json';
+export const InstalledClient = z.object({
+  flavour: ClientFlavour,
+  version: z.string().check(z.regex(/^\d+\.\d+\.\d+[0-9A-Za-z.+~-]*$/), z.maxLength(64)),
+});
+export type InstalledClient = z.infer<typeof InstalledClient>;
+
+/** Never throws: an absent or unusable file is `null` with the problem (callers keep working). */
+export function readInstalledClient(path: string): { client: InstalledClient | null; problem?: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? { client: null } : { client: null, problem: `${path}: ${code ?? String(e)}` };
+  }
+  try {
+    const r = InstalledClient.safeParse(JSON.parse(text));
+    return r.success ? { client: r.data } : { client: null, problem: `${path}: not a client record` };
+  } catch {
+    return { client: null, problem: `${path}: not JSON` };
+  }
 }

@@ -69,7 +69,8 @@ export const MaintenanceWindow = z.strictObject({
 });
 export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
 
-export const GatePhases = ['Download_Enter', 'ArtifactInstall_Enter', 'ArtifactCommit_Enter'] as const;
+// Sync_Leave: the download gate on the C++ client (core/schemas/client.ts NOT_NOW_STATE).
+export const GatePhases = ['Download_Enter', 'Sync_Leave', 'ArtifactInstall_Enter', 'ArtifactCommit_Enter'] as const;
 export const GatePhase = z.enum(GatePhases);
 export type GatePhase = z.infer<typeof GatePhase>;
 

@@ -2,6 +2,7 @@
 // <state_dir>/gate.json (latest per phase) and published as `vancore.gate.*` inventory.
 import * as z from 'zod/mini';
 import { StateScriptExit } from '../errors.js';
+import { ClientFlavour, NOT_NOW_STATE } from './client.js';
 import { ComponentName, GatePhase, IsoDateTime, SemVer } from './common.js';
 
 export const GateVerdicts = ['proceed', 'retry', 'defer', 'fail'] as const;
@@ -32,6 +33,14 @@ export const GateDecision = z.object({
   /** Since when this phase has been in this state (carried over while the state does not change). */
   since: IsoDateTime,
   artifact: z.optional(z.object({ name: z.optional(z.string()), component: ComponentName, version: SemVer })),
+  /** The Mender client the van runs (CLIENT_FILE, written by device install), and where it says "not now". */
+  client: z.optional(
+    z.object({
+      flavour: ClientFlavour,
+      version: z.string(),
+      not_now_state: z.enum([NOT_NOW_STATE['mender-3'], NOT_NOW_STATE['mender-update-5']]),
+    }),
+  ),
 });
 export type GateDecision = z.infer<typeof GateDecision>;
 

@@ -3,6 +3,7 @@
 // anything that does not fit the contract is dropped and counted.
 import * as z from 'zod/mini';
 import { ComponentName, GatePhase, IsoDateTime, SemVer, UnitInterval, VanId } from './common.js';
+import { parseClientAttribute, type ClientInfo } from './client.js';
 import { GateState } from './gate.js';
 
 export const LastUpdateStatuses = ['none', 'success', 'failure', 'rolled_back', 'in_progress'] as const;
@@ -41,6 +42,15 @@ export const InventoryKeySchemas = {
   'vancore.gate.since': IsoDateTime,
   'vancore.vpn.state': z.enum(VpnStates),
   'vancore.vpn.step': z.enum(VpnSteps),
+  /** `<binary>/<version>` of the Mender client (core/schemas/client.ts formatClientAttribute). */
+  'vancore.client': z.pipe(
+    z
+      .string()
+      .check(
+        z.refine((v) => parseClientAttribute(v) !== undefined, 'must be mender/<version> or mender-update/<version>'),
+      ),
+    z.transform((v) => parseClientAttribute(v) as ClientInfo),
+  ),
 } as const;
 export type InventoryKey = keyof typeof InventoryKeySchemas;
 export const InventoryKeys = Object.keys(InventoryKeySchemas) as InventoryKey[];
@@ -68,6 +78,8 @@ export interface VanInventory {
     since?: string;
   };
   vpn: { state?: (typeof VpnStates)[number]; step?: (typeof VpnSteps)[number] };
+  /** The Mender client the van runs (`vancore.client`). */
+  client?: ClientInfo;
 }
 
 export interface DroppedAttribute {
@@ -117,6 +129,7 @@ const MenderNames = ['device_type', 'artifact_name', 'mender_client_version'] as
 function assign(inv: VanInventory, key: InventoryKey, value: unknown): void {
   const [, group, field] = key.split('.') as [string, string, string | undefined];
   if (group === 'van_id') inv.van_id = value as string;
+  else if (group === 'client') inv.client = value as ClientInfo;
   else if (group === 'health' || group === 'gate' || group === 'vpn') {
     (inv[group] as Record<string, unknown>)[field as string] = value;
   }

@@ -41,8 +41,9 @@ export function finish(
   stateDir: string,
   o: Pick<GateOptions, 'record'>,
   artifact?: GateDecision['artifact'],
+  client?: GateDecision['client'],
 ): GateOutcome {
-  const d = toDecision(phase, verdict, at, artifact);
+  const d = { ...toDecision(phase, verdict, at, artifact), ...(client ? { client } : {}) };
   let decision: GateDecision;
   if (o.record) decision = recordDecision(stateDir, d);
   else {

@@ -1,13 +1,26 @@
-// Download_Enter: sense (config, readings, local time) → decideDownload → journal → exit code.
+// The download gate: sense (config, readings, local time) → decideDownload → journal → exit code.
+// One policy, run in the state where the van's client lets "not now" (exit 1) report nothing
+// (core/schemas/client.ts NOT_NOW_STATE): Download_Enter on the Go client 3.x, Sync_Leave on the C++
+// client ≥ 5.0.1 (RECIPE-current §0, §3.2 (c); on 5.x a failing Download_Enter is a deployment failure).
+import { CLIENT_FILE, NOT_NOW_STATE, readInstalledClient } from '../../core/schemas/client.js';
+import type { GateDecision } from '../../core/schemas/gate.js';
 import { decideDownload } from '../policy/download.js';
-import { loadSetup } from '../env.js';
+import { loadSetup, type DeviceSetup } from '../env.js';
 import { wallClock, windowZone } from '../local-time.js';
 import { readReadings, readingsPath } from '../readings-file.js';
 import { sensePresence } from '../ha/van-screen.js';
 import { showDecision } from '../ha/gate-hooks.js';
 import { finish, type GateOptions, type GateOutcome } from './common.js';
 
-export async function runDownloadGate(o: GateOptions): Promise<GateOutcome> {
+export type DownloadPhase = 'Download_Enter' | 'Sync_Leave';
+
+/** The client recorded by device install (undefined when absent or unusable: the decision still stands). */
+export function installedClient(setup: Pick<DeviceSetup, 'paths'>): GateDecision['client'] {
+  const { client } = readInstalledClient(setup.paths.resolve(CLIENT_FILE));
+  return client ? { ...client, not_now_state: NOT_NOW_STATE[client.flavour] } : undefined;
+}
+
+export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Download_Enter'): Promise<GateOutcome> {
   const setup = await loadSetup(o.env, {
     ...(o.configPath ? { configPath: o.configPath } : {}),
     cache: o.configCache !== false,
@@ -24,7 +37,7 @@ export async function runDownloadGate(o: GateOptions): Promise<GateOutcome> {
     readings: readReadings(o.readingsFile ?? readingsPath(setup.stateDir)),
     wall_clock: w ? wallClock(now, windowZone(w.timezone, setup.config.timezone)) : null,
   });
-  const out = finish('Download_Enter', verdict, now, setup.stateDir, o);
+  const out = finish(phase, verdict, now, setup.stateDir, o, undefined, installedClient(setup));
   if (o.record) {
     presence?.save();
     await showDecision(setup, out, o.log);

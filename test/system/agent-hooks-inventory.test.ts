@@ -73,6 +73,8 @@ describe('identity and inventory through the real client', () => {
       const now = new Date().toISOString();
       const root = await vanRoot({
         'etc/vancore/van-id': 'van-0042\n',
+        // What device install records for Debian's client (the version is the real mender --version).
+        'etc/vancore/mender-client.json': '{"flavour":"mender-3","version":"3.4.0+ds1-5+b1"}\n',
         'sys/class/thermal/thermal_zone0/type': 'x86_pkg_temp\n',
         'sys/class/thermal/thermal_zone0/temp': '58000\n',
         [`${STATE}/versions.json`]: '{"platform":"0.9.2","config":"1.4.0"}',
@@ -121,6 +123,7 @@ describe('identity and inventory through the real client', () => {
         },
         gate: { state: 'deferred', phase: 'Download_Enter', reason: 'moving: the van is moving (imu, 4 s ago)' },
         vpn: { state: 'dual', step: 'verify' },
+        client: { flavour: 'mender-3', version: '3.4.0+ds1-5+b1' },
       });
       expect(device.identity_data).toEqual({ mac: MAC, van_id: 'van-0042' });
     },

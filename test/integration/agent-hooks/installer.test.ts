@@ -1,5 +1,9 @@
-// `vancore-ota device install|uninstall` on temp van roots: the layout, mender.conf merging,
-// idempotence, and an uninstall that gives back exactly the tree that was there before.
+// `vancore-ota device install|uninstall` on temp van roots: the layout per Mender client, mender.conf
+// merging, idempotence, and an uninstall that gives back exactly the tree that was there before.
+// The client is detected by running `<binary> --version` under the root: 3.x is a stand-in printing
+// what Debian's mender 3.4 prints (`3.4.0+ds1-5+b1\truntime: go1.19.8`, checked against the real one in
+// test/system/device-install-client.test.ts); the C++ client is a stand-in printing `5.1.0`, as
+// `mender-update --version` does (RECIPE-current §3.1 first row): it is not packaged here.
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +19,7 @@ let pubKey: string;
 
 const KIT_FILES: Record<string, string> = {
   'mender-scripts/Download_Enter_50_vancore-gate': '#!/usr/bin/env node\n// gate\n',
+  'mender-scripts/Sync_Leave_50_vancore-gate': '#!/usr/bin/env node\n// gate for 5.x\n',
   'mender-scripts/ArtifactInstall_Enter_50_vancore-gate': '#!/usr/bin/env node\n// gate\n',
   'modules/vancore-compose': '#!/usr/bin/env node\n// compose\n',
   'modules/vancore-config': '#!/usr/bin/env node\n// config\n',
@@ -53,9 +58,20 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+/** A stand-in client binary under the van's /usr/bin that prints `version` for --version. */
+async function clientBinary(root: string, binary: 'mender' | 'mender-update', version: string): Promise<void> {
+  await mkdir(join(root, 'usr/bin'), { recursive: true });
+  await writeFile(
+    join(root, 'usr/bin', binary),
+    `#!/bin/sh\n[ "$1" = --version ] && printf '%s\\n' '${version}' && exit 0\nexit 1\n`,
+    { mode: 0o755 },
+  );
+}
+
 /** A van that already has Mender configured (with a tenant token, hence 0600) and its own files. */
-async function van(): Promise<string> {
+async function van(client: ['mender' | 'mender-update', string] = ['mender', '3.4.0+ds1-5+b1\truntime: go1.19.8']) {
   const root = await mkdtemp(join(work, 'root-'));
+  await clientBinary(root, ...client);
   await mkdir(join(root, 'etc/mender/scripts'), { recursive: true });
   await writeFile(
     join(root, 'etc/mender/mender.conf'),
@@ -76,6 +92,14 @@ async function snapshot(root: string): Promise<Record<string, string>> {
   }
   return out;
 }
+
+/** The real runner, except that the host's own client is not on PATH (this host has Debian's mender 3.4). */
+const noHostClient: CommandRunner = {
+  run: (cmd, args, o) =>
+    cmd === 'mender' || cmd === 'mender-update'
+      ? Promise.resolve({ code: null, signal: null, stdout: '', stderr: '', timedOut: false, spawnError: 'ENOENT' })
+      : nodeRunner(process.env).run(cmd, args, o),
+};
 
 const opts = (root: string, over: Partial<InstallOptions> = {}): InstallOptions => ({
   paths: hostPaths(root),
@@ -113,6 +137,10 @@ describe('device install / uninstall', () => {
     expect(conf).toEqual({
       ServerURL: 'https://mender.vancore.example',
       TenantToken: 't0ken',
+      UpdatePollIntervalSeconds: 1800,
+      InventoryPollIntervalSeconds: 1800,
+      RetryPollIntervalSeconds: 300,
+      RetryPollCount: 10,
       StateScriptRetryIntervalSeconds: 30,
       StateScriptRetryTimeoutSeconds: 2100,
       StateScriptTimeoutSeconds: 900,
@@ -120,6 +148,87 @@ describe('device install / uninstall', () => {
       ArtifactVerifyKey: '/etc/mender/artifact-verify-key.pem',
     });
     expect(await mode('etc/mender/mender.conf')).toBe('600');
+    // The Go client: the download gate at Download_Enter, no Sync_Leave gate.
+    expect(await readdir(join(root, 'etc/mender/scripts'))).not.toContain('Sync_Leave_50_vancore-gate');
+    expect(JSON.parse(await readFile(join(root, 'etc/vancore/mender-client.json'), 'utf8'))).toEqual({
+      flavour: 'mender-3',
+      version: '3.4.0+ds1-5+b1',
+    });
+  });
+
+  it('--client 5: the Sync_Leave gate and no Download_Enter gate, version file, every interval explicit', async () => {
+    const root = await van(['mender-update', '5.1.0']);
+    const before = await snapshot(root);
+    await deviceInstall(opts(root, { client: 'mender-update-5' }));
+    const scripts = (await readdir(join(root, 'etc/mender/scripts'))).sort();
+    // RECIPE-current §3.2 (c): a failing Sync_Leave reports nothing; (a): a failing Download_Enter is a failure.
+    expect(scripts).toEqual(['ArtifactInstall_Enter_50_vancore-gate', 'Sync_Leave_50_vancore-gate', 'version']);
+    // §3.1: 5.x takes a missing version file as 3, 3.4 refuses it; ours says 3 for both.
+    expect(await readFile(join(root, 'etc/mender/scripts/version'), 'utf8')).toBe('3\n');
+    const conf = JSON.parse(await readFile(join(root, 'etc/mender/mender.conf'), 'utf8')) as Record<string, unknown>;
+    // §0 / §4: 5.x defaults differ from 3.4 (InventoryPoll 28800 s, RetryPoll 300 s): set each one.
+    for (const k of [
+      'UpdatePollIntervalSeconds',
+      'InventoryPollIntervalSeconds',
+      'RetryPollIntervalSeconds',
+      'RetryPollCount',
+      'StateScriptRetryIntervalSeconds',
+      'StateScriptRetryTimeoutSeconds',
+      'StateScriptTimeoutSeconds',
+    ]) {
+      expect(typeof conf[k], k).toBe('number');
+    }
+    expect(JSON.parse(await readFile(join(root, 'etc/vancore/mender-client.json'), 'utf8'))).toEqual({
+      flavour: 'mender-update-5',
+      version: '5.1.0',
+    });
+    // auto finds the same client: nothing to change.
+    expect(await deviceInstall(opts(root))).toEqual([]);
+    await deviceUninstall({ paths: hostPaths(root), dryRun: false });
+    expect(await snapshot(root)).toEqual(before);
+  });
+
+  it('5.x with MENDER_CONF_DIR / MENDER_DATA_DIR: scripts, conf and hooks go there (under the root)', async () => {
+    const root = await van(['mender-update', '5.1.0']);
+    const before = await snapshot(root);
+    const env = { MENDER_CONF_DIR: '/opt/mender/etc', MENDER_DATA_DIR: '/opt/mender/share' };
+    await deviceInstall(opts(root, { env }));
+    expect((await readdir(join(root, 'opt/mender/etc/scripts'))).sort()).toEqual([
+      'ArtifactInstall_Enter_50_vancore-gate',
+      'Sync_Leave_50_vancore-gate',
+      'version',
+    ]);
+    expect(await readdir(join(root, 'opt/mender/share/inventory'))).toEqual(['mender-inventory-vancore']);
+    const conf = JSON.parse(await readFile(join(root, 'opt/mender/etc/mender.conf'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(conf.ArtifactVerifyKey).toBe('/opt/mender/etc/artifact-verify-key.pem');
+    expect(await readFile(join(root, 'opt/mender/etc/artifact-verify-key.pem'), 'utf8')).toContain('PUBLIC KEY');
+    // The van's own /etc/mender is left alone.
+    expect(await readFile(join(root, 'etc/mender/scripts/version'), 'utf8')).toBe('2\n');
+    await deviceUninstall({ paths: hostPaths(root), dryRun: false });
+    expect(await snapshot(root)).toEqual(before);
+  });
+
+  it('a client change (3.x → 5.x) takes the Download_Enter gate away; uninstall still gives back the original', async () => {
+    const root = await van();
+    const before = await snapshot(root);
+    await deviceInstall(opts(root));
+    expect(await readdir(join(root, 'etc/mender/scripts'))).toContain('Download_Enter_50_vancore-gate');
+    await rm(join(root, 'usr/bin/mender'));
+    await clientBinary(root, 'mender-update', '5.0.1');
+    const actions = await deviceInstall(opts(root));
+    expect(actions).toContainEqual({ kind: 'remove', dest: '/etc/mender/scripts/Download_Enter_50_vancore-gate' });
+    expect((await readdir(join(root, 'etc/mender/scripts'))).sort()).toEqual([
+      'ArtifactInstall_Enter_50_vancore-gate',
+      'Sync_Leave_50_vancore-gate',
+      'version',
+    ]);
+    await deviceUninstall({ paths: hostPaths(root), dryRun: false });
+    await rm(join(root, 'usr/bin/mender-update'));
+    await clientBinary(root, 'mender', '3.4.0+ds1-5+b1\truntime: go1.19.8');
+    expect(await snapshot(root)).toEqual(before);
   });
 
   it('is idempotent, and uninstall gives back exactly the tree from before', async () => {
@@ -175,6 +284,28 @@ describe('device install / uninstall', () => {
       },
       'is not valid JSON',
     ],
+    [
+      'the client is mender-update 5.0.0 (MEN-7900)',
+      async (root) => {
+        await rm(join(root, 'usr/bin/mender'));
+        await clientBinary(root, 'mender-update', '5.0.0');
+        return {};
+      },
+      'mender-update 5.0.0 is not supported: 4.0.x–5.0.0 can stay idle forever after a Sync error (MEN-7900)',
+    ],
+    [
+      'the client is mender-update 4.0.2',
+      async (root) => {
+        await clientBinary(root, 'mender-update', '4.0.2');
+        return {};
+      },
+      'mender-update 4.0.2 is not supported',
+    ],
+    [
+      '--client 5 but only mender 3.x is there',
+      () => Promise.resolve({ client: 'mender-update-5' as const, runner: noHostClient }),
+      'no mender-update found under',
+    ],
   ])('refuses when %s, changing nothing', async (_what, setup, message) => {
     const root = await van();
     const over = await setup(root);
@@ -202,5 +333,31 @@ describe('device install / uninstall', () => {
     const again = runCli(['device', 'uninstall', '--root', root]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^vancore-ota device uninstall: nothing to uninstall: no .*manifest.json\n$/);
+  });
+
+  it('the CLI: a missing or unusable --root, or a bad --client, is one clear line', async () => {
+    const missing = join(work, 'no-such-root');
+    for (const args of [
+      ['device', 'install', '--root', missing, '--from', kit, '--allow-unsigned'],
+      ['device', 'uninstall', '--root', missing],
+    ]) {
+      const r = runCli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`vancore-ota device ${args[1]}: --root ${missing}: no such directory\n`);
+    }
+    const file = join(work, 'ci.pub');
+    const notDir = runCli(['device', 'install', '--root', file, '--from', kit, '--allow-unsigned']);
+    expect([notDir.code, notDir.stderr]).toEqual([2, `vancore-ota device install: --root ${file}: not a directory\n`]);
+    const root = await van();
+    const bad = runCli(['device', 'install', '--root', root, '--from', kit, '--client', '4']);
+    expect([bad.code, bad.stderr]).toEqual([2, "vancore-ota device install: --client must be auto, 3 or 5, got '4'\n"]);
+    // An unwritable place inside the root (a read-only bind mount would do the same): no internal error.
+    await rm(join(root, 'usr/share/mender/modules'), { recursive: true, force: true });
+    await writeFile(join(root, 'usr/share/mender/modules'), 'a file where a folder must be\n');
+    const blocked = runCli(['device', 'install', '--root', root, '--from', kit, '--allow-unsigned']);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toMatch(
+      /^client: mender 3\.4\.0\+ds1-5\+b1 \(mender-3\)\nvancore-ota device install: cannot .*usr\/share\/mender\/modules.*: E[A-Z]+\n$/,
+    );
   });
 });

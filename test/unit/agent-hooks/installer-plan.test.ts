@@ -3,7 +3,9 @@ import {
   checkNode,
   describeAction,
   desiredFiles,
+  inClientDirs,
   mergeMenderConf,
+  requestedFlavour,
   planInstall,
   planUninstall,
   sha256,
@@ -20,6 +22,7 @@ const kit = [
   { rel: 'vancore-sensord.js', content: Buffer.from('sensord') },
   { rel: 'package.json', content: Buffer.from('{}') },
   { rel: 'mender/mender.conf.fragment.json', content: Buffer.from('{}') },
+  { rel: 'mender-scripts/Sync_Leave_50_vancore-gate', content: Buffer.from('gate 5') },
 ];
 
 describe('desiredFiles', () => {
@@ -45,6 +48,38 @@ const facts = (over: Partial<InstallFacts> = {}): InstallFacts => ({
   missingDirs: [],
   manifest: null,
   ...over,
+});
+
+describe('per client (core/schemas/client.ts NOT_NOW_STATE)', () => {
+  const scripts = (files: { dest: string }[]) => files.map((f) => f.dest).filter((d) => d.includes('/scripts/'));
+  it.each([
+    ['mender-3', '3.4.0+ds1-5+b1', '/etc/mender/scripts/Download_Enter_50_vancore-gate'],
+    ['mender-update-5', '5.1.0', '/etc/mender/scripts/Sync_Leave_50_vancore-gate'],
+  ] as const)('%s gets only its own download gate and a client record', (flavour, version, gate) => {
+    const files = desiredFiles(kit, null, { flavour, version });
+    expect(scripts(files)).toEqual([gate, '/etc/mender/scripts/version']);
+    const record = files.find((f) => f.dest === '/etc/vancore/mender-client.json');
+    expect(JSON.parse(record?.content.toString() ?? '')).toEqual({ flavour, version });
+  });
+
+  it('moves /etc/mender and /usr/share/mender paths into MENDER_CONF_DIR / MENDER_DATA_DIR', () => {
+    const dirs = { conf: '/c', data: '/d' };
+    expect(inClientDirs('/etc/mender/scripts/x', dirs)).toBe('/c/scripts/x');
+    expect(inClientDirs('/etc/mender', dirs)).toBe('/c');
+    expect(inClientDirs('/usr/share/mender/modules/v3/m', dirs)).toBe('/d/modules/v3/m');
+    expect(inClientDirs('/etc/menderx/y', dirs)).toBe('/etc/menderx/y');
+    expect(inClientDirs('/etc/systemd/system/u', dirs)).toBe('/etc/systemd/system/u');
+  });
+
+  it.each([
+    ['auto', 'auto'],
+    ['3', 'mender-3'],
+    ['5', 'mender-update-5'],
+    ['4', undefined],
+    ['mender', undefined],
+  ])('--client %s → %s', (text, want) => {
+    expect(requestedFlavour(text)).toBe(want);
+  });
 });
 
 describe('planInstall', () => {

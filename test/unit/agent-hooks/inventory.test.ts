@@ -29,6 +29,7 @@ function facts(over: Partial<InventoryFacts> = {}): InventoryFacts {
     lastUpdate: null,
     gate: null,
     vpn: null,
+    client: null,
     ...over,
   };
 }
@@ -66,6 +67,7 @@ describe('inventoryEntries', () => {
             history_lines: 1,
           },
           vpn: { state: 'dual', step: 'verify' },
+          client: { flavour: 'mender-update-5', version: '5.1.0' },
         }),
       ).valueOf() as Record<string, string>,
     );
@@ -89,12 +91,41 @@ describe('inventoryEntries', () => {
         since: '2026-11-22T09:50:00Z',
       },
       vpn: { state: 'dual', step: 'verify' },
+      client: { flavour: 'mender-update-5', version: '5.1.0' },
     });
+    expect(lines).toContain('vancore.client=mender-update/5.1.0');
     expect(parsed.extra).toEqual({
       'health.disk_free_mb': '20480',
       'health.mem_available_mb': '2048',
       'health.cpu_temp_c': '52.3',
     });
+  });
+
+  it('gate keys follow the published view: a new message with the same codes changes nothing', () => {
+    const decision = (message: string, code = 'settling') => ({
+      phase: 'Sync_Leave' as const,
+      verdict: 'defer' as const,
+      state: 'deferred' as const,
+      exit_code: 1 as const,
+      reasons: [{ code, message }],
+      facts: {},
+      at: '2026-11-22T09:59:00Z',
+      since: '2026-11-22T09:50:00Z',
+    });
+    const first = decision('stationary for 10 s, needs 5 min');
+    const published = {
+      phase: 'Sync_Leave' as const,
+      state: 'deferred' as const,
+      codes: ['settling'],
+      reason: 'settling: stationary for 10 s, needs 5 min',
+      since: first.since,
+    };
+    const gateKeys = (last: ReturnType<typeof decision>) =>
+      Object.entries(inventoryEntries(facts({ gate: { last, phases: {}, history_lines: 2, published } }))).filter(
+        ([k]) => k.startsWith('vancore.gate.'),
+      );
+    expect(gateKeys(decision('stationary for 50 s, needs 5 min'))).toEqual(gateKeys(first));
+    expect(gateKeys(first)).toContainEqual(['vancore.gate.phase', 'Sync_Leave']);
   });
 
   it.each<[string, Partial<InventoryFacts>, Record<string, unknown>]>([

@@ -187,7 +187,7 @@ describe('GateDecision', () => {
     [
       'an unknown phase',
       { ...decision, phase: 'Sync_Enter' },
-      'phase: must be one of: "Download_Enter", "ArtifactInstall_Enter", "ArtifactCommit_Enter"',
+      'phase: must be one of: "Download_Enter", "Sync_Leave", "ArtifactInstall_Enter", "ArtifactCommit_Enter"',
     ],
   ])('rejects %s', (_n, doc, line) => {
     expect(issuesOf(GateDecision, doc)).toContain(line);

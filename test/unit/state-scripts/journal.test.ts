@@ -82,6 +82,66 @@ describe('decision journal', () => {
     expect(InventoryKeySchemas['vancore.gate.since'].safeParse(inv.since).success).toBe(true);
   });
 
+  it('the published view (vancore.gate.*) changes with phase, state, codes or artifact, not with a message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
+    const say = (verdict: Verdict['verdict'], codes: string[], message: string, t: number) =>
+      recordDecision(
+        dir,
+        toDecision(
+          'Sync_Leave',
+          { verdict, reasons: codes.map((code) => ({ code, message })), checks: [], facts: {} },
+          at(t),
+        ),
+      );
+    const published = () => gateInventoryValues(readGateJournal(dir).journal);
+    say('defer', ['settling'], 'stationary for 10 s, needs 5 min', 0);
+    const first = published();
+    expect(first).toEqual({
+      state: 'deferred',
+      phase: 'Sync_Leave',
+      reason: 'settling: stationary for 10 s, needs 5 min',
+      since: at(0).toISOString(),
+    });
+    say('defer', ['settling'], 'stationary for 40 s, needs 5 min', 30);
+    expect(published()).toEqual(first);
+    say('defer', ['settling', 'signal_low'], 'signal quality 0.4 is below 0.6', 60);
+    expect(published().reason).toMatch(/^settling, signal_low: /);
+    expect(published().since).toBe(at(0).toISOString());
+    say('proceed', ['conditions_met'], 'stationary for 6 min', 400);
+    const open = published();
+    expect(open).toMatchObject({ state: 'open', since: at(400).toISOString() });
+    say('proceed', ['conditions_met'], 'stationary for 36 min', 2200);
+    expect(published()).toEqual(open);
+    recordDecision(dir, toDecision('ArtifactInstall_Enter', v('proceed', 'conditions_met'), at(2201)));
+    expect(published()).toMatchObject({ phase: 'ArtifactInstall_Enter' });
+  });
+
+  it('Sync_Leave (every sync on 5.x) adds a history line only when its answer changes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
+    const sync = (verdict: Verdict['verdict'], code: string, t: number) =>
+      recordDecision(dir, toDecision('Sync_Leave', v(verdict, code), at(t)));
+    sync('defer', 'moving', 0);
+    sync('defer', 'moving', 1800);
+    sync('defer', 'moving', 3600);
+    sync('defer', 'signal_low', 5400);
+    sync('proceed', 'conditions_met', 7200);
+    sync('proceed', 'conditions_met', 9000);
+    const lines = (await readFile(join(dir, GATE_HISTORY_FILE), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { reasons: { code: string }[] }).reasons[0]?.code)).toEqual([
+      'moving',
+      'signal_low',
+      'conditions_met',
+    ]);
+    const j = readGateJournal(dir).journal;
+    expect(j?.history_lines).toBe(3);
+    // gate.json still has the latest run, with the streak's since.
+    expect(j?.phases.Sync_Leave).toMatchObject({ at: at(9000).toISOString(), since: at(7200).toISOString() });
+    // Other phases log every decision, as before.
+    recordDecision(dir, toDecision('Download_Enter', v('defer'), at(9100)));
+    recordDecision(dir, toDecision('Download_Enter', v('defer'), at(9200)));
+    expect(readGateJournal(dir).journal?.history_lines).toBe(5);
+  });
+
   it('rotates the history at 500 lines, keeping one previous file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
     await writeFile(join(dir, GATE_HISTORY_FILE), 'old\n');
@@ -138,6 +198,12 @@ describe('environment defaults', () => {
       configPath: '/tmp/r/etc/vancore/ota.yaml',
       menderDataDir: '/tmp/r/var/lib/mender',
     });
+    // A C++ client started with MENDER_DATASTORE_DIR: its scripts inherit it (3.4 passes its environment
+    // unchanged, RECIPE §5; assumed for 5.x). Ours still wins.
+    expect(env.preConfig({ MENDER_DATASTORE_DIR: '/data/mender' }).menderDataDir).toBe('/data/mender');
+    expect(env.preConfig({ MENDER_DATASTORE_DIR: '/data/mender', VANCORE_MENDER_DATA_DIR: '/x' }).menderDataDir).toBe(
+      '/x',
+    );
     expect(
       env.preConfig(
         { VANCORE_OTA_CONFIG: '/c.yaml', VANCORE_OTA_STATE_DIR: '/s', VANCORE_MENDER_DATA_DIR: '/m' },

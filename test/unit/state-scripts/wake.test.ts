@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { toDecision } from '../../../state-scripts/journal.js';
 import type { Verdict } from '../../../state-scripts/policy/types.js';
-import { shouldWake, WAKE_MIN_GAP_MS, WAKE_RECENT_MS, type WakeFacts } from '../../../state-scripts/wake.js';
+import {
+  latestDownload,
+  shouldWake,
+  WAKE_MIN_GAP_MS,
+  WAKE_RECENT_MS,
+  type WakeFacts,
+} from '../../../state-scripts/wake.js';
 import { NOW } from './builders.js';
 
 const verdict = (v: Verdict['verdict']): Verdict => ({ verdict: v, reasons: [], checks: [], facts: {} });
@@ -41,5 +47,21 @@ describe('shouldWake (pure)', () => {
     ],
   ] as const)('%s → %s', (_name, f, want) => {
     expect(shouldWake(f)).toBe(want);
+  });
+});
+
+describe('latestDownload', () => {
+  const at = (phase: 'Download_Enter' | 'Sync_Leave', msAgo: number) => ({
+    ...toDecision(phase, verdict('defer'), new Date(NOW.getTime() - msAgo)),
+    since: NOW.toISOString(),
+  });
+  it('takes the newer of the two download gates (a van that changed clients has both)', () => {
+    const d = at('Download_Enter', 60_000);
+    const s = at('Sync_Leave', 1_000);
+    expect(latestDownload({ Download_Enter: d, Sync_Leave: s })).toBe(s);
+    expect(latestDownload({ Download_Enter: at('Download_Enter', 0), Sync_Leave: s })?.phase).toBe('Download_Enter');
+    expect(latestDownload({ Sync_Leave: s })).toBe(s);
+    expect(latestDownload({ Download_Enter: d })).toBe(d);
+    expect(latestDownload(undefined)).toBeUndefined();
   });
 });
