@@ -17,6 +17,7 @@ import {
   type ArtifactFileInfo,
 } from '../../../core/artifact-file.js';
 import { isVanError } from '../../../core/errors.js';
+import { readArtifactV2, type ArtifactV2Info } from '../artifact-v2.js';
 import { SimHttpError, badRequest, notFound } from '../errors.js';
 import {
   pageHeaders,
@@ -65,6 +66,35 @@ function toRecord(id: string, info: ArtifactFileInfo, description: string, now: 
     provides: mergedProvides(info),
     depends: mergedDepends(info),
     clearsProvides: mergedClearsProvides(info),
+    size: info.size,
+    modifiedMs: now,
+    file: `${id}.mender`,
+    sha256: info.sha256,
+  };
+}
+
+/** A format-2 artifact's record: no provides, depends or clears (only version 3 has them [code]). */
+function v2Record(id: string, info: ArtifactV2Info, description: string, now: number): ArtifactRec {
+  return {
+    id,
+    name: info.name,
+    description,
+    deviceTypes: info.deviceTypes,
+    info: { format: 'mender', version: 2 },
+    signed: info.signed,
+    updates: info.payloads.map((p) => ({
+      type_info: { type: p.type },
+      files: p.files.map((f) => ({
+        name: f.name,
+        checksum: f.checksum,
+        size: f.size,
+        ...(f.modified ? { date: f.modified } : {}),
+      })),
+      meta_data: p.metaData ?? {},
+    })),
+    provides: {},
+    depends: {},
+    clearsProvides: [],
     size: info.size,
     modifiedMs: now,
     file: `${id}.mender`,
@@ -160,12 +190,18 @@ export function artifactRoutes(app: FastifyInstance, ctx: SimContext): void {
     }
     if (!tmp) throw badRequest('request does not contain the artifact file');
     try {
-      const info = await readArtifactFile(tmp).catch((e: unknown) => {
+      const path = tmp;
+      const id = randomUUID();
+      const info = await readArtifactFile(path).catch((e: unknown) => {
+        // Format 2 is accepted by both lines (artifact-v2.ts); core's reader reads format 3 only.
+        if (isVanError(e) && /unsupported version 2\b/.test(e.message)) return readArtifactV2(path);
         throw isVanError(e) ? badRequest(e.message) : e;
       });
-      store.checkUnique(info.name, { ...mergedDepends(info), device_type: info.deviceTypes });
-      const id = randomUUID();
-      const rec = toRecord(id, info, description, store.now);
+      const rec =
+        'payloads' in info && 'version' in info
+          ? toRecord(id, info, description, store.now)
+          : v2Record(id, info, description, store.now);
+      store.checkUnique(rec.name, { ...rec.depends, device_type: rec.deviceTypes });
       await rename(tmp, join(ctx.dataDir, rec.file));
       tmp = undefined;
       store.addArtifact(rec);
