@@ -122,7 +122,7 @@ export const bridgeSyncBench: Benchmark = {
           store: sqlite.store,
           sync: {
             running: false,
-            metrics: { runs: { incremental: 0, full: 0 }, errors: 0, durationsMs: [] },
+            metrics: { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] },
             syncNow: () => Promise.reject(new Error('no')),
           },
           menderReady: () => Promise.resolve(),

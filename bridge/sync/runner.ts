@@ -6,6 +6,9 @@
 // * A full resync is due when the last one is older than `fullEveryMs`; a scheduled tick then runs a
 //   full sync instead of an incremental one. A requested full sync while an incremental runs is queued
 //   to run right after it (one queued request at most).
+// * Every `reconcileEvery`-th scheduled incremental sync is a reconcile run instead (the whole inventory,
+//   to catch ops' tag and group changes that do not move `updated_ts`); a full resync resets the count.
+//   0 turns reconcile runs off (only full resyncs catch those changes then).
 // * A failing sync is recorded (metrics, log) and the schedule goes on; it never throws out of a tick.
 // * stop() cancels the schedule and waits for the running sync.
 import schedule from 'node-schedule';
@@ -22,16 +25,19 @@ export interface SyncMetrics {
 }
 
 export class SyncRunner {
-  readonly metrics: SyncMetrics = { runs: { incremental: 0, full: 0 }, errors: 0, durationsMs: [] };
+  readonly metrics: SyncMetrics = { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] };
   #running: Promise<SyncReport> | undefined;
   #queuedFull: Promise<SyncReport> | undefined;
+  #queuedKind: Exclude<SyncKind, 'incremental'> | undefined;
   #job: schedule.Job | undefined;
   #lastFull = 0;
+  /** Scheduled incremental syncs since the last reconcile or full one. */
+  #sinceReconcile = 0;
   #stopped = false;
 
   constructor(
     private readonly deps: SyncDeps,
-    private readonly settings: { intervalMs: number; fullEveryMs: number; logger?: Logger },
+    private readonly settings: { intervalMs: number; fullEveryMs: number; reconcileEvery?: number; logger?: Logger },
   ) {}
 
   get running(): boolean {
@@ -42,11 +48,16 @@ export class SyncRunner {
   syncNow(kind: SyncKind = 'incremental'): Promise<SyncReport> {
     if (!this.#running) return this.#begin(kind);
     if (kind === 'incremental') return this.#running;
+    // One queued run at most: a full one covers a reconcile asked meanwhile.
+    if (kind === 'full') this.#queuedKind = 'full';
+    else this.#queuedKind ??= kind;
     this.#queuedFull ??= this.#running
       .catch(() => undefined)
       .then(() => {
+        const next = this.#queuedKind ?? 'full';
         this.#queuedFull = undefined;
-        return this.syncNow('full');
+        this.#queuedKind = undefined;
+        return this.syncNow(next);
       });
     return this.#queuedFull;
   }
@@ -68,6 +79,7 @@ export class SyncRunner {
       this.metrics.lastDurationMs = report.duration_ms;
       this.metrics.durationsMs = [...this.metrics.durationsMs.slice(-99), report.duration_ms];
       if (kind === 'full') this.#lastFull = Date.parse(report.started_at);
+      if (kind !== 'incremental') this.#sinceReconcile = 0;
       log?.info({ sync: report }, 'sync done');
       return report;
     } catch (e) {
@@ -87,7 +99,10 @@ export class SyncRunner {
   #tick(): void {
     if (this.#stopped) return;
     const now = this.deps.now().getTime();
-    const kind: SyncKind = now - this.#lastFull >= this.settings.fullEveryMs ? 'full' : 'incremental';
+    const every = this.settings.reconcileEvery ?? 0;
+    let kind: SyncKind = 'incremental';
+    if (now - this.#lastFull >= this.settings.fullEveryMs) kind = 'full';
+    else if (every > 0 && ++this.#sinceReconcile > every) kind = 'reconcile';
     this.syncNow(kind)
       .catch(() => undefined)
       .finally(() => {

@@ -88,7 +88,7 @@ async function setup(backend: (typeof backends)[number]) {
     store: t.store,
     sync: {
       running: false,
-      metrics: { runs: { incremental: 0, full: 0 }, errors: 0, durationsMs: [] },
+      metrics: { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] },
       syncNow: () => Promise.reject(new Error('no')),
     },
     menderReady: () => Promise.resolve(),
