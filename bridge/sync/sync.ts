@@ -110,7 +110,7 @@ export async function runSync(deps: SyncDeps, kind: SyncKind): Promise<SyncRepor
       return changed;
     });
     // A full page all past the cursor means there may be more: ask for it now, write this one meanwhile.
-    const full = items.length + bad.length === deps.mender.pageSize;
+    const full = items.length + bad.length >= deps.mender.pageSize;
     const more = full && (readAll || fresh.length === items.length);
     if (more) {
       pending = search(page + 1);
