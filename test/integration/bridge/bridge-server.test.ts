@@ -10,6 +10,7 @@ import { startBridge } from '../../../bridge/server.js';
 import { BridgeConfig } from '../../../core/config/bridge-config.js';
 import { createLogger } from '../../../core/logger.js';
 import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { MENDER_PROFILES } from '../../mender-sim/profile.js';
 import { Mgmt, SimDevice, buildArtifact } from '../../mender-sim/testkit.js';
 import { cliPath, runCli } from '../../helpers/cli.js';
 import { Writable } from 'node:stream';
@@ -23,13 +24,13 @@ const vancoreMeta = (component: string, version: string, requires: Record<string
   vancore: { component, version, requires, constraints: { min_battery_soc: component === 'platform' ? 40 : 30 } },
 });
 
-describe('the bridge against the simulator', () => {
+describe.each(MENDER_PROFILES)('the bridge against the simulator (Mender %s)', (profile) => {
   let sim: MenderSim;
   let dir: string;
   const files: Record<string, string> = {};
 
   beforeAll(async () => {
-    sim = await startMenderSim({ autoAccept: true });
+    sim = await startMenderSim({ autoAccept: true, profile });
     dir = await mkdtemp(join(tmpdir(), 'vc-bridge-'));
     const dev = new SimDevice(sim.url, { mac: '02:00:00:00:01:01' });
     await dev.authenticate();
