@@ -40,6 +40,7 @@ describe.each(MENDER_PROFILES)('the bridge against the simulator (Mender %s)', (
       'vancore.app.version': '1.4.0',
       'vancore.gate.state': 'deferred',
       'vancore.gate.reason': 'moving: stationary 0 of 3 min',
+      'vancore.client': 'mender-update/5.1.0',
     });
     const mgmt = new Mgmt(sim.url, await sim.managementToken());
     for (const [c, v, req] of [
@@ -159,7 +160,9 @@ describe.each(MENDER_PROFILES)('the bridge against the simulator (Mender %s)', (
         /van-381\s+fleet\s+app 1\.4\.0, platform 0\.9\.2\s+deferred\s+moving: stationary 0 of 3 min/,
       );
       const fleet = runCli(['report', 'fleet', '--bridge', url], { env: { VANCORE_BRIDGE_TOKEN: token } });
+      expect(vans.stdout).toMatch(/\bclient\b[\s\S]*mender-update\/5\.1\.0/);
       expect(fleet.stdout).toContain('Vans: 1');
+      expect(fleet.stdout).toContain('Mender records quarantined: -');
       expect(
         runCli(['report', 'attention', '--bridge', url, '--csv'], {
           env: { VANCORE_BRIDGE_TOKEN: token },
