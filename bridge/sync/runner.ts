@@ -24,6 +24,23 @@ export interface SyncMetrics {
   durationsMs: number[];
 }
 
+/**
+ * Which sync a scheduled tick runs: a full resync when the last one is `fullEveryMs` old; else a
+ * reconcile once `reconcileEvery` incremental runs went by since the last reconcile or full one (0 = never);
+ * else an incremental one.
+ */
+export function scheduledKind(f: {
+  nowMs: number;
+  lastFullMs: number;
+  fullEveryMs: number;
+  incrementalsSinceReconcile: number;
+  reconcileEvery: number;
+}): SyncKind {
+  if (f.nowMs - f.lastFullMs >= f.fullEveryMs) return 'full';
+  if (f.reconcileEvery > 0 && f.incrementalsSinceReconcile >= f.reconcileEvery) return 'reconcile';
+  return 'incremental';
+}
+
 export class SyncRunner {
   readonly metrics: SyncMetrics = { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] };
   #running: Promise<SyncReport> | undefined;
@@ -99,10 +116,14 @@ export class SyncRunner {
   #tick(): void {
     if (this.#stopped) return;
     const now = this.deps.now().getTime();
-    const every = this.settings.reconcileEvery ?? 0;
-    let kind: SyncKind = 'incremental';
-    if (now - this.#lastFull >= this.settings.fullEveryMs) kind = 'full';
-    else if (every > 0 && ++this.#sinceReconcile > every) kind = 'reconcile';
+    const kind = scheduledKind({
+      nowMs: now,
+      lastFullMs: this.#lastFull,
+      fullEveryMs: this.settings.fullEveryMs,
+      incrementalsSinceReconcile: this.#sinceReconcile,
+      reconcileEvery: this.settings.reconcileEvery ?? 0,
+    });
+    if (kind === 'incremental') this.#sinceReconcile++;
     this.syncNow(kind)
       .catch(() => undefined)
       .finally(() => {
