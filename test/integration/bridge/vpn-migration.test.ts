@@ -73,8 +73,14 @@ const settings = VpnMigrationSettings.parse({
   max_retries_per_van: 1,
 });
 
+/**
+ * Both Mender server lines without doubling the run: SQLite against the 3.7 profile, PostgreSQL against
+ * 4.1 (test/mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
+ */
+const PROFILE_OF = { sqlite: '3.7', postgres: '4.1' } as const;
+
 async function bed(backend: Backend, count: number) {
-  const sim: MenderSim = await startMenderSim({ autoAccept: true });
+  const sim: MenderSim = await startMenderSim({ autoAccept: true, profile: PROFILE_OF[backend] });
   cleanup.push(() => sim.close());
   const mg = new Mgmt(sim.url, await sim.managementToken());
   for (const f of files) expect((await mg.upload(f)).status).toBe(201);
