@@ -384,21 +384,21 @@ function transition(prev: DeviceState, behaviour: Behaviour, input: StepInput, n
 
 /** An inventory cycle ended (sent with `status`, or skipped as unchanged). */
 function inventoryDone(s: DeviceState, status: number, now: number, t: Timing): Step {
-      s.inventoryDue = false;
-      s.nextInventoryAt = now + (status === 200 ? t.inventoryIntervalMs : t.retryIntervalMs);
-      if (status === 200 && s.vpnRevertTo) {
-        // The deadman's probes fail after the commit was reported: it restores the previous step
-        // (vpn.json `reverted` / <previous step>; artifact and versions stay) and the next inventory says so.
-        s.vpn = { state: 'reverted', step: s.vpnRevertTo.step };
-        s.vpnRevertTo = undefined;
-        s.inventoryDue = true;
-      }
-      if (!s.booted) {
-        // At start the daemon runs an inventory update and then, at once, an update check.
-        s.action = { kind: 'next-v2' };
-        return { state: s, at: now };
-      }
-      return idle(s, now);
+  s.inventoryDue = false;
+  s.nextInventoryAt = now + (status === 200 ? t.inventoryIntervalMs : t.retryIntervalMs);
+  if (status === 200 && s.vpnRevertTo) {
+    // The deadman's probes fail after the commit was reported: it restores the previous step
+    // (vpn.json `reverted` / <previous step>; artifact and versions stay) and the next inventory says so.
+    s.vpn = { state: 'reverted', step: s.vpnRevertTo.step };
+    s.vpnRevertTo = undefined;
+    s.inventoryDue = true;
+  }
+  if (!s.booted) {
+    // At start the daemon runs an inventory update and then, at once, an update check.
+    s.action = { kind: 'next-v2' };
+    return { state: s, at: now };
+  }
+  return idle(s, now);
 }
 
 function withEvent(step: Step, event: FleetEvent | undefined): Step {

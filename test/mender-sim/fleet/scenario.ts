@@ -262,7 +262,8 @@ export function assignClients(count: number, seed: number | string, mix: number 
       throw new RangeError(`clients: '${String(mix)}' is not one of ${ClientFlavours.join(', ')}`);
     return new Array<ClientFlavour>(count).fill(mix);
   }
-  if (!(mix >= 0 && mix <= 1)) throw new RangeError(`clients: the share of mender-update-5 vans must be 0–1, got ${mix}`);
+  if (!(mix >= 0 && mix <= 1))
+    throw new RangeError(`clients: the share of mender-update-5 vans must be 0–1, got ${mix}`);
   const out = new Array<ClientFlavour>(count).fill('mender-3');
   const order = shuffle(count, prng(`${String(seed)}/clients`));
   for (const i of order.slice(0, Math.round(mix * count))) out[i] = 'mender-update-5';
