@@ -1,6 +1,21 @@
 // Live progress: a snapshot of the rollout and the fleet (plain data, gathered by run.ts) rendered as a
 // redrawn block on a terminal, or as timestamped lines that are printed only when something changed.
 
+/** One Mender client's share of the virtual fleet (docs/demo.md "Two clients"). */
+export interface ClientCounts {
+  /** Short name, e.g. `3.4` (mender) or `5.1` (mender-update). */
+  label: string;
+  vans: number;
+  /** Vans that run every component of the release. */
+  updated: number;
+  /** "Not now" answers of the gate so far. */
+  deferrals: number;
+  /** Failed or rolled-back updates. */
+  failed: number;
+  /** Of those, failures on vans whose only trouble was a deferral: must stay 0 on every client. */
+  byDeferral: number;
+}
+
 export interface Snapshot {
   /** Seconds since the demo started (real time). */
   elapsedS: number;
@@ -21,6 +36,8 @@ export interface Snapshot {
     failures: number;
     offline: number;
   };
+  /** Per Mender client of the virtual vans. */
+  clients: ClientCounts[];
   realVan: string | undefined;
 }
 
@@ -31,6 +48,11 @@ function reasons(r: Record<string, number>): string {
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${REASON[k] ?? k} ${n}`);
   return parts.length ? parts.join(', ') : 'none';
+}
+
+/** `3.4 12/30 updated, 40 deferrals, 1 failed (0 by deferral)`. */
+export function clientPart(c: ClientCounts): string {
+  return `${c.label} ${c.updated}/${c.vans} updated, ${c.deferrals} deferrals, ${c.failed} failed (${c.byDeferral} by deferral)`;
 }
 
 function stageLine(s: Snapshot): string {
@@ -51,6 +73,10 @@ export function renderBlock(s: Snapshot): string[] {
     `              so far: ${reasons(s.fleet.deferrals)}`,
     `  failed      ${s.fleet.failures} updates on ${s.vans.failed} vans · excluded ${s.vans.excluded}`,
     `  rolled back ${s.fleet.rolledBack} · offline ${s.fleet.offline}`,
+    ...s.clients.map(
+      (c) =>
+        `  on ${c.label.padEnd(9)}${c.updated}/${c.vans} updated · ${c.deferrals} deferrals · ${c.failed} failed · ${c.byDeferral} by deferral`,
+    ),
   ];
   if (s.rollout?.pauseReason) lines.push(`  paused      ${s.rollout.pauseReason}`);
   if (s.realVan) lines.push(`  real van    ${s.realVan}`);
@@ -65,6 +91,7 @@ export function renderLine(s: Snapshot): string {
     `updated ${s.vans.updated}/${s.vans.total}`,
     `deferred now ${reasons(s.fleet.deferredNow)} (so far ${reasons(s.fleet.deferrals)})`,
     `failed ${s.fleet.failures} on ${s.vans.failed} vans, excluded ${s.vans.excluded}, rolled back ${s.fleet.rolledBack}, offline ${s.fleet.offline}`,
+    ...(s.clients.length ? [s.clients.map(clientPart).join('; ')] : []),
   ];
   if (s.rollout?.pauseReason) parts.push(`paused: ${s.rollout.pauseReason}`);
   return parts.join(' | ');
@@ -84,6 +111,7 @@ export function changeKey(s: Snapshot): string {
     s.fleet.failures,
     s.fleet.rolledBack,
     s.fleet.offline,
+    s.clients,
     s.realVan,
   ]);
 }

@@ -13,13 +13,23 @@ import { BridgeConfig } from '../../core/config/bridge-config.js';
 import { parseConfig } from '../../core/config/load.js';
 import { VanError, oneLine } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { startVirtualFleet, type VirtualFleet } from '../../test/mender-sim/fleet/index.js';
+import { CLIENT_BINARY, ClientFlavours, type ClientFlavour } from '../../core/schemas/client.js';
+import { startVirtualFleet, type VirtualDeviceInfo, type VirtualFleet } from '../../test/mender-sim/fleet/index.js';
+import { CLIENT_MODELS } from '../../test/mender-sim/fleet/machine.js';
 import { startMenderSim, type MenderSim } from '../../test/mender-sim/index.js';
 import { type CommandSpec, type Io, type RunContext, runCommand } from '../command.js';
 import type { DemoOptions } from './command.js';
-import { type Reporter, type Snapshot, plainReporter, renderLine, ttyReporter } from './progress.js';
+import {
+  type ClientCounts,
+  type Reporter,
+  type Snapshot,
+  clientPart,
+  plainReporter,
+  renderLine,
+  ttyReporter,
+} from './progress.js';
 import { type RealVan, realVanUnavailable, startRealVan } from './real-van.js';
-import { DAY_MS, DEMO_DEVICE_TYPE, DEMO_ROLLOUT, RELEASE, demoScript, plannedDays } from './script.js';
+import { DAY_MS, DEMO_CLIENT_MIX, DEMO_DEVICE_TYPE, DEMO_ROLLOUT, RELEASE, demoScript, plannedDays } from './script.js';
 
 export interface DemoCommands {
   artifactCommand: CommandSpec;
@@ -77,6 +87,34 @@ async function api<T>(base: string, method: string, path: string, schema: z.ZodT
   return schema.parse(text ? JSON.parse(text) : {});
 }
 
+/** `3.4` / `5.1`: the client's major.minor as the model runs it. */
+export function clientLabel(flavour: ClientFlavour): string {
+  return CLIENT_MODELS[flavour].version.split('.').slice(0, 2).join('.');
+}
+
+/**
+ * Per client: vans, vans on the whole release, deferrals, failed updates, and failed updates on vans whose
+ * script has no install failure (a deferral that turned into a failure: must be 0 on every client).
+ */
+export function clientCounts(devices: readonly VirtualDeviceInfo[]): ClientCounts[] {
+  const release: Record<string, string> = RELEASE.components;
+  return ClientFlavours.map((flavour) => {
+    const mine = devices.filter((d) => d.client === flavour);
+    const failures = (d: VirtualDeviceInfo) =>
+      d.outcomes.filter((o) => o === 'failure' || o === 'rolled_back' || o === 'aborted').length;
+    return {
+      label: clientLabel(flavour),
+      vans: mine.length,
+      updated: mine.filter((d) => Object.entries(release).every(([c, v]) => d.versions[c] === v)).length,
+      deferrals: mine.reduce((n, d) => n + d.deferrals, 0),
+      failed: mine.reduce((n, d) => n + failures(d), 0),
+      byDeferral: mine
+        .filter((d) => d.behaviour.outcome === 'success' && d.behaviour.deferral)
+        .reduce((n, d) => n + failures(d), 0),
+    };
+  });
+}
+
 function snapshotOf(
   view: RolloutView | undefined,
   fleet: VirtualFleet,
@@ -86,7 +124,8 @@ function snapshotOf(
 ): Snapshot {
   const deferredNow: Record<string, number> = {};
   const deferrals: Record<string, number> = {};
-  for (const d of fleet.devices()) {
+  const devices = fleet.devices();
+  for (const d of devices) {
     const reason = d.behaviour.deferral?.reason;
     if (!reason) continue;
     if (d.activity === 'deferred') deferredNow[reason] = (deferredNow[reason] ?? 0) + 1;
@@ -127,6 +166,7 @@ function snapshotOf(
       failures: stats.events.failure,
       offline: stats.activity.offline,
     },
+    clients: clientCounts(devices),
     realVan,
   };
 }
@@ -271,13 +311,16 @@ export async function runDemo(ctx: RunContext, o: DemoOptions, commands: DemoCom
       inventoryIntervalMs: 5_000,
       startSpreadMs: 1_000,
       script: script.scenario,
+      // Half the vans run Debian's Go client 3.4, half the C++ mender-update 5.x (docs/demo.md "Two clients").
+      clients: DEMO_CLIENT_MIX,
     });
     teardown.push({ what: 'virtual fleet', run: () => fleet.stop() });
     const c = script.counts;
     say(
       `virtual fleet: ${o.vans} vans (${c.internal} internal, ${c.pilot} pilot, ${c.fleet} fleet); when the release comes ` +
         `${c.driving} are driving, ${c.weakLte} on weak LTE, ${c.lowBattery} on a low battery, the rest parked; ` +
-        `van-${String(script.failingVan).padStart(5, '0')} (pilot) has a failing app`,
+        `van-${String(script.failingVan).padStart(5, '0')} (pilot) has a failing app; ` +
+        `clients: ${ClientFlavours.map((f) => `${fleet.stats().clients[f]} on ${CLIENT_BINARY[f]} ${CLIENT_MODELS[f].version}`).join(', ')}`,
     );
     let realVan: RealVan | undefined;
     const why = realVanUnavailable(io.env);
@@ -399,6 +442,8 @@ export async function runDemo(ctx: RunContext, o: DemoOptions, commands: DemoCom
           : `Duration of ${o.durationS} s reached: rollout still ${view?.status ?? '?'} on simulated day ${final.day.toFixed(1)}`
       }${view?.pause_reason ? `: ${view.pause_reason}` : ''}\n${renderLine(final)}\n`,
     );
+    // Per client: a deferral must never have become a failure, on either client (issue #13).
+    for (const c of final.clients) io.stdout.write(`clients: ${clientPart(c)}\n`);
     if (realVan) {
       const v = await realVan.versions();
       io.stdout.write(

@@ -108,3 +108,6 @@ export function plannedDays(fleetVans: number): { waves: number; days: number } 
     DEMO_ROLLOUT.soak_hours.internal + DEMO_ROLLOUT.soak_hours.pilot + (waves - 1) * DEMO_ROLLOUT.wave_interval_hours;
   return { waves, days: hours / 24 };
 }
+
+/** Share of the virtual vans that run the C++ client `mender-update-5` (the rest run 3.4): half and half. */
+export const DEMO_CLIENT_MIX = 0.5;

@@ -95,12 +95,31 @@ describe('vancore-ota demo', () => {
     expect(stdout).toMatch(/real mender-client van (van-real-01 \(internal ring\): mender daemon running|skipped: .+)/);
     // Deferrals with their reasons.
     expect(stdout).toMatch(/so far [^)]*(driving|weak LTE|low battery) [1-9]/);
+    // A mixed fleet: half Debian's 3.4, half the C++ mender-update 5.x (issue #13).
+    expect(stdout).toMatch(/clients: 15 on mender 3\.4\.0, 15 on mender-update 5\.1\.0\n/);
     // The end: the rollout's last line, vans updated, the failing app in the attention report.
     const end = stdout.slice(
       stdout.indexOf('\nRollout ') >= 0 ? stdout.indexOf('\nRollout ') : stdout.indexOf('\nDuration'),
     );
     expect(end).toMatch(/^\n(Rollout completed after [\d.]+ simulated days|Duration of 90 s reached)/);
     expect(Number(must(/updated (\d+)\/(\d+)/, end)[1])).toBeGreaterThan(10);
+    // Per client: both deferred, and no deferral became a failure on either; the only failures are the
+    // failing app's, and they are what the rollout counts.
+    const perClient = ['3.4', '5.1'].map((label) =>
+      must(
+        new RegExp(
+          `^clients: ${label.replace('.', '\\.')} (\\d+)/15 updated, (\\d+) deferrals, (\\d+) failed \\((\\d+) by deferral\\)$`,
+          'm',
+        ),
+        end,
+      ),
+    );
+    for (const m of perClient) {
+      expect(Number(m[2]), m[0]).toBeGreaterThan(0);
+      expect(m[4], m[0]).toBe('0');
+    }
+    const failedUpdates = perClient.reduce((n, m) => n + Number(m[3]), 0);
+    expect(must(/failed (\d+) on (\d+) vans/, end).slice(1, 3)).toEqual([String(failedUpdates), '1']);
     const attention = end.slice(end.indexOf('== Attention report'), end.indexOf('API docs'));
     expect(attention).toMatch(new RegExp(`${failing}\\s+failed_repeatedly\\s+2 failed updates`));
     expect(end).toMatch(/== Fleet report .*==\nVans: 3[01] /);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../core/clock.js';
+import { NOT_NOW_STATE } from '../../../core/schemas/client.js';
 import { parseInventory } from '../../../core/schemas/inventory.js';
 import {
   startVirtualFleet,
@@ -14,6 +15,7 @@ import {
 } from '../../mender-sim/fleet/index.js';
 import { startMenderSim, type MenderSim, type MenderSimOptions } from '../../mender-sim/index.js';
 import { Mgmt, buildArtifact } from '../../mender-sim/testkit.js';
+import { contractDrops } from '../../unit/mender-sim-fleet/contract-pending.js';
 
 const TARGET = 'vancore-app-1.4.0';
 
@@ -61,6 +63,8 @@ async function setup(simOpts: MenderSimOptions, fleetOpts: Omit<VirtualFleetOpti
 
 const ids = (devices: VirtualDeviceInfo[]) => devices.map((d) => d.deviceId ?? '');
 const requests = (d: VirtualDeviceInfo) => (d.trace ?? []).map((t) => `${t.request}=${t.status}`);
+/** The update check's v1 fallback as traced: POST on 3.x, GET on 5.x (machine.ts CLIENT_MODELS). */
+const v1 = (d: VirtualDeviceInfo) => (d.client === 'mender-update-5' ? 'next-v1:GET' : 'next-v1');
 
 async function deploy(mg: Mgmt, body: Record<string, unknown>, group?: string): Promise<string> {
   const r = await mg.call(
@@ -111,6 +115,8 @@ describe('virtual fleet against the simulator', () => {
     );
     const booted = await fleet.until((s) => s.booted === 40);
     expect(booted.events.offline).toBe(2);
+    // The default fleet is mixed: half 3.4, half 5.x.
+    expect(booted.clients).toEqual({ 'mender-3': 20, 'mender-update-5': 20 });
 
     // Every device is accepted and its inventory carries the VanCore keys, within the contract.
     expect((await mg.get('/v2/devauth/devices/count?status=accepted')).json).toEqual({ count: 40 });
@@ -119,7 +125,7 @@ describe('virtual fleet against the simulator', () => {
     const byVan = new Map(fleet.devices().map((d) => [d.vanId, d]));
     for (const d of inv) {
       const p = parseInventory(d.attributes);
-      expect(p.dropped).toEqual([]);
+      expect(contractDrops(p.dropped)).toEqual([]);
       const mine = byVan.get(p.vancore.van_id ?? '');
       expect(mine?.deviceId).toBe(d.id);
       expect(p.mender.artifact_name).toBe(mine?.vanId === 'van-00005' ? TARGET : 'vancore-factory-0.9.0');
@@ -162,7 +168,7 @@ describe('virtual fleet against the simulator', () => {
     // Offline stragglers never asked: the deployment stays in progress, as on a real server.
     for (const d of devices.filter((x) => x.behaviour.offline)) {
       expect(statuses.has(d.deviceId ?? '')).toBe(false);
-      expect(requests(d)).toEqual(['auth=200', 'inventory=200', 'next-v2=404', 'next-v1=204']);
+      expect(requests(d)).toEqual(['auth=200', 'inventory=200', 'next-v2=404', `${v1(d)}=204`]);
     }
     const depJson = (await mg.get(`/v1/deployments/deployments/${dep}`)).json as {
       status: string;
@@ -204,7 +210,7 @@ describe('virtual fleet against the simulator', () => {
       expect(d.deferrals).toBe(2);
       const r = requests(d);
       const firstStatus = r.findIndex((x) => x.startsWith('status:'));
-      expect(r.slice(0, firstStatus).filter((x) => x === 'next-v1=200')).toHaveLength(3);
+      expect(r.slice(0, firstStatus).filter((x) => x === `${v1(d)}=200`)).toHaveLength(3);
       expect(d.outcomes).toEqual([
         want(d) === 'success' ? 'success' : d.behaviour.outcome === 'rollback' ? 'rolled_back' : 'failure',
       ]);
@@ -224,8 +230,16 @@ describe('virtual fleet against the simulator', () => {
       const p = parseInventory(
         ((await mg.get(`/v1/inventory/devices/${d.deviceId}`)).json as { attributes: unknown }).attributes,
       );
-      expect(p.vancore.gate).toMatchObject({ state: 'deferred', phase: 'Download_Enter' });
+      expect(p.vancore.gate.state).toBe('deferred');
       expect(p.vancore.gate.reason).toMatch(/^battery_low: /);
+      // Where the gate said "not now": Download_Enter on 3.x, Sync_Leave on 5.x (read raw: the core
+      // contract learns the Sync_Leave phase with issue #13 item 3).
+      const raw = (
+        (await mg.get(`/v1/inventory/devices/${d.deviceId}`)).json as {
+          attributes: { name: string; value: unknown }[];
+        }
+      ).attributes;
+      expect(raw.find((a) => a.name === 'vancore.gate.phase')?.value).toBe(NOT_NOW_STATE[d.client]);
       expect(p.vancore.health.battery_soc).toBe(14);
       expect(requests(d).filter((x) => x.startsWith('status:'))).toEqual([]);
     }
@@ -272,10 +286,12 @@ describe('virtual fleet against the simulator', () => {
     await fleet.until((s) => s.booted === 2);
     sim.injectFaults({ match: /\/v2\/deployments\/device\/deployments\/next$/, status: 401, count: 2 });
     fleet.pollNow();
-    const s = await fleet.until((st) => st.requests.byKind['next-v1'] === 4);
+    const s = await fleet.until(
+      (st) => (st.requests.byKind['next-v1'] ?? 0) + (st.requests.byKind['next-v1:GET'] ?? 0) === 4,
+    );
     expect(s.errors.reauth).toBe(2);
     for (const d of fleet.devices()) {
-      expect(requests(d).slice(4)).toEqual(['next-v2=401', 'auth=200', 'next-v2=404', 'next-v1=204']);
+      expect(requests(d).slice(4)).toEqual(['next-v2=401', 'auth=200', 'next-v2=404', `${v1(d)}=204`]);
     }
   });
 
@@ -291,7 +307,8 @@ describe('virtual fleet against the simulator', () => {
     expect(fleet.stats().requests.total).toBe(12);
     clock.advance(60_000);
     const polled = await fleet.until((s) => s.requests.total === 18);
-    expect(polled.requests.byKind).toMatchObject({ 'next-v2': 6, 'next-v1': 6 });
+    expect(polled.requests.byKind['next-v2']).toBe(6);
+    expect((polled.requests.byKind['next-v1'] ?? 0) + (polled.requests.byKind['next-v1:GET'] ?? 0)).toBe(6);
     await fleet.stop();
     const seen = sim.requests().length;
     clock.advance(3_600_000);

@@ -8,13 +8,15 @@
 // outlives the request.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import type { VpnBefore } from '../../../agent-hooks/vpn/plan.js';
+import type { ClientFlavour } from '../../../core/schemas/client.js';
 import type { Clock } from '../../../core/clock.js';
 import { ArtifactDownloader } from './artifact.js';
 import { DueQueue } from './due-queue.js';
 import { HttpPool, type Reply } from './http-pool.js';
 import { RawHttp } from './raw-http.js';
-import { inventoryAttributes, makeProfile, vanIdFor, type DeviceProfile } from './inventory.js';
+import { inventoryBody, makeProfile, vanIdFor, type DeviceProfile } from './inventory.js';
 import {
+  CLIENT_MODELS,
   EXPECTED_STATUSES,
   advance,
   initialState,
@@ -27,7 +29,15 @@ import {
   type StepInput,
   type Timing,
 } from './machine.js';
-import { assignBehaviours, assignStages, prng, seed32, type Behaviour, type ScenarioInput } from './scenario.js';
+import {
+  assignBehaviours,
+  assignClients,
+  assignStages,
+  prng,
+  seed32,
+  type Behaviour,
+  type ScenarioInput,
+} from './scenario.js';
 
 export interface VirtualFleetOptions {
   /** The Mender server, e.g. http://127.0.0.1:8080 (the simulator's `url`). */
@@ -72,12 +82,17 @@ export interface VirtualFleetOptions {
   stages?: Record<string, number>;
   /** Keep the last N requests of each device (kind, status) for tests; default 0 (off). */
   trace?: number;
+  /**
+   * Which Mender client the vans run (machine.ts CLIENT_MODELS): the share of `mender-update-5` vans
+   * (0–1, seeded, exact count round(share × count)), or one flavour for all. Default 0.5: half 3.4, half 5.x.
+   */
+  clients?: number | ClientFlavour;
 }
 
 export interface TraceEntry {
   /** Milliseconds since the fleet started (on its clock). */
   t: number;
-  /** `auth`, `inventory`, `next-v2`, `next-v1`, `status:<status>`, `download`, `log`. */
+  /** `auth`, `inventory`, `next-v2`, `next-v1` (`next-v1:GET` on 5.x), `status:<status>`, `download`, `log`. */
   request: string;
   status: number;
 }
@@ -86,6 +101,8 @@ export interface VirtualDeviceInfo {
   index: number;
   vanId: string;
   identity: { mac: string; van_id: string };
+  /** The Mender client it runs. */
+  client: ClientFlavour;
   /** The Mender device ID (from the device token's `sub`) once authenticated. */
   deviceId: string | undefined;
   stage: string | undefined;
@@ -111,6 +128,10 @@ export interface FleetStats {
   activity: Record<Activity, number>;
   /** Devices that finished their first inventory and update check. */
   booted: number;
+  /** Devices per Mender client. */
+  clients: Record<ClientFlavour, number>;
+  /** Inventory cycles a 5.x van did not send because nothing changed (RECIPE-current §3.3); not requests. */
+  inventoryUnchanged: number;
   /** Final outcomes over all devices and deployments, plus `deferred` (gate "not now") and `offline`. */
   events: Record<FleetEvent, number>;
   requests: { total: number; inFlight: number; byKind: Record<string, number> };
@@ -282,11 +303,14 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
 
   const stages = assignStages(count, seed, opts.stages);
   const behaviours = assignBehaviours(count, seed, opts.script ?? {}, (i) => vanIdFor(prefix, i, count));
+  const clients = assignClients(count, seed, opts.clients ?? 0.5);
+  const clientCounts: Record<ClientFlavour, number> = { 'mender-3': 0, 'mender-update-5': 0 };
+  for (const c of clients) clientCounts[c] += 1;
   const spread = prng(`${seed}/start`);
   const slots: Slot[] = Array.from({ length: count }, (_, i) => ({
     profile: makeProfile({ seed, index: i, count, vanIdPrefix: prefix, deviceType, stage: stages[i] }),
     behaviour: behaviours[i] as Behaviour,
-    state: initialState(behaviours[i] as Behaviour, fleetBase, startedAt),
+    state: initialState(behaviours[i] as Behaviour, { ...fleetBase, client: clients[i] }, startedAt),
     token: undefined,
     authBody: undefined,
     authSig: undefined,
@@ -307,6 +331,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
   let total = 0;
   let inFlight = 0;
   let bytesDownloaded = 0;
+  let inventoryUnchanged = 0;
   let stopped = false;
   let armedAt = Infinity;
   let cancelTimer: (() => void) | undefined;
@@ -343,7 +368,12 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
       const identity = JSON.stringify({ mac: slot.profile.mac, van_id: slot.profile.vanId });
       const pubkey = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-      slot.authBody = `${JSON.stringify({ id_data: identity, pubkey, tenant_token: '' })}\n`;
+      // 5.1 adds `"tier":"standard"` and has Ed25519 keys of its own (RECIPE-current §0, §3.2); the 3.4 model
+      // uses a pre-seeded Ed25519 key, which 3.4 accepts (RECIPE §6.2).
+      slot.authBody =
+        slot.state.client === 'mender-update-5'
+          ? JSON.stringify({ id_data: identity, pubkey, tenant_token: '', tier: 'standard' })
+          : `${JSON.stringify({ id_data: identity, pubkey, tenant_token: '' })}\n`;
       slot.authSig = sign(null, Buffer.from(slot.authBody), privateKey).toString('base64');
     }
     return { body: slot.authBody, sig: slot.authSig };
@@ -372,23 +402,47 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
         return { kind: 'reply', status: r.status };
       }
       case 'inventory': {
-        const attrs = inventoryAttributes(slot.profile, slot.state);
-        const r = await api.request(action.method, paths.inventory, json(slot), `${JSON.stringify(attrs)}\n`);
-        return { kind: 'reply', status: r.status };
+        const body = inventoryBody(slot.profile, slot.state);
+        if (CLIENT_MODELS[slot.state.client].inventorySkipUnchanged && body === slot.state.inventorySent)
+          return { kind: 'unchanged' };
+        const r = await api.request(action.method, paths.inventory, json(slot), body);
+        return { kind: 'reply', status: r.status, sent: body };
       }
       case 'next-v2': {
-        const body = JSON.stringify({ device_provides: provides(slot), update_control_map: true });
+        // 5.x: `{"device_provides":{"device_type":…,…provides}}`, no update_control_map (deployments.cpp).
+        const body =
+          slot.state.client === 'mender-update-5'
+            ? JSON.stringify({ device_provides: { device_type: slot.profile.deviceType, ...provides(slot) } })
+            : JSON.stringify({ device_provides: provides(slot), update_control_map: true });
         const r = await api.request('POST', paths.nextV2, json(slot), body);
         return nextReply(r);
       }
       case 'next-v1': {
+        if (action.method === 'GET') {
+          const q = new URLSearchParams({
+            artifact_name: slot.state.artifactName,
+            device_type: slot.profile.deviceType,
+          });
+          const r = await api.request('GET', `${paths.nextV1}?${q.toString()}`, {
+            Authorization: `Bearer ${slot.token ?? ''}`,
+            Accept: 'application/json',
+          });
+          return nextReply(r);
+        }
         const r = await api.request('POST', paths.nextV1, json(slot), JSON.stringify(provides(slot)));
         return nextReply(r);
       }
       case 'status': {
         const id = slot.state.update?.id ?? '';
         const path = `${paths.deployments}${encodeURIComponent(id)}/status`;
-        const r = await api.request('PUT', path, json(slot), `${JSON.stringify({ status: action.status })}\n`);
+        // 3.4 ends the body with a newline (RECIPE §6.1); 5.x sends `{"status":"…"}` as is (deployments.cpp PushStatus).
+        const body = JSON.stringify({ status: action.status });
+        const r = await api.request(
+          'PUT',
+          path,
+          json(slot),
+          slot.state.client === 'mender-update-5' ? body : `${body}\n`,
+        );
         return { kind: 'reply', status: r.status };
       }
       case 'download': {
@@ -406,7 +460,11 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
         const id = u?.id ?? '';
         const at = new Date(ticker.now()).toISOString();
         const messages = [
-          { timestamp: at, level: 'info', message: 'Running Mender client version: 3.4.0 (VanCore virtual device)' },
+          {
+            timestamp: at,
+            level: 'info',
+            message: `Running Mender client version: ${CLIENT_MODELS[slot.state.client].version} (VanCore virtual device)`,
+          },
           { timestamp: at, level: 'info', message: `Installing artifact ${u?.artifactName ?? '?'}` },
           { timestamp: at, level: 'error', message: u?.failReason ?? 'update failed' },
         ];
@@ -429,8 +487,14 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
   }
 
   function account(slot: Slot, action: Action, input: StepInput): void {
+    if (input.kind === 'unchanged') inventoryUnchanged += 1;
     if (input.kind !== 'reply') return;
-    const kind = action.kind === 'status' ? `status:${action.status}` : action.kind;
+    const kind =
+      action.kind === 'status'
+        ? `status:${action.status}`
+        : action.kind === 'next-v1' && action.method === 'GET'
+          ? 'next-v1:GET'
+          : action.kind;
     total += 1;
     byKind[kind] = (byKind[kind] ?? 0) + 1;
     const k = action.kind as Exclude<ActionKind, 'wait' | 'stop'>;
@@ -532,6 +596,8 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
       size: count,
       activity: { ...activity },
       booted,
+      clients: { ...clientCounts },
+      inventoryUnchanged,
       events: { ...events },
       requests: { total, inFlight, byKind: { ...byKind } },
       errors: { ...errors },
@@ -551,6 +617,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
         index: slot.profile.index,
         vanId: slot.profile.vanId,
         identity: { mac: slot.profile.mac, van_id: slot.profile.vanId },
+        client: slot.state.client,
         deviceId: tokenSubject(slot.token),
         stage: slot.profile.stage,
         behaviour: slot.behaviour,

@@ -1,8 +1,17 @@
 // What a virtual device reports as inventory: Mender's own attributes plus the VanCore keys of
 // docs/contracts.md ("Inventory"), written through `formatInventoryLines` exactly as
-// `mender-inventory-vancore` prints them (strings; the client turns `key=value` lines into attributes).
+// `mender-inventory-vancore` prints them (strings; the client turns `key=value` lines into attributes),
+// and `vancore.client` (`<binary>/<version>`, core/schemas/client.ts).
+//
+// The two clients build the list differently. 3.4 adds device_type, artifact_name and its version itself
+// (RECIPE §6.1). 5.x adds only `mender_client_version` and `mender_client_version_provider=internal`;
+// everything else comes from inventory scripts (the packaged mender-inventory-provides prints artifact_name
+// and the provides, mender-inventory-update-modules the modules, mender-inventory-network the interfaces;
+// device_type has to be printed by VanCore's script), and the list goes out sorted by name, every value a
+// string or a list of strings (RECIPE-current §3.3; src/mender-update/inventory.cpp PushInventoryData).
+import { formatClientAttribute, type ClientFlavour } from '../../../core/schemas/client.js';
 import { formatInventoryLines } from '../../../core/schemas/inventory.js';
-import type { DeviceState } from './machine.js';
+import { CLIENT_MODELS, type DeviceState } from './machine.js';
 import { prng, type DeferralReason } from './scenario.js';
 
 /** A device's fixed facts, drawn once from the fleet seed. */
@@ -22,7 +31,8 @@ export interface InventoryAttribute {
   value: string | string[];
 }
 
-export const CLIENT_VERSION = '3.4.0';
+/** `mender_client_version` of the 3.4 model (kept for callers that predate the 5.x model). */
+export const CLIENT_VERSION = CLIENT_MODELS['mender-3'].version;
 export const UPDATE_MODULES = ['vancore-compose', 'vancore-config', 'vancore-vpn'];
 
 export function vanIdFor(prefix: string, index: number, count: number): string {
@@ -74,8 +84,63 @@ function reasonOf(gateReason: string): DeferralReason | undefined {
   return undefined;
 }
 
+/** `vancore.client` of a flavour as the model runs it, e.g. `mender-update/5.1.0`. */
+export function clientAttribute(flavour: ClientFlavour): string {
+  return formatClientAttribute({ flavour, version: CLIENT_MODELS[flavour].version });
+}
+
 /** The attribute list of an inventory PUT (pure). */
 export function inventoryAttributes(profile: DeviceProfile, s: DeviceState): InventoryAttribute[] {
+  return s.client === 'mender-update-5' ? attributes5(profile, s) : attributes3(profile, s);
+}
+
+/** The body of the inventory PUT exactly as each client writes it (3.4 ends it with a newline, RECIPE §6.1). */
+export function inventoryBody(profile: DeviceProfile, s: DeviceState): string {
+  const json = JSON.stringify(inventoryAttributes(profile, s));
+  return s.client === 'mender-update-5' ? json : `${json}\n`;
+}
+
+function attributes5(profile: DeviceProfile, s: DeviceState): InventoryAttribute[] {
+  const byName = new Map<string, string | string[]>();
+  // mender-inventory-provides (`show-provides`): artifact_name and the provides.
+  byName.set('artifact_name', s.artifactName);
+  for (const [k, v] of Object.entries(s.provides)) byName.set(k, v);
+  byName.set('update_modules', UPDATE_MODULES);
+  byName.set('mac_eth0', profile.mac);
+  byName.set('network_interfaces', ['eth0', 'wwan0']);
+  byName.set('device_type', profile.deviceType);
+  for (const line of vancoreLines(profile, s)) {
+    const eq = line.indexOf('=');
+    const name = line.slice(0, eq);
+    if (!byName.has(name)) byName.set(name, line.slice(eq + 1));
+  }
+  byName.set('mender_client_version', CLIENT_MODELS['mender-update-5'].version);
+  byName.set('mender_client_version_provider', 'internal');
+  return [...byName.keys()].sort().map((name) => ({ name, value: byName.get(name) as string | string[] }));
+}
+
+function attributes3(profile: DeviceProfile, s: DeviceState): InventoryAttribute[] {
+  const out: InventoryAttribute[] = [
+    { name: 'device_type', value: profile.deviceType },
+    { name: 'artifact_name', value: s.artifactName },
+    { name: 'mender_client_version', value: CLIENT_VERSION },
+    { name: 'update_modules', value: UPDATE_MODULES },
+    { name: 'mac_eth0', value: profile.mac },
+    { name: 'network_interfaces', value: ['eth0', 'wwan0'] },
+  ];
+  for (const [k, v] of Object.entries(s.provides)) out.push({ name: k, value: v });
+  for (const line of vancoreLines(profile, s)) {
+    const eq = line.indexOf('=');
+    const name = line.slice(0, eq);
+    // Provides already carry the component versions: one attribute per name, like the client's merge.
+    if (name in s.provides) continue;
+    out.push({ name, value: line.slice(eq + 1) });
+  }
+  return out;
+}
+
+/** What `mender-inventory-vancore` prints for this device, as key=value lines. */
+function vancoreLines(profile: DeviceProfile, s: DeviceState): string[] {
   const health = healthUnder(profile, s.gate.state === 'deferred' ? reasonOf(s.gate.reason) : undefined);
   const entries: Record<string, string | number | boolean | undefined> = {
     'vancore.van_id': profile.vanId,
@@ -94,22 +159,7 @@ export function inventoryAttributes(profile: DeviceProfile, s: DeviceState): Inv
     'vancore.gate.since': new Date(s.gate.sinceMs).toISOString(),
     'vancore.vpn.state': s.vpn?.state ?? profile.vpnState,
     'vancore.vpn.step': s.vpn?.step ?? 'none',
+    'vancore.client': clientAttribute(s.client),
   });
-  const out: InventoryAttribute[] = [
-    { name: 'device_type', value: profile.deviceType },
-    { name: 'artifact_name', value: s.artifactName },
-    { name: 'mender_client_version', value: CLIENT_VERSION },
-    { name: 'update_modules', value: UPDATE_MODULES },
-    { name: 'mac_eth0', value: profile.mac },
-    { name: 'network_interfaces', value: ['eth0', 'wwan0'] },
-  ];
-  for (const [k, v] of Object.entries(s.provides)) out.push({ name: k, value: v });
-  for (const line of formatInventoryLines(entries).lines) {
-    const eq = line.indexOf('=');
-    const name = line.slice(0, eq);
-    // Provides already carry the component versions: one attribute per name, like the client's merge.
-    if (name in s.provides) continue;
-    out.push({ name, value: line.slice(eq + 1) });
-  }
-  return out;
+  return formatInventoryLines(entries).lines;
 }

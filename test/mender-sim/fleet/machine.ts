@@ -3,14 +3,27 @@
 // it. The runner (fleet.ts) only performs actions over HTTP and feeds the replies back; everything the
 // device decides is here, table-tested in test/unit/mender-sim-fleet.
 //
-// The sequence follows mender-client 3.4 under the daemon (RECIPE §6.1, GUIDE §6): auth (401 = pending,
+// Two Mender clients, one mechanism: what differs between them is data in CLIENT_MODELS (below), read at
+// the few points where the clients differ; there is no second machine.
+//
+// `mender-3` follows mender-client 3.4 under the daemon (RECIPE §6.1, GUIDE §6): auth (401 = pending,
 // retried), inventory PUT (405 → PATCH), update check POST v2 → 404 → POST v1, then for a deployment
 // `downloading`, the artifact GET, `installing`, `rebooting`, re-auth before the commit, `installing`,
 // `success` and an inventory PUT with the new artifact_name. A failure reports `failure` and PUTs the log;
 // a 409 on a status report (aborted at the backend) rolls back the same way; a 401 anywhere re-authenticates
 // and repeats the request. A VanCore gate that says "not now" at Download_Enter (exit 1) reports nothing:
-// the device just fetches the deployment again at its next poll.
+// the device just fetches the deployment again at its next poll (RECIPE-current §6). The model leaves out
+// 3.4's "Executing script" substate PUTs.
+//
+// `mender-update-5` follows the C++ client 5.1 (shared/mender-client/RECIPE-current.md, each difference
+// cites its row): `downloading` → `installing` → re-auth → `installing` → `success`, never a substate and
+// no `rebooting` (§3.2 (d)); the commit gate runs after the second `installing`; the gate says "not now" at
+// Sync_Leave, which reports nothing at all (§3.2 (c)), while a Download_Enter exit 1 is `failure` + log
+// and is not retried (§3.2 (a)); inventory is a PUT only, skipped when unchanged and sent again after a
+// token arrives (§3.3); the update check falls back from POST v2 to GET v1 on 404 (source:
+// src/mender-update/deployments/deployments.cpp, CheckNewDeployments).
 import { type VpnBefore, stateAfter, stepAllowed } from '../../../agent-hooks/vpn/plan.js';
+import { NOT_NOW_STATE, type ClientFlavour, type NotNowState } from '../../../core/schemas/client.js';
 import type { GatePhase } from '../../../core/schemas/common.js';
 import type { VpnStep } from '../../../core/schemas/payload-index.js';
 import { VPN_STATE_INITIAL } from '../../../core/vpn-state.js';
@@ -27,7 +40,8 @@ export type Action =
   | { kind: 'auth' }
   | { kind: 'inventory'; method: 'PUT' | 'PATCH' }
   | { kind: 'next-v2' }
-  | { kind: 'next-v1' }
+  /** The v1 fallback after a v2 404: POST on 3.x, GET with the query on 5.x. */
+  | { kind: 'next-v1'; method?: 'GET' }
   | { kind: 'status'; status: ReportStatus }
   | { kind: 'download' }
   | { kind: 'log' }
@@ -58,14 +72,67 @@ export interface ArtifactFacts {
 export type StepInput =
   /** A `wait` ended (its time came, or pollNow / inventoryNow). */
   | { kind: 'wake' }
-  /** The reply to the action. `status` 0 = no HTTP answer (connection error, timeout). */
-  | { kind: 'reply'; status: number; deployment?: OfferedDeployment; artifact?: ArtifactFacts; error?: string };
+  /** An inventory the client did not send: the same payload as the last one accepted (5.x, RECIPE-current §3.3). */
+  | { kind: 'unchanged' }
+  /**
+   * The reply to the action. `status` 0 = no HTTP answer (connection error, timeout). `sent`: the inventory
+   * payload that was PUT (kept by a client that skips unchanged inventory).
+   */
+  | {
+      kind: 'reply';
+      status: number;
+      deployment?: OfferedDeployment;
+      artifact?: ArtifactFacts;
+      error?: string;
+      sent?: string;
+    };
+
+/** What differs between the two Mender clients the fleet models (core/schemas/client.ts). */
+export interface ClientModel {
+  /** `mender_client_version` (and `vancore.client` = `<binary>/<version>`). */
+  version: string;
+  /** Where the VanCore download gate says "not now": the state whose exit 1 reports nothing. */
+  notNowState: NotNowState;
+  /** Download_Enter exit 1: 3.4 a silent transient error (RECIPE-current §6); 5.x `failure` + log, not retried (§3.2 (a)). */
+  downloadEnterExit1: 'silent' | 'failure';
+  /** Status sent around ArtifactCommit_Enter: 3.4 `rebooting` (RECIPE §6.1); 5.x none, the commit gate runs after the second `installing` (RECIPE-current §3.2 (d)). */
+  commitStatus: 'rebooting' | undefined;
+  /** 3.4 repeats a 405 inventory PUT as PATCH (RECIPE §6.2); 5.x only PUTs (src/mender-update/inventory.cpp). */
+  inventoryPatchOn405: boolean;
+  /** 5.x skips an inventory equal to the last one accepted; a new token clears that memory (RECIPE-current §3.3). */
+  inventorySkipUnchanged: boolean;
+  /** After a v2 404: 3.4 POSTs v1 (RECIPE §6.2); 5.x GETs v1 with artifact_name and device_type in the query (deployments.cpp). */
+  nextV1Method: 'POST' | 'GET';
+}
+
+export const CLIENT_MODELS: Readonly<Record<ClientFlavour, Readonly<ClientModel>>> = {
+  'mender-3': {
+    version: '3.4.0',
+    notNowState: NOT_NOW_STATE['mender-3'],
+    downloadEnterExit1: 'silent',
+    commitStatus: 'rebooting',
+    inventoryPatchOn405: true,
+    inventorySkipUnchanged: false,
+    nextV1Method: 'POST',
+  },
+  'mender-update-5': {
+    version: '5.1.0',
+    notNowState: NOT_NOW_STATE['mender-update-5'],
+    downloadEnterExit1: 'failure',
+    commitStatus: undefined,
+    inventoryPatchOn405: false,
+    inventorySkipUnchanged: true,
+    nextV1Method: 'GET',
+  },
+};
 
 export type Activity = 'booting' | 'pending' | 'idle' | 'deferred' | 'updating' | 'offline';
 
 export type UpdateStage =
   | 'already-installed'
   | 'downloading'
+  /** 5.x: `downloading` was reported, then Download_Enter exited 1 (RECIPE-current §3.2 (a)). */
+  | 'download-refused'
   | 'download'
   | 'installing'
   | 'rebooting'
@@ -91,12 +158,14 @@ export interface UpdateInProgress {
 
 export interface GateView {
   state: GateState;
-  phase: GatePhase | 'none';
+  phase: GatePhase | NotNowState | 'none';
   reason: string;
   sinceMs: number;
 }
 
 export interface DeviceState {
+  /** Which Mender client the van runs. */
+  client: ClientFlavour;
   /** The action to make next (or the one in flight). */
   action: Action;
   activity: Activity;
@@ -117,6 +186,8 @@ export interface DeviceState {
   update: Readonly<UpdateInProgress> | undefined;
   /** The request to repeat once re-authenticated. */
   resume: Action | undefined;
+  /** The inventory payload the server last accepted (5.x skips sending it again; a new token forgets it). */
+  inventorySent: string | undefined;
   /**
    * vpn.json as the vancore-vpn module keeps it (`vancore.vpn.state/step` in inventory); undefined until
    * a VPN step ran or the fleet was given a start state (then the profile's drawn state, step none).
@@ -161,11 +232,12 @@ export function deferralReasonText(reason: DeferralReason): string {
 
 export function initialState(
   behaviour: Behaviour,
-  base: { artifactName: string; versions: Record<string, string>; vpn?: VpnBefore | undefined },
+  base: { artifactName: string; versions: Record<string, string>; vpn?: VpnBefore | undefined; client?: ClientFlavour },
   now: number,
 ): DeviceState {
   const versions = { ...base.versions, ...behaviour.versions };
   return {
+    client: base.client ?? 'mender-3',
     action: { kind: 'auth' },
     activity: 'booting',
     booted: false,
@@ -181,6 +253,7 @@ export function initialState(
     inventoryDue: true,
     update: undefined,
     resume: undefined,
+    inventorySent: undefined,
     vpn: base.vpn ? { ...base.vpn } : undefined,
     vpnRevertTo: undefined,
   };
@@ -223,7 +296,13 @@ function transition(prev: DeviceState, behaviour: Behaviour, input: StepInput, n
     if (a.kind !== 'wait') return { state: prev, at: now };
     return fromIdle(s, now);
   }
+  if (input.kind === 'unchanged') {
+    // "Inventory data unchanged, not submitting" (RECIPE-current §3.3): the cycle ends as after a 200.
+    if (a.kind !== 'inventory') return { state: prev, at: now };
+    return inventoryDone(s, 200, now, t);
+  }
   const status = input.status;
+  const model = CLIENT_MODELS[s.client];
 
   switch (a.kind) {
     case 'wait':
@@ -236,6 +315,8 @@ function transition(prev: DeviceState, behaviour: Behaviour, input: StepInput, n
         if (s.activity === 'pending' || s.activity === 'booting') s.activity = s.booted ? 'idle' : 'booting';
         const resume = s.resume;
         s.resume = undefined;
+        // 5.x: a token-received callback clears the inventory cache, so the next cycle PUTs it again (§3.3).
+        s.inventorySent = undefined;
         s.action = resume ?? (s.booted ? { kind: 'wait' } : { kind: 'inventory', method: 'PUT' });
         if (s.action.kind === 'wait') return withEvent(idle(s, now), event);
         return withEvent({ state: s, at: now }, event);
@@ -247,32 +328,19 @@ function transition(prev: DeviceState, behaviour: Behaviour, input: StepInput, n
 
     case 'inventory': {
       if (status === 401) return reauth(s, a, now);
-      if (status === 405 && a.method === 'PUT') {
+      if (status === 405 && a.method === 'PUT' && model.inventoryPatchOn405) {
         s.action = { kind: 'inventory', method: 'PATCH' };
         return { state: s, at: now };
       }
-      s.inventoryDue = false;
-      s.nextInventoryAt = now + (status === 200 ? t.inventoryIntervalMs : t.retryIntervalMs);
-      if (status === 200 && s.vpnRevertTo) {
-        // The deadman's probes fail after the commit was reported: it restores the previous step
-        // (vpn.json `reverted` / <previous step>; artifact and versions stay) and the next inventory says so.
-        s.vpn = { state: 'reverted', step: s.vpnRevertTo.step };
-        s.vpnRevertTo = undefined;
-        s.inventoryDue = true;
-      }
-      if (!s.booted) {
-        // At start the daemon runs an inventory update and then, at once, an update check.
-        s.action = { kind: 'next-v2' };
-        return { state: s, at: now };
-      }
-      return idle(s, now);
+      if (status === 200 && model.inventorySkipUnchanged) s.inventorySent = input.sent;
+      return inventoryDone(s, status, now, t);
     }
 
     case 'next-v2':
     case 'next-v1': {
       if (status === 401) return reauth(s, { kind: 'next-v2' }, now);
       if (status === 404 && a.kind === 'next-v2') {
-        s.action = { kind: 'next-v1' };
+        s.action = model.nextV1Method === 'GET' ? { kind: 'next-v1', method: 'GET' } : { kind: 'next-v1' };
         return { state: s, at: now };
       }
       if (status === 200 && input.deployment) return offered(s, behaviour, input.deployment, now, t);
@@ -312,6 +380,25 @@ function transition(prev: DeviceState, behaviour: Behaviour, input: StepInput, n
     case 'log':
       return finish(s, now);
   }
+}
+
+/** An inventory cycle ended (sent with `status`, or skipped as unchanged). */
+function inventoryDone(s: DeviceState, status: number, now: number, t: Timing): Step {
+  s.inventoryDue = false;
+  s.nextInventoryAt = now + (status === 200 ? t.inventoryIntervalMs : t.retryIntervalMs);
+  if (status === 200 && s.vpnRevertTo) {
+    // The deadman's probes fail after the commit was reported: it restores the previous step
+    // (vpn.json `reverted` / <previous step>; artifact and versions stay) and the next inventory says so.
+    s.vpn = { state: 'reverted', step: s.vpnRevertTo.step };
+    s.vpnRevertTo = undefined;
+    s.inventoryDue = true;
+  }
+  if (!s.booted) {
+    // At start the daemon runs an inventory update and then, at once, an update check.
+    s.action = { kind: 'next-v2' };
+    return { state: s, at: now };
+  }
+  return idle(s, now);
 }
 
 function withEvent(step: Step, event: FleetEvent | undefined): Step {
@@ -360,26 +447,32 @@ function offered(s: DeviceState, behaviour: Behaviour, dep: OfferedDeployment, n
     s.action = { kind: 'status', status: 'already-installed' };
     return { state: s, at: now };
   }
-  if (s.deferralsLeft > 0 && behaviour.deferral) {
-    // Download_Enter exit 1 under the daemon: "not now", nothing reported, fetched again at the next poll.
+  const model = CLIENT_MODELS[s.client];
+  const deferral = s.deferralsLeft > 0 ? behaviour.deferral : undefined;
+  if (deferral) {
     s.deferralsLeft -= 1;
-    if (s.gate.state !== 'deferred') {
-      s.gate = {
-        state: 'deferred',
-        phase: 'Download_Enter',
-        reason: deferralReasonText(behaviour.deferral.reason),
-        sinceMs: now,
-      };
+    const at = deferral.at ?? model.notNowState;
+    if (s.gate.state !== 'deferred' || s.gate.phase !== at) {
+      s.gate = { state: 'deferred', phase: at, reason: deferralReasonText(deferral.reason), sinceMs: now };
       s.inventoryDue = true;
     }
     s.activity = 'deferred';
+    if (at === 'Download_Enter' && model.downloadEnterExit1 === 'failure') {
+      // 5.x: `downloading` goes out before Download_Enter runs; its exit 1 is then a deployment failure
+      // with the log, and the deployment is finished, never offered again (RECIPE-current §3.2 (a)).
+      s.update = { id: dep.id, artifactName: dep.artifactName, uri: dep.uri, stage: 'download-refused', retries: 0 };
+      s.lastUpdateStatus = 'in_progress';
+      return { ...report(s, 'downloading', now, 'download-refused'), event: 'deferred' };
+    }
+    // "Not now" where it reports nothing: 3.4 Download_Enter (RECIPE-current §6), 5.x Sync_Leave (§3.2 (c));
+    // the deployment stays pending and is fetched again at the next poll.
     return { ...idle(s, now), event: 'deferred' };
   }
-  if (s.gate.state !== 'open' || s.gate.phase !== 'Download_Enter') {
+  if (s.gate.state !== 'open' || s.gate.phase !== model.notNowState) {
     if (s.gate.state !== 'open') s.inventoryDue = true;
     s.gate = {
       state: 'open',
-      phase: 'Download_Enter',
+      phase: model.notNowState,
       reason: '',
       sinceMs: s.gate.state === 'open' ? s.gate.sinceMs : now,
     };
@@ -482,6 +575,8 @@ function statusReplied(
       s.update = { ...u, stage: 'download' };
       s.action = { kind: 'download' };
       return { state: s, at: now };
+    case 'download-refused':
+      return fail(s, 'Download_Enter_00_vangate: Received error code: 1', 'failure', now);
     case 'download':
       return report(s, 'installing', now);
     case 'installing': {
@@ -507,33 +602,19 @@ function statusReplied(
           now + t.stepDelayMs,
         );
       }
-      return report(s, 'rebooting', now + t.stepDelayMs);
+      const commitStatus = CLIENT_MODELS[s.client].commitStatus;
+      if (commitStatus) return report(s, commitStatus, now + t.stepDelayMs);
+      return toCommit(s, u, now + t.stepDelayMs, t);
     }
     case 'rebooting':
-      if (behaviour.outcome === 'rollback') {
-        // The VanCore commit gate refuses (exit 1): Mender rolls back and reports failure.
-        s.gate = {
-          state: 'blocked',
-          phase: 'ArtifactCommit_Enter',
-          reason: 'health_failed: health checks failed after install',
-          sinceMs: now,
-        };
-        s.inventoryDue = true;
-        return fail(
-          s,
-          'ArtifactCommit_Enter_00_vangate exited 1: health checks failed; rolled back',
-          'rolled_back',
-          now + t.stepDelayMs,
-        );
-      }
-      if (t.reauthBeforeCommit) {
-        s.update = { ...u, stage: 'committing', retries: 0 };
-        s.resume = { kind: 'status', status: 'installing' };
-        s.action = { kind: 'auth' };
-        return { state: s, at: now + t.stepDelayMs };
-      }
-      return report(s, 'installing', now + t.stepDelayMs, 'committing');
+      // 3.4 runs ArtifactCommit_Enter while it reports `rebooting` (RECIPE §6.1).
+      if (behaviour.outcome === 'rollback') return commitRefused(s, now, now + t.stepDelayMs);
+      return toCommit(s, u, now + t.stepDelayMs, t);
     case 'committing':
+      // 5.x runs ArtifactCommit_Enter after the second `installing` (RECIPE-current §3.2 (d)); a refusal is
+      // the rollback + failure chain, reported as `failure` + log (§4).
+      if (!CLIENT_MODELS[s.client].commitStatus && behaviour.outcome === 'rollback')
+        return commitRefused(s, now, now + t.stepDelayMs);
       return report(s, 'success', now);
     case 'success':
       applyArtifact(s, u, behaviour);
@@ -543,6 +624,30 @@ function statusReplied(
     case 'log':
       return finish(s, now);
   }
+}
+
+/** Re-authenticate (if the client does) and report `installing` before the commit. */
+function toCommit(s: DeviceState, u: Readonly<UpdateInProgress>, at: number, t: Timing): Step {
+  if (t.reauthBeforeCommit) {
+    // Both clients expire their token on purpose before the commit (RECIPE §6.1; RECIPE-current §3.2 (d)).
+    s.update = { ...u, stage: 'committing', retries: 0 };
+    s.resume = { kind: 'status', status: 'installing' };
+    s.action = { kind: 'auth' };
+    return { state: s, at };
+  }
+  return report(s, 'installing', at, 'committing');
+}
+
+/** The VanCore commit gate refuses (exit 1): Mender rolls back and reports failure. */
+function commitRefused(s: DeviceState, now: number, at: number): Step {
+  s.gate = {
+    state: 'blocked',
+    phase: 'ArtifactCommit_Enter',
+    reason: 'health_failed: health checks failed after install',
+    sinceMs: now,
+  };
+  s.inventoryDue = true;
+  return fail(s, 'ArtifactCommit_Enter_00_vangate exited 1: health checks failed; rolled back', 'rolled_back', at);
 }
 
 function log(s: DeviceState, now: number): Step {

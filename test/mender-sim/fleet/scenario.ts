@@ -3,6 +3,7 @@
 // behaviour per device, deterministically from the seed, with exact counts (round(share × count)), so a
 // test can predict a deployment's statistics to the device.
 import { z } from 'zod';
+import { ClientFlavours, type ClientFlavour } from '../../../core/schemas/client.js';
 import { type VpnStep, VpnStepsInArtifact } from '../../../core/schemas/payload-index.js';
 
 export const DeferralReasons = ['moving', 'weak_signal', 'low_battery'] as const;
@@ -12,10 +13,19 @@ export type DeferralReason = (typeof DeferralReasons)[number];
 export const Outcomes = ['success', 'failure', 'rollback'] as const;
 export type Outcome = (typeof Outcomes)[number];
 
+/** The rootfs states a VanCore download gate can say "not now" in (core/schemas/client.ts NOT_NOW_STATE). */
+export const DeferralStates = ['Download_Enter', 'Sync_Leave'] as const;
+export type DeferralState = (typeof DeferralStates)[number];
+
 export interface Deferral {
   /** How many deployment offers the gate turns down ("not now") before it lets one through. */
   polls: number;
   reason: DeferralReason;
+  /**
+   * Where the gate says it; default the client's own "not now" state (Download_Enter on 3.x, Sync_Leave on
+   * 5.x). `Download_Enter` on a 5.x van is the 3.x layout on the C++ client: a reported failure.
+   */
+  at?: DeferralState;
 }
 
 export interface Behaviour {
@@ -42,6 +52,7 @@ const DeferralSpec = z.union([
       share: Share,
       polls: z.number().int().min(1).default(3),
       reason: z.enum(DeferralReasons).default('moving'),
+      at: z.enum(DeferralStates).optional(),
     })
     .strict(),
 ]);
@@ -60,7 +71,11 @@ const BehaviourSpec = z
   .object({
     outcome: z.enum(Outcomes).default('success'),
     deferral: z
-      .object({ polls: z.number().int().min(1).default(3), reason: z.enum(DeferralReasons).default('moving') })
+      .object({
+        polls: z.number().int().min(1).default(3),
+        reason: z.enum(DeferralReasons).default('moving'),
+        at: z.enum(DeferralStates).optional(),
+      })
       .strict()
       .optional(),
     offline: z
@@ -168,7 +183,11 @@ export function assignBehaviours(
 
   const deferral: Deferral =
     typeof scenario.deferral === 'object'
-      ? { polls: scenario.deferral.polls, reason: scenario.deferral.reason }
+      ? {
+          polls: scenario.deferral.polls,
+          reason: scenario.deferral.reason,
+          ...(scenario.deferral.at ? { at: scenario.deferral.at } : {}),
+        }
       : { polls: 3, reason: 'moving' };
   const afterPolls = typeof scenario.offline === 'object' ? scenario.offline.afterPolls : 1;
 
@@ -194,7 +213,10 @@ export function assignBehaviours(
       const index = /^\d+$/.test(key) && Number(key) < count ? Number(key) : byVanId.get(key);
       if (index === undefined) throw new RangeError(`scenario: overrides.${key}: no such device index or van id`);
       const b: Behaviour = { outcome: spec.outcome };
-      if (spec.deferral) b.deferral = { ...spec.deferral };
+      if (spec.deferral) {
+        const { at, ...rest } = spec.deferral;
+        b.deferral = { ...rest, ...(at ? { at } : {}) };
+      }
       if (spec.offline) b.offline = { ...spec.offline };
       if (spec.artifactName !== undefined) b.artifactName = spec.artifactName;
       if (spec.versions) b.versions = { ...spec.versions };
@@ -226,5 +248,24 @@ export function assignStages(
     if (k + n > count) throw new RangeError('stages: the shares add up to more than the fleet');
     for (let end = k + n; k < end; k++) out[order[k] as number] = name;
   }
+  return out;
+}
+
+/**
+ * Which Mender client each device runs: `mix` is the share of `mender-update-5` vans (0–1) or one flavour
+ * for all. round(share × count) devices from a seeded shuffle of their own, so the same (count, seed) gives
+ * the same vans whatever the behaviours are.
+ */
+export function assignClients(count: number, seed: number | string, mix: number | ClientFlavour): ClientFlavour[] {
+  if (typeof mix === 'string') {
+    if (!(ClientFlavours as readonly string[]).includes(mix))
+      throw new RangeError(`clients: '${String(mix)}' is not one of ${ClientFlavours.join(', ')}`);
+    return new Array<ClientFlavour>(count).fill(mix);
+  }
+  if (!(mix >= 0 && mix <= 1))
+    throw new RangeError(`clients: the share of mender-update-5 vans must be 0–1, got ${mix}`);
+  const out = new Array<ClientFlavour>(count).fill('mender-3');
+  const order = shuffle(count, prng(`${String(seed)}/clients`));
+  for (const i of order.slice(0, Math.round(mix * count))) out[i] = 'mender-update-5';
   return out;
 }

@@ -73,6 +73,10 @@ const snap = (over: Partial<Snapshot> = {}): Snapshot => ({
     failures: 1,
     offline: 0,
   },
+  clients: [
+    { label: '3.4', vans: 30, updated: 8, deferrals: 5, failed: 1, byDeferral: 0 },
+    { label: '5.1', vans: 30, updated: 7, deferrals: 4, failed: 0, byDeferral: 0 },
+  ],
   realVan: undefined,
   ...over,
 });
@@ -82,7 +86,8 @@ describe('demo progress', () => {
     expect(renderLine(snap())).toBe(
       'day 2.5 | rollout active: wave 2 pilot (pilot, 10 vans), deploying app | updated 15/61 | ' +
         'deferred now driving 2 (so far driving 5, weak LTE 3, low battery 1) | ' +
-        'failed 1 on 1 vans, excluded 0, rolled back 0, offline 0',
+        'failed 1 on 1 vans, excluded 0, rolled back 0, offline 0 | ' +
+        '3.4 8/30 updated, 5 deferrals, 1 failed (0 by deferral); 5.1 7/30 updated, 4 deferrals, 0 failed (0 by deferral)',
     );
     expect(renderLine(snap({ rollout: { status: 'paused', pauseReason: 'wave fleet-1: 3 of 5 failed' } }))).toMatch(
       / \| paused: wave fleet-1: 3 of 5 failed$/,
@@ -90,9 +95,17 @@ describe('demo progress', () => {
     expect(renderLine(snap({ rollout: undefined, wave: undefined }))).toMatch(/^day 2\.5 \| rollout: not started \|/);
   });
 
-  it('the block fits 80 columns', () => {
-    for (const line of renderBlock(snap({ realVan: 'van-real-01: installing platform 1.0.0' })))
-      expect(line.length).toBeLessThanOrEqual(80);
+  it('the block fits 80 columns, with one line per client even at 5000 vans', () => {
+    const big = { label: '5.1', vans: 2500, updated: 2499, deferrals: 12_345, failed: 12, byDeferral: 0 };
+    const block = renderBlock(snap({ realVan: 'van-real-01: installing platform 1.0.0', clients: [big] }));
+    for (const line of block) expect(line.length).toBeLessThanOrEqual(80);
+    expect(block).toContain('  on 5.1      2499/2500 updated · 12345 deferrals · 12 failed · 0 by deferral');
+  });
+
+  it('a client whose deferral became a failure changes the line (so it is printed)', () => {
+    const clients = snap().clients.map((c) => (c.label === '5.1' ? { ...c, failed: 1, byDeferral: 1 } : c));
+    expect(changeKey(snap({ clients }))).not.toBe(changeKey(snap()));
+    expect(renderLine(snap({ clients }))).toMatch(/5\.1 7\/30 updated, 4 deferrals, 1 failed \(1 by deferral\)$/);
   });
 
   it('prints a line only when something changed, not when only the clocks moved', () => {

@@ -387,3 +387,88 @@ describe('advance — whole sequences against the OSS server', () => {
     expect(label(s.action)).toBe('inventory:PUT');
   });
 });
+
+describe('advance — the C++ client (mender-update-5), RECIPE-current.md', () => {
+  const cpp = (b: Behaviour) => initialState(b, { ...BASE, client: 'mender-update-5' }, 0);
+  const BOOT5 = ['auth=200', 'inventory:PUT=200', 'next-v2=404', 'next-v1:GET=204'];
+  const label5 = (l: string) => l.replace(/^next-v1=/, 'next-v1:GET=');
+  const drive5 = (b: Behaviour, server: Server, n: number) => {
+    const r = drive(b, server, n, cpp(b));
+    return { ...r, log: r.log.map(label5) };
+  };
+  it('falls back from v2 to a GET of v1 (deployments.cpp), and never PATCHes inventory', () => {
+    const s = advance(at({ kind: 'next-v2' }, { client: 'mender-update-5' }), ok, reply(404), 0, T).state;
+    expect(s.action).toEqual({ kind: 'next-v1', method: 'GET' });
+    const inv = advance(at({ kind: 'inventory', method: 'PUT' }, { client: 'mender-update-5' }), ok, reply(405), 0, T);
+    expect(inv.state.action.kind).toBe('wait');
+    expect(inv.state.nextInventoryAt).toBe(T.retryIntervalMs);
+  });
+
+  it('§3.2 (d): downloading, installing, re-auth, installing, success — no rebooting', () => {
+    const r = drive5(ok, oss({ deployment: true }), 13);
+    expect(r.log).toEqual([
+      ...BOOT5,
+      'next-v2=404',
+      'next-v1:GET=200',
+      'status:downloading=204',
+      'download=200',
+      'status:installing=204',
+      'auth=200',
+      'status:installing=204',
+      'status:success=204',
+      'inventory:PUT=200',
+    ]);
+    expect(r.events).toEqual(['success']);
+  });
+
+  it('§3.2 (c): a Sync_Leave deferral reports nothing and shows Sync_Leave as the gate phase', () => {
+    const b: Behaviour = { outcome: 'success', deferral: { polls: 1, reason: 'moving' } };
+    const r = drive5(b, oss({ deployment: true }), 8);
+    expect(r.log).toEqual([...BOOT5, 'next-v2=404', 'next-v1:GET=200', 'inventory:PUT=200', 'next-v2=404']);
+    expect(r.events).toEqual(['deferred']);
+    expect(r.state.gate).toMatchObject({ state: 'deferred', phase: 'Sync_Leave' });
+  });
+
+  it('§3.2 (a): a Download_Enter "not now" is downloading → failure → log, and counts as a failure', () => {
+    const b: Behaviour = { outcome: 'success', deferral: { polls: 1, reason: 'moving', at: 'Download_Enter' } };
+    const r = drive5(b, oss({ deployment: true }), 10);
+    expect(r.log.slice(BOOT5.length)).toEqual([
+      'next-v2=404',
+      'next-v1:GET=200',
+      'status:downloading=204',
+      'status:failure=204',
+      'log=204',
+      'inventory:PUT=200',
+    ]);
+    expect(r.events).toEqual(['deferred', 'failure']);
+    expect(r.state.lastUpdateStatus).toBe('failure');
+  });
+
+  it('§4: the commit gate runs after the second installing; its refusal is failure + log', () => {
+    const r = drive5({ outcome: 'rollback' }, oss({ deployment: true }), 13);
+    expect(r.log.slice(BOOT5.length + 4)).toEqual([
+      'status:installing=204',
+      'auth=200',
+      'status:installing=204',
+      'status:failure=204',
+      'log=204',
+    ]);
+    expect(r.events).toEqual(['rolled_back']);
+  });
+
+  it('§3.3: an unchanged inventory is not sent; a new token makes the next one go out', () => {
+    const s0 = at({ kind: 'inventory', method: 'PUT' }, { client: 'mender-update-5' });
+    const sent = advance(s0, ok, { kind: 'reply', status: 200, sent: '[x]' }, 0, T).state;
+    expect(sent.inventorySent).toBe('[x]');
+    const skipped = advance({ ...sent, action: { kind: 'inventory', method: 'PUT' } }, ok, { kind: 'unchanged' }, 5, T);
+    expect(skipped.state.action.kind).toBe('wait');
+    expect(skipped.state.nextInventoryAt).toBe(5 + T.inventoryIntervalMs);
+    const reauthed = advance({ ...sent, action: { kind: 'auth' } }, ok, reply(200), 6, T).state;
+    expect(reauthed.inventorySent).toBeUndefined();
+    // 3.4 keeps no such memory.
+    expect(
+      advance(at({ kind: 'inventory', method: 'PUT' }), ok, { kind: 'reply', status: 200, sent: '[x]' }, 0, T).state
+        .inventorySent,
+    ).toBeUndefined();
+  });
+});
