@@ -142,7 +142,7 @@ describe('leader election on PostgreSQL', () => {
     await admin.connect();
     await admin.query('CREATE SCHEMA fleet_a; CREATE SCHEMA fleet_b');
     await admin.end();
-    const idle: ScheduledWork = { start: async () => undefined, stop: async () => undefined };
+    const idle: ScheduledWork = { start: () => Promise.resolve(), stop: () => Promise.resolve() };
     const [a1, a2, b1] = ['fleet_a', 'fleet_a', 'fleet_b'].map(
       (schema) => new PgLeaderElection({ url: db.url, schema, work: idle, logger }),
     );
@@ -160,8 +160,8 @@ describe('a leader that loses its database session', () => {
     cleanup.push(db.drop);
     const events: string[] = [];
     const work: ScheduledWork = {
-      start: async () => void events.push('start'),
-      stop: async () => void events.push('stop'),
+      start: () => Promise.resolve(void events.push('start')),
+      stop: () => Promise.resolve(void events.push('stop')),
     };
     const replica = `leader-test-${randomBytes(3).toString('hex')}`;
     const election = new PgLeaderElection({ url: db.url, work, logger, replica, pollMs: 200 });
@@ -212,8 +212,8 @@ describe('SQLite: one bridge per file', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     cleanup.push(async () => {
       child.kill('SIGKILL');
