@@ -69,10 +69,11 @@ async function importHostNodeBase(d: Dockerd, work: string): Promise<void> {
   });
 }
 
-/** The build context: the checkout without tests, docs and build output, with its node_modules. */
+/** The build context: the checkout without docs, benchmarks and build output, with its node_modules. */
 async function buildContext(work: string): Promise<string> {
   const ctx = join(work, 'context');
-  const skip = new Set(['.git', 'dist', 'data', 'test', 'docs', 'bench', '.dockerignore']);
+  // test/ stays: the CLI bundles the simulator (`vancore-ota mender-sim`, `demo`).
+  const skip = new Set(['.git', 'dist', 'data', 'docs', 'bench', '.dockerignore']);
   await cp(repoRoot, ctx, {
     recursive: true,
     filter: (src) => {
