@@ -137,7 +137,9 @@ describe('the bridge container image', () => {
         '.',
       ],
       { cwd: ctx, env: { ...process.env, ...d.env, DOCKER_BUILDKIT: '0' }, timeout: 600_000, maxBuffer: 64 << 20 },
-    );
+    ).catch((e: Error & { stdout?: string }) => {
+      throw new Error(`docker build failed: ${e.message}\n${(e.stdout ?? '').slice(-4000)}`);
+    });
     expect(built.stdout).toMatch(/Successfully tagged vancore\/ota-bridge:test/);
     const inspect = JSON.parse((await d.docker(['image', 'inspect', IMAGE])).stdout) as {
       Config: { User: string; Healthcheck?: { Test: string[] }; Entrypoint: string[] };
