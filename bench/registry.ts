@@ -1,6 +1,7 @@
 import { artifactBuildBench } from './artifact-build.js';
 import { bridgeSyncBench } from './bridge-sync.js';
 import { gatesBench } from './gates.js';
+import { replicasBench } from './replicas.js';
 import { rolloutBench } from './rollout.js';
 import { simFleetBench } from './sim-fleet.js';
 import { simNextBench } from './sim-next.js';
@@ -27,4 +28,5 @@ export const benchmarks: Benchmark[] = [
   simFleetBench,
   simNextBench,
   rolloutBench,
+  replicasBench,
 ];

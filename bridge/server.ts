@@ -15,6 +15,14 @@ import { SyncRunner } from './sync/runner.js';
 import { RolloutController } from './rollout/controller.js';
 import { VpnMigrationController } from './vpn/controller.js';
 import { latestControllerTime } from './lib/controller-loop.js';
+import {
+  type Election,
+  NoElection,
+  PgLeaderElection,
+  type RoleInfo,
+  type ScheduledWork,
+  SqliteFileLock,
+} from './lib/leader.js';
 
 export interface RunningBridge {
   url: string;
@@ -23,6 +31,8 @@ export interface RunningBridge {
   sync: SyncRunner;
   rollouts: RolloutController;
   vpnMigrations: VpnMigrationController;
+  /** This replica's role (leader runs the scheduled work; followers serve the API and the console). */
+  role(): RoleInfo;
   stop(): Promise<void>;
 }
 
@@ -59,23 +69,42 @@ export async function startBridge(
     pageSize: config.mender.page_size,
     now: () => clock.now(),
   });
-  const store = new FleetStore(await openFleetDb(config.database.url), { stageTag: config.rollout.stage_tag });
+  const fleetDb = await openFleetDb(config.database.url);
+  // SQLite: one bridge per file — refuse before touching the database (lib/leader.ts).
+  let fileLock: SqliteFileLock | undefined;
+  const scheduled: ScheduledWork = { start: () => startWork(), stop: () => stopWork() };
+  if (fleetDb.dialect === 'sqlite' && !fleetDb.where.endsWith(':memory:')) {
+    fileLock = new SqliteFileLock(fleetDb.where.slice('sqlite:'.length), scheduled, { logger: deps.logger });
+    try {
+      fileLock.acquire();
+    } catch (e) {
+      await fleetDb.close();
+      throw e;
+    }
+  }
+  const store = new FleetStore(fleetDb, { stageTag: config.rollout.stage_tag });
   try {
+    // Several replicas may start at once: PostgreSQL migrations serialize on their own lock (migrations.ts).
     const applied = await store.migrate();
     if (applied.length) deps.logger.info({ migrations: applied }, 'database migrated');
   } catch (e) {
     await store.close();
+    fileLock?.release();
     throw e;
   }
   // Rollouts run on the bridge clock, accelerated by clock.speed for demos and tests; Mender tokens and
   // the sync keep real time. An accelerated clock resumes at the latest time the records carry: restarted
   // at real time it would fall back before them (a restart would re-wait every soak and wave interval).
-  const resumeAt = config.clock.speed === 1 ? undefined : await latestControllerTime(store.db);
-  const rolloutClock =
+  // A replica that becomes leader resumes there too (its own clock ran from its own start: replicas
+  // started seconds apart are hours apart at 1440×).
+  const anchored = async (): Promise<Clock> => {
+    const resumeAt = await latestControllerTime(store.db);
+    return scaledClock(config.clock.speed, resumeAt && resumeAt > clock.now() ? resumeAt : clock.now());
+  };
+  let accelerated: Clock = deps.clock || config.clock.speed === 1 ? systemClock : await anchored();
+  const rolloutClock: Clock =
     deps.clock ??
-    (config.clock.speed === 1
-      ? systemClock
-      : scaledClock(config.clock.speed, resumeAt && resumeAt > clock.now() ? resumeAt : clock.now()));
+    (config.clock.speed === 1 ? systemClock : { now: () => accelerated.now(), sleep: (ms) => accelerated.sleep(ms) });
   const sync = new SyncRunner(
     { mender, store, now: () => clock.now() },
     {
@@ -100,6 +129,29 @@ export async function startBridge(
     settings: config.vpn,
     logger: deps.logger,
   });
+  // The controller looks at each rollout once per sync interval of the bridge's (possibly accelerated)
+  // clock; at least every 250 ms of real time so an accelerated demo does not spin.
+  const every = Math.max(250, (config.sync.interval_seconds * 1000) / config.clock.speed);
+  async function startWork(): Promise<void> {
+    if (!deps.clock && config.clock.speed !== 1) accelerated = await anchored();
+    sync.start();
+    rollouts.start(every);
+    vpnMigrations.start(every);
+  }
+  async function stopWork(): Promise<void> {
+    // Each stop cancels its schedule synchronously before waiting: all three stop at once.
+    await Promise.all([vpnMigrations.stop(), rollouts.stop(), sync.stop()]);
+  }
+  const election: Election =
+    deps.startSync === false
+      ? new NoElection()
+      : (fileLock ??
+        new PgLeaderElection({
+          url: config.database.url,
+          schema: fleetDb.schema,
+          work: scheduled,
+          logger: deps.logger,
+        }));
   const app = await buildBridgeApp({
     store,
     sync,
@@ -113,26 +165,25 @@ export async function startBridge(
     },
     rollouts: { store, controller: rollouts, mender, clock: rolloutClock, logger: deps.logger },
     vpnMigrations: { store, controller: vpnMigrations, clock: rolloutClock },
+    role: () => election.info(),
   });
   let url: string;
   try {
     url = await app.listen({ host: config.http.host, port: config.http.port });
   } catch (e) {
     await store.close();
+    fileLock?.release();
     throw new VanError(
       'CONFIG_INVALID',
       `cannot listen on ${config.http.host}:${config.http.port}: ${(e as Error).message}`,
     );
   }
-  if (deps.startSync !== false) sync.start();
-  // The controller looks at each rollout once per sync interval of the bridge's (possibly accelerated)
-  // clock; at least every 250 ms of real time so an accelerated demo does not spin.
-  if (deps.startSync !== false) {
-    const every = Math.max(250, (config.sync.interval_seconds * 1000) / config.clock.speed);
-    rollouts.start(every);
-    vpnMigrations.start(every);
-  }
-  deps.logger.info({ url, database: store.where, mender: config.mender.url }, 'bridge started');
+  // After listening: a follower serves the API while it waits; a sole replica leads at once.
+  await election.start();
+  deps.logger.info(
+    { url, database: store.where, mender: config.mender.url, role: election.info().role },
+    'bridge started',
+  );
   return {
     url,
     app,
@@ -140,12 +191,13 @@ export async function startBridge(
     sync,
     rollouts,
     vpnMigrations,
+    role: () => election.info(),
     async stop() {
-      await vpnMigrations.stop();
-      await rollouts.stop();
-      await sync.stop();
+      // Hand over first (the followers take over at once), then stop serving.
+      await election.stop();
       await app.close();
       await store.close();
+      fileLock?.release();
     },
   };
 }

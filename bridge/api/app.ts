@@ -42,6 +42,7 @@ import { Constraints } from '../../core/schemas/artifact-meta.js';
 import { PayloadTypes } from '../../core/schemas/common.js';
 import { UpdatePlan } from '../../core/schemas/update-plan.js';
 import { parseWith } from '../../core/validation.js';
+import type { RoleInfo } from '../lib/leader.js';
 
 export interface SyncControl {
   readonly running: boolean;
@@ -63,6 +64,8 @@ export interface BridgeAppDeps {
   rollouts?: RolloutApiDeps;
   /** The Tailscale → Headscale migration (issue #9); absent = those routes are not served. */
   vpnMigrations?: VpnMigrationApiDeps;
+  /** This replica's role among the bridges on one database (lib/leader.ts), shown by /readyz and /metrics. */
+  role?: () => RoleInfo;
 }
 
 export interface ArtifactAccess {
@@ -174,8 +177,14 @@ function probes(deps: BridgeAppDeps): FastifyPluginCallback {
         schema: {
           hide: true,
           response: {
-            200: z.object({ status: z.literal('ready') }),
-            503: z.object({ status: z.literal('not ready'), database: z.string(), mender: z.string() }),
+            200: z.object({ status: z.literal('ready'), role: z.string().optional(), replica: z.string().optional() }),
+            503: z.object({
+              status: z.literal('not ready'),
+              database: z.string(),
+              mender: z.string(),
+              role: z.string().optional(),
+              replica: z.string().optional(),
+            }),
           },
         },
       },
@@ -192,8 +201,10 @@ function probes(deps: BridgeAppDeps): FastifyPluginCallback {
           check(() => deps.store.getSyncState('inventory_cursor')),
           check(deps.menderReady),
         ]);
-        if (database === 'ok' && mender === 'ok') return { status: 'ready' as const };
-        return reply.status(503).send({ status: 'not ready' as const, database, mender });
+        const r = deps.role?.();
+        const role = r ? { role: r.role, replica: r.replica } : {};
+        if (database === 'ok' && mender === 'ok') return { status: 'ready' as const, ...role };
+        return reply.status(503).send({ status: 'not ready' as const, database, mender, ...role });
       },
     );
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -239,8 +250,23 @@ async function metricsText(deps: BridgeAppDeps): Promise<string> {
     '# HELP vancore_quarantined_attributes_total Inventory attributes dropped as not fitting the contract.',
     '# TYPE vancore_quarantined_attributes_total counter',
     `vancore_quarantined_attributes_total ${await deps.store.quarantineTotal()}`,
+    ...roleMetrics(deps.role?.()),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function roleMetrics(r: RoleInfo | undefined): string[] {
+  if (!r) return [];
+  return [
+    "# HELP vancore_bridge_role This replica's role (1 for the current one): the leader runs the scheduled work.",
+    '# TYPE vancore_bridge_role gauge',
+    ...(['leader', 'follower', 'api-only'] as const).map(
+      (role) => `vancore_bridge_role{role="${role}",election="${r.election}"} ${r.role === role ? 1 : 0}`,
+    ),
+    '# HELP vancore_bridge_leader_terms_total Times this replica became leader.',
+    '# TYPE vancore_bridge_leader_terms_total counter',
+    `vancore_bridge_leader_terms_total ${r.terms}`,
+  ];
 }
 
 function api(deps: BridgeAppDeps): FastifyPluginAsync {

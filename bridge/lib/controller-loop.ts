@@ -24,15 +24,19 @@ export interface ControllerLoopOptions<R> {
 }
 
 /**
- * Single-flight: `tick()` while one runs joins it. With PostgreSQL a tick first takes a session advisory
- * lock on a dedicated connection (`pg_try_advisory_lock`); a replica that does not get it skips the tick,
- * so two bridges never both act. `start` runs a tick now and then every interval after the previous one
- * ended (never overlapping); `stop` waits for the tick in flight.
+ * Single-flight: `tick()` while one runs joins it. Only the elected leader schedules ticks (lib/leader.ts);
+ * a tick an API call asks for on another replica is fenced too: with PostgreSQL a tick first takes a
+ * session advisory lock on a dedicated connection (`pg_try_advisory_lock`), and a replica that does not get
+ * it skips the tick, so two bridges never both act (also not a deposed leader's tick still in flight).
+ * `start` runs a tick now and then every interval after the previous one ended (never overlapping); `stop`
+ * cancels the schedule at once (synchronously) and then waits for the tick in flight. A start after a stop
+ * begins a new chain; a chain of an earlier start never schedules again (generation count).
  */
 export class ControllerLoop<R> {
   #running: Promise<R> | undefined;
   #job: schedule.Job | undefined;
   #stopped = true;
+  #generation = 0;
 
   constructor(private readonly opts: ControllerLoopOptions<R>) {}
 
@@ -48,24 +52,28 @@ export class ControllerLoop<R> {
     if (store.dialect !== 'postgres' || this.opts.useAdvisoryLock === false) return this.opts.run();
     // A session lock must be taken and released on one connection: hold one for the whole tick.
     return store.db.connection().execute(async (conn) => {
-      const got = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${lockKey}) as ok`.execute(conn);
+      // Scoped to the schema: bridges of two fleets in one database never skip each other's ticks.
+      const got = await sql<{
+        ok: boolean;
+      }>`select pg_try_advisory_lock(${lockKey}, hashtext(current_schema())) as ok`.execute(conn);
       if (!got.rows[0]?.ok) return this.opts.skipped();
       try {
         return await this.opts.run();
       } finally {
-        await sql`select pg_advisory_unlock(${lockKey})`.execute(conn);
+        await sql`select pg_advisory_unlock(${lockKey}, hashtext(current_schema()))`.execute(conn);
       }
     });
   }
 
   start(realIntervalMs: number): void {
     this.#stopped = false;
+    const generation = ++this.#generation;
     const loop = () => {
-      if (this.#stopped) return;
+      if (this.#stopped || generation !== this.#generation) return;
       this.tick()
         .catch((e: unknown) => this.opts.logger?.warn({ err: (e as Error).message }, `${this.opts.what} tick failed`))
         .finally(() => {
-          if (this.#stopped) return;
+          if (this.#stopped || generation !== this.#generation) return;
           this.#job = schedule.scheduleJob(new Date(Date.now() + realIntervalMs), loop);
         });
     };

@@ -10,7 +10,9 @@
 //   to catch ops' tag and group changes that do not move `updated_ts`); a full resync resets the count.
 //   0 turns reconcile runs off (only full resyncs catch those changes then).
 // * A failing sync is recorded (metrics, log) and the schedule goes on; it never throws out of a tick.
-// * stop() cancels the schedule and waits for the running sync.
+// * stop() cancels the schedule at once (synchronously) and then waits for the running sync. Only the
+//   elected leader schedules syncs (lib/leader.ts); a start after a stop begins a new schedule chain, and a
+//   chain of an earlier start never schedules again (generation count).
 import schedule from 'node-schedule';
 import type { Logger } from '../../core/logger.js';
 import { type SyncDeps, type SyncKind, type SyncReport, runSync } from './sync.js';
@@ -51,6 +53,7 @@ export class SyncRunner {
   /** Scheduled incremental syncs since the last reconcile or full one. */
   #sinceReconcile = 0;
   #stopped = false;
+  #generation = 0;
 
   constructor(
     private readonly deps: SyncDeps,
@@ -110,11 +113,11 @@ export class SyncRunner {
   /** Run now, then every interval. The first run of a process is a full resync. */
   start(): void {
     this.#stopped = false;
-    this.#tick();
+    this.#tick(++this.#generation);
   }
 
-  #tick(): void {
-    if (this.#stopped) return;
+  #tick(generation: number): void {
+    if (this.#stopped || generation !== this.#generation) return;
     const now = this.deps.now().getTime();
     const kind = scheduledKind({
       nowMs: now,
@@ -127,8 +130,8 @@ export class SyncRunner {
     this.syncNow(kind)
       .catch(() => undefined)
       .finally(() => {
-        if (this.#stopped) return;
-        this.#job = schedule.scheduleJob(new Date(Date.now() + this.settings.intervalMs), () => this.#tick());
+        if (this.#stopped || generation !== this.#generation) return;
+        this.#job = schedule.scheduleJob(new Date(Date.now() + this.settings.intervalMs), () => this.#tick(generation));
       });
   }
 
