@@ -1,5 +1,6 @@
 import { artifactBuildBench } from './artifact-build.js';
 import { bridgeSyncBench } from './bridge-sync.js';
+import { consoleBench } from './console.js';
 import { gatesBench } from './gates.js';
 import { rolloutBench } from './rollout.js';
 import { simFleetBench } from './sim-fleet.js';
@@ -27,4 +28,5 @@ export const benchmarks: Benchmark[] = [
   simFleetBench,
   simNextBench,
   rolloutBench,
+  consoleBench,
 ];
