@@ -87,6 +87,8 @@ const Wave = z.object({
   vans: z.number(),
   opened_at: z.string(),
   closed_at: z.string().nullable(),
+  /** Vans of the wave not done yet that wait on their gate, by reason code. */
+  deferred: z.record(z.string(), z.number()),
   deployments: z.array(
     z.object({
       name: z.string(),

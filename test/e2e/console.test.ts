@@ -79,7 +79,9 @@ beforeAll(async () => {
     if (i > 200) throw new Error(`vans never synced: ${JSON.stringify(vans)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  expect((await api(url, OPS, 'PATCH', '/vans/van-00000', { stage: 'internal' })).status).toBe(200);
+  // The internal wave: a simulated van that updates, and van 381 that waits on its gate.
+  for (const v of ['van-00000', 'van-381'])
+    expect((await api(url, OPS, 'PATCH', `/vans/${v}`, { stage: 'internal' })).status).toBe(200);
   expect((await api(url, OPS, 'POST', '/releases', RELEASE)).status).toBe(201);
   const created = await api(url, OPS, 'POST', '/rollouts', { release: RELEASE.name, reason: 'console suite' });
   expect(created.status).toBe(201);
@@ -144,6 +146,9 @@ describe('the console in Chromium', () => {
     await expect.poll(() => page.locator('#rollout-status').textContent()).toBe('active');
     for (const name of ['Pause', 'Resume', 'Advance', 'Abort'])
       expect(await page.getByRole('button', { name }).count()).toBe(0);
+    // The wave's progress says why van 381 has not updated: its gate's reason code.
+    const wave = page.getByRole('row').filter({ hasText: 'internal' }).first();
+    await expect.poll(() => wave.textContent()).toContain('moving 1');
     const forged = await page.evaluate(async (id) => {
       const s = (await (await fetch('/api/v1/session')).json()) as { csrf: string };
       const post = (headers: Record<string, string>) =>

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { RolloutBody } from '../../../api/rollouts.js';
 import { Time } from '../format.js';
 import { ReasonAction, Table, View, enc, html, useApp, useLoad } from '../ui.js';
+import { reasonWords, words } from '../words.js';
 
 type Rollout = RolloutBody;
 type RolloutLine = Pick<
@@ -125,7 +126,19 @@ export function RolloutPage({ id }: { id: string }) {
           r.waves.length === 0
             ? html`<p class="state empty">No wave has opened yet.</p>`
             : html`<${Table}
-                head=${['Wave', 'Stage', 'Vans', 'Updated', 'Waiting', 'In progress', 'Failed', 'Rolled back', 'Opened', 'Closed']}
+                head=${[
+                  'Wave',
+                  'Stage',
+                  'Vans',
+                  'Updated',
+                  'Waiting',
+                  'Deferred by reason',
+                  'In progress',
+                  'Failed',
+                  'Rolled back',
+                  'Opened',
+                  'Closed',
+                ]}
                 rows=${r.waves.map((w) => {
                   const p = waveProgress(w);
                   return [
@@ -140,6 +153,13 @@ export function RolloutPage({ id }: { id: string }) {
                       ></meter>
                       ${p.updated}`,
                     p.waiting,
+                    Object.keys(w.deferred).length
+                      ? html`<ul class="plain">
+                          ${Object.entries(w.deferred).map(
+                            ([code, n]) => html`<li title=${words(reasonWords, code)}><code>${code}</code> ${n}</li>`,
+                          )}
+                        </ul>`
+                      : '—',
                     p.in_progress,
                     p.failed,
                     p.rolled_back,
