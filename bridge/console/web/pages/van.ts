@@ -93,8 +93,8 @@ export function VanPage({ vanId }: { vanId: string }) {
             load=${load}
             body=${(v: Van) => html`
               <p class="muted">
-                ${v.stage} stage${v.hold ? ' · held' : ''} · ${v.device_type ?? 'unknown type'} · last check-in
-                <${Time} iso=${v.last_check_in} /> ·
+                ${v.stage} stage${v.hold ? ' · held' : ''} · ${v.device_type ?? 'unknown type'} · last check-in${' '}
+                <${Time} iso=${v.last_check_in} />${' · '}
                 <a href=${deviceUrl(ui, v.device_id)} target="_blank" rel="noopener">device in Mender</a>
               </p>
               ${v.decommissioned ? html`<p class="state error">This van is decommissioned.</p>` : null}
@@ -150,11 +150,11 @@ export function VanPage({ vanId }: { vanId: string }) {
                           ${v.updates.map(
                             (u) =>
                               html`<li class=${`status-${u.status}`}>
-                                <strong>${u.status}</strong> · ${u.artifact_name}
+                                <strong>${u.status}</strong> · ${u.artifact_name}${' '}
                                 <span class="muted">
-                                  · started <${Time} iso=${u.started} /> · finished <${Time} iso=${u.finished}
+                                  · started <${Time} iso=${u.started} />${' · finished '}<${Time} iso=${u.finished}
                                 /></span>
-                                ·
+                                ${' · '}
                                 <a href=${deploymentUrl(ui, u.deployment_id)} target="_blank" rel="noopener"
                                   >${u.deployment} in Mender</a
                                 >
