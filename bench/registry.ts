@@ -1,5 +1,6 @@
 import { artifactBuildBench } from './artifact-build.js';
 import { bridgeSyncBench } from './bridge-sync.js';
+import { consoleBench } from './console.js';
 import { gatesBench } from './gates.js';
 import { replicasBench } from './replicas.js';
 import { rolloutBench } from './rollout.js';
@@ -29,4 +30,5 @@ export const benchmarks: Benchmark[] = [
   simNextBench,
   rolloutBench,
   replicasBench,
+  consoleBench,
 ];

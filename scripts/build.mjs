@@ -156,3 +156,48 @@ for (const [from, to] of [
   await mkdir(dirname(join(dist, 'device', to)), { recursive: true });
   await writeFile(join(dist, 'device', to), await readFile(join(root, from)));
 }
+
+// The support / ops console (issue #18): one browser bundle (Preact + htm + uPlot) and its CSS, named by
+// content hash, an index.html that loads them, and gzip twins the bridge sends to browsers that take gzip.
+// Everything lands in dist/console, which the bridge serves at `/` (bridge/console/plugin.ts).
+{
+  const { gzipSync } = await import('node:zlib');
+  const out = join(dist, 'console');
+  const result = await build({
+    entryPoints: { app: join(root, 'bridge/console/web/main.ts') },
+    outdir: join(out, 'assets'),
+    entryNames: '[name]-[hash]',
+    bundle: true,
+    platform: 'browser',
+    target: ['chrome110', 'firefox110', 'safari16'],
+    format: 'esm',
+    minify: true,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const files = Object.keys(result.metafile.outputs).map((f) => f.split('/').pop());
+  const js = files.find((f) => f.endsWith('.js'));
+  const css = files.find((f) => f.endsWith('.css'));
+  await writeFile(
+    join(out, 'index.html'),
+    `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>VanCore console</title>
+${css ? `<link rel="stylesheet" href="/assets/${css}">` : ''}
+<script type="module" src="/assets/${js}"></script>
+</head>
+<body>
+<div id="app"><p class="boot">Loading the VanCore console…</p></div>
+<noscript>The VanCore console needs JavaScript. The same data is at /api/v1 (see /docs).</noscript>
+</body>
+</html>
+`,
+  );
+  for (const f of ['index.html', ...files.map((f) => `assets/${f}`)]) {
+    await writeFile(join(out, `${f}.gz`), gzipSync(await readFile(join(out, f)), { level: 9 }));
+  }
+}

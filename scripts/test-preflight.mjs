@@ -25,6 +25,7 @@ const TOOLS = [
     why: 'compose projects where `docker compose` is absent (agent-hooks)',
   },
   { cmd: 'busybox', pkg: 'busybox-static', why: 'the local test image: nothing can be pulled (agent-hooks)' },
+  { cmd: 'chromium', pkg: 'chromium', why: 'the console suites drive Debian Chromium with playwright-core (test/e2e)' },
 ];
 
 const say = sayer('test-preflight');

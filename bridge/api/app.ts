@@ -31,7 +31,8 @@ import {
 } from '../store/reports.js';
 import type { SyncKind, SyncReport } from '../sync/sync.js';
 import type { SyncMetrics } from '../sync/runner.js';
-import { type Caller, TokenAuth, mayWrite } from './auth.js';
+import { type Caller, SessionAuth, TokenAuth, authenticate, sessionRoutes } from './auth.js';
+import { consolePlugin } from '../console/plugin.js';
 import * as S from './schemas.js';
 import { type RolloutApiDeps, rolloutRoutes } from './rollouts.js';
 import { type VpnMigrationApiDeps, vpnMigrationRoutes } from '../vpn/api.js';
@@ -66,6 +67,8 @@ export interface BridgeAppDeps {
   vpnMigrations?: VpnMigrationApiDeps;
   /** This replica's role among the bridges on one database (lib/leader.ts), shown by /readyz and /metrics. */
   role?: () => RoleInfo;
+  /** Where the console's built assets are (issue #18); default: found next to the bundle. */
+  console?: { assetsDir?: string };
 }
 
 export interface ArtifactAccess {
@@ -162,6 +165,7 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
 
   await app.register(probes(deps));
   await app.register(api(deps), { prefix: '/api/v1' });
+  await app.register(consolePlugin(deps.console ?? {}));
   return app as unknown as BridgeApp;
 }
 
@@ -271,6 +275,12 @@ function roleMetrics(r: RoleInfo | undefined): string[] {
 
 function api(deps: BridgeAppDeps): FastifyPluginAsync {
   const auth = new TokenAuth(deps.config.auth.tokens);
+  const ttlMs = deps.config.console.session_hours * 3_600_000;
+  const sessions = new SessionAuth(deps.config.auth.tokens, {
+    ttlMs,
+    now: () => Date.now(),
+    secret: deps.config.console.session_secret,
+  });
   const t = deps.config.reports;
   const thresholds = {
     failed_times: t.failed_times,
@@ -290,14 +300,23 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
     }
     app.addHook('onRequest', (req, _reply, done) => {
       if (!auth.enabled) return done();
-      const caller = auth.identify(req.headers.authorization);
-      if (!caller) return done(Object.assign(new Error('missing or unknown bearer token'), { statusCode: 401 }));
-      if (req.method !== 'GET' && req.method !== 'HEAD' && !mayWrite(caller.role)) {
-        return done(Object.assign(new Error(`role ${caller.role} may only read`), { statusCode: 403 }));
-      }
-      req.caller = caller;
+      // Sign-in is the one open route; signing out is a write every role may make (auth.ts).
+      const path = req.url.split('?')[0];
+      if (path === '/api/v1/session' && req.method === 'POST') return done();
+      const a = authenticate(auth, sessions, req, { anyRoleMayWrite: path === '/api/v1/session' });
+      if (!a.ok) return done(Object.assign(new Error(a.error), { statusCode: a.status }));
+      req.caller = a.caller;
+      if (a.session) req.session = a.session;
       done();
     });
+    await app.register(
+      sessionRoutes({
+        sessions,
+        enabled: auth.enabled,
+        ttlMs,
+        menderUiUrl: (deps.config.console.mender_ui_url ?? deps.config.mender.url).replace(/\/+$/, ''),
+      }),
+    );
 
     if (deps.rollouts) await app.register(rolloutRoutes(deps.rollouts));
     if (deps.vpnMigrations) await app.register(vpnMigrationRoutes(deps.vpnMigrations));
@@ -311,11 +330,12 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
           summary: 'List vans',
           tags: ['vans'],
           querystring: S.VanListQuery,
-          response: { 200: z.array(S.VanSummary), ...errors },
+          response: { 200: z.union([z.array(S.VanSummary), z.string()]), ...errors },
         },
       },
       async (req, reply) => {
         const q = req.query;
+        const csv = q.format === 'csv';
         const attention =
           q.needs_attention === undefined
             ? undefined
@@ -329,11 +349,43 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
             gateState: q.gate_state,
             needsAttention: q.needs_attention,
             includeDecommissioned: q.include_decommissioned,
+            search: q.q,
           },
-          { page: q.page, perPage: q.per_page },
+          csv ? { page: 1, perPage: 1_000_000, sort: q.sort } : { page: q.page, perPage: q.per_page, sort: q.sort },
           attention,
         );
         void reply.header('X-Total-Count', String(total));
+        if (csv) {
+          void reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="vans.csv"');
+          return toCsv(
+            [
+              'van_id',
+              'device_id',
+              'stage',
+              'hold',
+              'components',
+              'gate_state',
+              'gate_reason',
+              'gate_since',
+              'vpn_state',
+              'last_check_in',
+            ],
+            items.map((v) => [
+              v.van_id,
+              v.device_id,
+              v.stage,
+              String(v.hold),
+              Object.entries(v.components)
+                .map(([c, ver]) => `${c}=${ver}`)
+                .join(' '),
+              v.gate.state ?? '',
+              v.gate.reason ?? '',
+              v.gate.since ?? '',
+              v.vpn.state ?? '',
+              v.last_check_in ?? '',
+            ]),
+          );
+        }
         return items;
       },
     );

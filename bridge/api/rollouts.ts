@@ -87,6 +87,8 @@ const Wave = z.object({
   vans: z.number(),
   opened_at: z.string(),
   closed_at: z.string().nullable(),
+  /** Vans of the wave not done yet that wait on their gate, by reason code. */
+  deferred: z.record(z.string(), z.number()),
   deployments: z.array(
     z.object({
       name: z.string(),
@@ -369,7 +371,14 @@ export function rolloutRoutes(deps: RolloutApiDeps): FastifyPluginAsync {
       );
     }
 
-    // Server-Sent Events: the audit trail as it grows, then the status after each event.
+    // Server-Sent Events: the audit trail as it grows, then the status after each event. Open streams end
+    // when the bridge shuts down (preClose), or a console left open on a rollout would hold the shutdown;
+    // browsers reconnect with Last-Event-ID.
+    const streams = new Set<() => void>();
+    app.addHook('preClose', (done) => {
+      for (const end of streams) end();
+      done();
+    });
     app.get<{ Params: { id: string } }>(
       '/rollouts/:id/events',
       { schema: { summary: 'Rollout events (Server-Sent Events)', tags: ['rollouts'], hide: true } },
@@ -385,8 +394,14 @@ export function rolloutRoutes(deps: RolloutApiDeps): FastifyPluginAsync {
         });
         let last = 0;
         let closed = false;
+        const end = () => {
+          closed = true;
+          raw.end();
+        };
+        streams.add(end);
         req.raw.on('close', () => {
           closed = true;
+          streams.delete(end);
         });
         const lastId = Number(req.headers['last-event-id']);
         if (Number.isInteger(lastId) && lastId > 0) last = lastId;
@@ -394,6 +409,7 @@ export function rolloutRoutes(deps: RolloutApiDeps): FastifyPluginAsync {
         // serves them (no in-process bus that a second replica would not see).
         while (!closed) {
           for (const e of await R.listEvents(db, id, last)) {
+            if (closed) break;
             raw.write(`id: ${e.id}\nevent: ${e.action}\ndata: ${JSON.stringify(e)}\n\n`);
             last = e.id;
           }
@@ -401,7 +417,8 @@ export function rolloutRoutes(deps: RolloutApiDeps): FastifyPluginAsync {
           if (!r || r.status === 'completed' || r.status === 'aborted') break;
           await new Promise((res) => setTimeout(res, 1000));
         }
-        raw.end();
+        streams.delete(end);
+        if (!raw.writableEnded) raw.end();
       },
     );
   };

@@ -1,6 +1,6 @@
 // Request and response schemas of the reports API (classic zod: they also feed the OpenAPI document).
 import * as z from 'zod';
-import { AttentionCodes } from '../store/reports.js';
+import { AttentionCodes, VanSorts } from '../store/reports.js';
 
 export const ErrorBody = z.object({ error: z.string(), code: z.string(), request_id: z.string() });
 
@@ -21,6 +21,12 @@ export const VanListQuery = Paging.extend({
   gate_state: z.enum(['open', 'deferred', 'blocked']).optional(),
   needs_attention: boolText.optional(),
   include_decommissioned: boolText.optional(),
+  /** Van ids containing this text (case-insensitive). */
+  q: z.string().min(1).max(64).optional(),
+  /** Order: a field, `-` first for descending; van id breaks ties. */
+  sort: z.enum(VanSorts).default('van_id'),
+  /** csv: every matching van (paging ignored), for spreadsheets. */
+  format: z.enum(['json', 'csv']).default('json'),
 }).refine((q) => !q.version || q.component, { message: 'version needs component', path: ['version'] });
 
 export const VanSummary = z.object({
@@ -120,6 +126,8 @@ export const FleetReport = z.object({
   deferral_reasons: z.array(z.object({ reason: z.string(), vans: z.number() })),
   /** Vans per status of their open deployments, `waiting` instead of pending/downloading while the gate holds. */
   updates_in_progress: z.record(z.string(), z.number()),
+  /** Deferred vans by the gate's reason code (a van deferred for two reasons counts under both). */
+  deferral_codes: z.array(z.object({ code: z.string(), vans: z.number() })),
   quarantined_attributes: z.number(),
   /** Mender records (artifacts, deployments, devices) set aside as malformed, per kind. */
   quarantined_records: z.record(z.string(), z.number()),

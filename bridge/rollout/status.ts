@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import { VanError } from '../../core/errors.js';
 import { shownStatus } from '../lib/waiting.js';
+import { gateReasonCodes } from '../../core/gate-reason.js';
 import type { Database } from '../store/schema.js';
 import { planRollout } from './planner.js';
 import * as R from './store.js';
@@ -23,6 +24,8 @@ export interface RolloutStatusView {
     vans: number;
     opened_at: string;
     closed_at: string | null;
+    /** The wave's vans not done yet whose gate says "not now", by the gate's reason code (docs/console.md). */
+    deferred: Record<string, number>;
     deployments: {
       name: string;
       component: string;
@@ -44,13 +47,35 @@ export async function rolloutStatus(db: Kysely<Database>, id: string, now: Date)
   const last = new Map<string, string>();
   for (const d of deps)
     for (const [dev, o] of Object.entries(d.outcomes)) last.set(`${d.component}\u0000${dev}`, o.status);
-  const done = facts.vans.filter((v) =>
-    facts.components.every(
-      (c) =>
-        v.components[c.component] === c.version ||
-        ['success', 'already-installed'].includes(last.get(`${c.component}\u0000${v.deviceId}`) ?? ''),
-    ),
-  ).length;
+  const doneVans = new Set(
+    facts.vans
+      .filter((v) =>
+        facts.components.every(
+          (c) =>
+            v.components[c.component] === c.version ||
+            ['success', 'already-installed'].includes(last.get(`${c.component}\u0000${v.deviceId}`) ?? ''),
+        ),
+      )
+      .map((v) => v.deviceId),
+  );
+  const done = doneVans.size;
+  // Why the wave's waiting vans wait: their gate's reason codes, from the fleet records.
+  const waiting = facts.waves.flatMap((w) => w.deviceIds).filter((d) => !doneVans.has(d));
+  const deferredReason = new Map<string, string | null>();
+  for (let i = 0; i < waiting.length; i += 400)
+    for (const v of await db
+      .selectFrom('vans')
+      .select(['device_id', 'gate_reason'])
+      .where('gate_state', '=', 'deferred')
+      .where('device_id', 'in', waiting.slice(i, i + 400))
+      .execute())
+      deferredReason.set(v.device_id, v.gate_reason);
+  const deferredBy = (deviceIds: string[]) => {
+    const out: Record<string, number> = {};
+    for (const d of deviceIds)
+      if (deferredReason.has(d)) for (const c of gateReasonCodes(deferredReason.get(d))) out[c] = (out[c] ?? 0) + 1;
+    return out;
+  };
   // Outcomes as support sees them: a van whose gate holds a not-yet-installing deployment is `waiting`.
   const gates = new Map(
     (
@@ -91,6 +116,7 @@ export async function rolloutStatus(db: Kysely<Database>, id: string, now: Date)
       vans: w.deviceIds.length,
       opened_at: w.openedAt,
       closed_at: w.closedAt,
+      deferred: deferredBy(w.deviceIds),
       deployments: deps
         .filter((d) => d.wave === w.wave)
         .map((d) => {

@@ -1,10 +1,11 @@
 // Read side of the fleet records: the queries behind the reports API and `vancore-ota report`.
 // Each takes the database and an explicit `now`, never reads a clock.
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import satisfies from 'semver/functions/satisfies.js';
 import { parseClientAttribute } from '../../core/schemas/client.js';
 import { shownStatus } from '../lib/waiting.js';
 import type { Database, VansTable } from './schema.js';
+import { gateReasonCodes } from '../../core/gate-reason.js';
 
 export interface VanFilter {
   stage?: string | undefined;
@@ -14,7 +15,24 @@ export interface VanFilter {
   /** Only vans on (true) or off (false) the attention list. */
   needsAttention?: boolean | undefined;
   includeDecommissioned?: boolean | undefined;
+  /** Van ids containing this text, case-insensitive. */
+  search?: string | undefined;
 }
+
+/** Orders of the van list: a column, `-` first for descending. */
+export const VanSorts = [
+  'van_id',
+  '-van_id',
+  'stage',
+  '-stage',
+  'gate_state',
+  '-gate_state',
+  'gate_since',
+  '-gate_since',
+  'last_check_in',
+  '-last_check_in',
+] as const;
+export type VanSort = (typeof VanSorts)[number];
 
 export interface AttentionThresholds {
   failed_times: number;
@@ -129,10 +147,14 @@ async function componentsOf(db: Kysely<Database>, deviceIds: string[]): Promise<
 export async function listVans(
   db: Kysely<Database>,
   filter: VanFilter,
-  page: { page: number; perPage: number },
+  page: { page: number; perPage: number; sort?: VanSort | undefined },
   attention?: ReadonlySet<string>,
 ): Promise<{ items: VanSummary[]; total: number }> {
   let q = db.selectFrom('vans');
+  if (filter.search) {
+    const like = `%${filter.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where(sql<boolean>`lower(vans.van_id) like ${like} escape '\\'`);
+  }
   if (!filter.includeDecommissioned) q = q.where('vans.decommissioned', '=', 0);
   if (filter.stage) q = q.where('vans.stage', '=', filter.stage);
   if (filter.gateState) q = q.where('vans.gate_state', '=', filter.gateState);
@@ -156,9 +178,12 @@ export async function listVans(
     else if (ids.length) q = q.where('vans.device_id', 'not in', ids);
   }
   const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const sort = page.sort ?? 'van_id';
+  const column = sort.replace(/^-/, '') as 'van_id' | 'stage' | 'gate_state' | 'gate_since' | 'last_check_in';
   const rows = await q
     .selectAll('vans')
-    .orderBy('vans.van_id')
+    .orderBy(`vans.${column}`, sort.startsWith('-') ? 'desc' : 'asc')
+    .$if(column !== 'van_id', (o) => o.orderBy('vans.van_id'))
     .limit(page.perPage)
     .offset((page.page - 1) * page.perPage)
     .execute();
@@ -413,6 +438,7 @@ export interface FleetReport {
   outcomes: { day: string; success: number; failure: number; aborted: number; already_installed: number }[];
   deferral_reasons: { reason: string; vans: number }[];
   updates_in_progress: Record<string, number>;
+  deferral_codes: { code: string; vans: number }[];
   quarantined_attributes: number;
   quarantined_records: Record<string, number>;
 }
@@ -487,6 +513,9 @@ export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 
     else if (f.status === 'already-installed') o.already_installed++;
     perDay.set(day, o);
   }
+  const byCode = new Map<string, number>();
+  for (const r of reasons)
+    for (const code of gateReasonCodes(r.gate_reason)) byCode.set(code, (byCode.get(code) ?? 0) + Number(r.n));
   return {
     vans_total: total,
     by_stage: Object.fromEntries(stages.map((s) => [s.stage, Number(s.n)])),
@@ -497,6 +526,9 @@ export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 
       .map((r) => ({ reason: r.gate_reason ?? 'no reason reported', vans: Number(r.n) }))
       .sort((a, b) => b.vans - a.vans),
     updates_in_progress: inProgress,
+    deferral_codes: [...byCode]
+      .map(([code, vans]) => ({ code, vans }))
+      .sort((a, b) => b.vans - a.vans || a.code.localeCompare(b.code)),
     quarantined_attributes: Number(q?.n ?? 0),
     quarantined_records: Object.fromEntries(records.map((r) => [r.name, Number(r.n)])),
   };

@@ -155,6 +155,17 @@ export const BridgeConfig = z.strictObject({
       tokens: z.array(ApiToken).default([]),
     })
     .prefault({}),
+  /** The support / ops console served at `/` (docs/console.md). */
+  console: z
+    .strictObject({
+      /** A console session lasts this long after sign-in. */
+      session_hours: z.number().min(0.01).max(168).default(12),
+      /** Signs session cookies; give the same one to every replica. Default: derived from auth.tokens. */
+      session_secret: z.string().min(32).optional(),
+      /** Where people open Mender's web UI (deployment links); default: mender.url. */
+      mender_ui_url: z.url({ protocol: /^https?$/ }).optional(),
+    })
+    .prefault({}),
   clock: z
     .strictObject({
       /** Speed of the bridge's scheduling clock: 1 = real time, 1440 = a day per minute (demo, tests). */
