@@ -23,6 +23,7 @@ async function main(): Promise<number> {
     now: new Date(),
     probeTimeoutMs: 3000,
     warn,
+    ...(process.env.MENDER_DATASTORE_DIR ? { menderDatastoreDir: process.env.MENDER_DATASTORE_DIR } : {}),
   });
   const { lines, skipped } = formatInventoryLines(inventoryEntries(facts));
   if (skipped.length > 0) warn(`skipped keys: ${skipped.join(', ')}`);

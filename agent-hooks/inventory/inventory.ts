@@ -55,6 +55,8 @@ export interface InventoryFacts {
   vpn: z.infer<typeof VpnFile> | null;
   /** The Mender client device install recorded (CLIENT_FILE); null when unknown. */
   client: InstalledClient | null;
+  /** The datastore's `device_type` (read only for the C++ client, which does not send it itself). */
+  deviceType?: string;
 }
 
 /** When the health booleans turn false. A van hub has a small SSD and sits in a hot van. */
@@ -104,6 +106,10 @@ export function inventoryEntries(f: InventoryFacts): Record<string, string | num
   out['vancore.vpn.state'] = f.vpn?.state ?? 'unknown';
   out['vancore.vpn.step'] = f.vpn?.step;
   out['vancore.client'] = f.client ? formatClientAttribute(f.client) : undefined;
+  // The C++ client sends only what inventory scripts print plus its version (RECIPE-current §3.3):
+  // without this line a 5.x van has no device_type in Mender's inventory, and the bridge could not
+  // match artifacts to it. The Go client 3.x adds it itself.
+  if (f.client?.flavour === 'mender-update-5' && f.deviceType) out['device_type'] = f.deviceType;
   // Outside the contract's vancore.* keys (the bridge passes them through as extras): raw numbers
   // behind the booleans, for support.
   if (f.disk) out['health.disk_free_mb'] = Math.floor(f.disk.availableBytes / 1024 / 1024);
@@ -136,6 +142,8 @@ async function readJsonSafe<T>(path: string, schema: z.ZodMiniType<T>): Promise<
 
 export interface GatherOptions {
   probes: HealthProbes;
+  /** The client's datastore as a host path ($MENDER_DATASTORE_DIR, which 5.x passes on); default /var/lib/mender under the root. */
+  menderDatastoreDir?: string;
   now: Date;
   /** Per-probe limit. */
   probeTimeoutMs: number;
@@ -167,6 +175,10 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
   const vpn = await pending.vpn;
   const client = readInstalledClient(ctx.paths.resolve(CLIENT_FILE));
   if (client.problem) o.warn(`client record: ${client.problem}`);
+  const deviceType =
+    client.client?.flavour === 'mender-update-5'
+      ? await readDeviceType(join(o.menderDatastoreDir ?? ctx.paths.resolve('/var/lib/mender'), 'device_type'))
+      : undefined;
   for (const p of [...versions.problems, ...lastUpdate.problems]) o.warn(p);
   if (gate.problem) o.warn(`gate journal: ${gate.problem}`);
   return {
@@ -185,5 +197,20 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
     gate: gate.journal,
     vpn,
     client: client.client,
+    ...(deviceType ? { deviceType } : {}),
   };
+}
+
+/** `device_type=<name>` from the client's datastore file; undefined when absent or malformed. */
+export function parseDeviceTypeFile(text: string): string | undefined {
+  const m = /^device_type=([A-Za-z0-9._-]{1,64})\s*$/m.exec(text);
+  return m?.[1];
+}
+
+async function readDeviceType(path: string): Promise<string | undefined> {
+  try {
+    return parseDeviceTypeFile((await readFile(path, 'utf8')).slice(0, 4096));
+  } catch {
+    return undefined;
+  }
 }

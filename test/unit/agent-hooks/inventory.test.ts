@@ -3,6 +3,7 @@ import { formatInventoryLines, parseInventory } from '../../../core/schemas/inve
 import {
   gatherInventory,
   inventoryEntries,
+  parseDeviceTypeFile,
   within,
   type InventoryFacts,
 } from '../../../agent-hooks/inventory/inventory.js';
@@ -91,7 +92,7 @@ describe('inventoryEntries', () => {
         since: '2026-11-22T09:50:00Z',
       },
       vpn: { state: 'dual', step: 'verify' },
-      client: { flavour: 'mender-update-5', version: '5.1.0' },
+      client: 'mender-update/5.1.0',
     });
     expect(lines).toContain('vancore.client=mender-update/5.1.0');
     expect(parsed.extra).toEqual({
@@ -157,6 +158,27 @@ describe('inventoryEntries', () => {
   ])('%s', (_what, over, want) => {
     const e = inventoryEntries(facts(over));
     for (const [k, v] of Object.entries(want)) expect(e[k]).toBe(v);
+  });
+});
+
+describe('device_type for the C++ client (RECIPE-current §3.3: it sends only what scripts print)', () => {
+  it.each([
+    ['device_type=vanpc\n', 'vanpc'],
+    ['device_type=van-pc_2.x', 'van-pc_2.x'],
+    ['', undefined],
+    ['device_type=\n', undefined],
+    ['device_type=a b\n', undefined],
+  ])('parses %j', (text, want) => {
+    expect(parseDeviceTypeFile(text)).toBe(want);
+  });
+
+  it('is printed for mender-update 5.x only (the Go client 3.x sends it itself)', () => {
+    const five = inventoryEntries(
+      facts({ client: { flavour: 'mender-update-5', version: '5.1.0' }, deviceType: 'vanpc' }),
+    );
+    expect(five['device_type']).toBe('vanpc');
+    const three = inventoryEntries(facts({ client: { flavour: 'mender-3', version: '3.4.0' }, deviceType: 'vanpc' }));
+    expect(three['device_type']).toBeUndefined();
   });
 });
 
