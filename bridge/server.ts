@@ -2,6 +2,7 @@
 // sync runner → HTTP app.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { BridgeConfig } from '../core/config/bridge-config.js';
 import { type Clock, scaledClock, systemClock } from '../core/clock.js';
 import { VanError } from '../core/errors.js';
@@ -103,6 +104,9 @@ export async function startBridge(
     store,
     sync,
     menderReady: async () => void (await mender.listDeployments({ perPage: 1 })),
+    ...(config.database.url.startsWith('sqlite:') && !config.database.url.endsWith(':memory:')
+      ? { storagePath: resolve(config.database.url.slice('sqlite:'.length)) }
+      : {}),
     config,
     clock,
     logger: deps.logger,

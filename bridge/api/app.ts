@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyPluginAsync,
   type FastifyPluginCallback,
+  type FastifyReply,
   LogController,
 } from 'fastify';
 import {
@@ -31,7 +32,7 @@ import {
 } from '../store/reports.js';
 import type { SyncKind, SyncReport } from '../sync/sync.js';
 import type { SyncMetrics } from '../sync/runner.js';
-import { type Caller, TokenAuth, mayWrite } from './auth.js';
+import { AddressLimiter, type Caller, TokenAuth, mayWrite } from './auth.js';
 import * as S from './schemas.js';
 import { type RolloutApiDeps, rolloutRoutes } from './rollouts.js';
 import { type VpnMigrationApiDeps, vpnMigrationRoutes } from '../vpn/api.js';
@@ -42,6 +43,13 @@ import { Constraints } from '../../core/schemas/artifact-meta.js';
 import { PayloadTypes } from '../../core/schemas/common.js';
 import { UpdatePlan } from '../../core/schemas/update-plan.js';
 import { parseWith } from '../../core/validation.js';
+import { toCsv } from '../../core/safe-text.js';
+import { redactText } from '../../core/redact.js';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** How long /readyz reuses its Mender check. */
+const MENDER_CHECK_TTL_MS = 30_000;
 
 export interface SyncControl {
   readonly running: boolean;
@@ -52,8 +60,10 @@ export interface SyncControl {
 export interface BridgeAppDeps {
   store: FleetStore;
   sync: SyncControl;
-  /** Cheap call proving Mender answers (readiness). */
+  /** Cheap call proving Mender answers (readiness; cached by /readyz). */
   menderReady: () => Promise<void>;
+  /** The SQLite file (or any file on the records' disk): /readyz checks the free space there. */
+  storagePath?: string;
   config: Readonly<BridgeConfig>;
   clock: Clock;
   logger?: Logger;
@@ -94,12 +104,37 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
     // Per-request access logs would drown the sync's own lines; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => crypto.randomUUID(),
+    // A URL Fastify cannot decode (`%E0%A4%A`) answers in our error shape, not Fastify's (#16 item 9).
+    frameworkErrors: (err, req, reply) => {
+      void (reply as FastifyReply)
+        .code(400)
+        .send({ error: `malformed URL: ${err.message}`, code: 'INPUT_INVALID', request_id: req.id });
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // The API speaks JSON only: a text/plain body is 415 with a clear line, not a confusing
   // "expected object, received string" from the schema.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body (`curl -X POST -H 'content-type: application/json'`) means "no body", as a
+  // missing one does; anything else goes to Fastify's own parser (prototype-poisoning checks kept).
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body.toString().trim() === '') return done(null, undefined);
+    void defaultJson(req, body.toString(), done);
+  });
+  // Callers without a valid token are limited per address before any route work (#16 item 5).
+  const limits = deps.config.http.rate_limit_per_minute;
+  const unauthenticated = limits > 0 ? new AddressLimiter(limits) : undefined;
+  const tokens = new TokenAuth(deps.config.auth.tokens);
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!unauthenticated || (tokens.enabled && tokens.identify(req.headers.authorization))) return done();
+    const wait = unauthenticated.hit(req.ip, deps.clock.now().getTime());
+    if (wait === undefined) return done();
+    void reply.header('retry-after', String(wait));
+    done(Object.assign(new Error(`rate limit exceeded, retry in ${wait} s`), { statusCode: 429 }));
+  });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const request_id = req.id;
@@ -162,7 +197,38 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
   return app as unknown as BridgeApp;
 }
 
+/** A check's answer for /readyz (unauthenticated): 'ok', or the reason with any secret redacted. */
+async function check(f: () => Promise<unknown>): Promise<string> {
+  try {
+    await f();
+    return 'ok';
+  } catch (e) {
+    return redactText(e instanceof Error ? e.message : 'failed');
+  }
+}
+
+/** Below this much free space where the records live, the bridge is not ready (#16 item 9). */
+async function freeSpaceCheck(path: string, minFreeMb: number): Promise<string> {
+  const s = await statfs(path);
+  const freeMb = (Number(s.bavail) * Number(s.bsize)) / 1024 / 1024;
+  return freeMb < minFreeMb ? `${freeMb.toFixed(0)} MB free at ${path}, below database.min_free_mb ${minFreeMb}` : 'ok';
+}
+
 function probes(deps: BridgeAppDeps): FastifyPluginCallback {
+  // Readiness is probed by every load balancer and anyone on the network: Mender is asked at most
+  // once per MENDER_CHECK_TTL_MS, concurrent probes share the one call (#16 item 5).
+  let cached: { at: number; answer: Promise<string> } | undefined;
+  const menderCheck = (): Promise<string> => {
+    const now = deps.clock.now().getTime();
+    if (!cached || now - cached.at >= MENDER_CHECK_TTL_MS) cached = { at: now, answer: check(deps.menderReady) };
+    return cached.answer;
+  };
+  const diskCheck = async (): Promise<string> =>
+    deps.storagePath === undefined
+      ? 'ok'
+      : freeSpaceCheck(dirname(deps.storagePath), deps.config.database.min_free_mb).catch((e: Error) =>
+          redactText(e.message),
+        );
   return (app, _opts, done) => {
     const typed = app.withTypeProvider<ZodTypeProvider>();
     typed.get('/healthz', { schema: { hide: true, response: { 200: z.object({ status: z.literal('ok') }) } } }, () => ({
@@ -175,25 +241,25 @@ function probes(deps: BridgeAppDeps): FastifyPluginCallback {
           hide: true,
           response: {
             200: z.object({ status: z.literal('ready') }),
-            503: z.object({ status: z.literal('not ready'), database: z.string(), mender: z.string() }),
+            503: z.object({
+              status: z.literal('not ready'),
+              database: z.string(),
+              mender: z.string(),
+              disk: z.string().optional(),
+            }),
           },
         },
       },
       async (_req, reply) => {
-        const check = async (f: () => Promise<unknown>) => {
-          try {
-            await f();
-            return 'ok';
-          } catch (e) {
-            return e instanceof Error ? e.message : 'failed';
-          }
-        };
-        const [database, mender] = await Promise.all([
+        const [database, mender, disk] = await Promise.all([
           check(() => deps.store.getSyncState('inventory_cursor')),
-          check(deps.menderReady),
+          menderCheck(),
+          diskCheck(),
         ]);
-        if (database === 'ok' && mender === 'ok') return { status: 'ready' as const };
-        return reply.status(503).send({ status: 'not ready' as const, database, mender });
+        if (database === 'ok' && mender === 'ok' && disk === 'ok') return { status: 'ready' as const };
+        return reply
+          .status(503)
+          .send({ status: 'not ready' as const, database, mender, ...(disk === 'ok' ? {} : { disk }) });
       },
     );
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -425,7 +491,8 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
         schema: {
           summary: 'Start a sync now, or join the running one',
           tags: ['ops'],
-          body: S.SyncRequest.optional(),
+          // No body at all reaches the schema as null (Fastify): same as {} (#16 item 9).
+          body: S.SyncRequest.nullish(),
           response: { 202: S.SyncAccepted, ...errors },
         },
       },
@@ -439,14 +506,8 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
   };
 }
 
-/** RFC 4180 CSV; cells that a spreadsheet would run as formulas are prefixed with a quote. */
-export function toCsv(header: string[], rows: string[][]): string {
-  const cell = (v: string) => {
-    const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-    return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-  };
-  return [header, ...rows].map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
-}
+/** RFC 4180 CSV for support's spreadsheet: formulas defused, control characters neutralised (#16). */
+export { toCsv };
 
 /** An artifacts row as the planner needs it, or undefined when it is not a usable VanCore artifact. */
 function knownArtifact(r: ArtifactsTable): KnownArtifact | undefined {

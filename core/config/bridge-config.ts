@@ -121,6 +121,8 @@ export const BridgeConfig = z.strictObject({
         .string()
         .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<file> or postgres://…')
         .default('sqlite:./data/vancore-bridge.db'),
+      /** /readyz answers not ready below this much free space where the SQLite file lives (MB). */
+      min_free_mb: z.int().min(0).default(64),
     })
     .prefault({}),
   sync: z
