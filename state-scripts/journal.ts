@@ -2,7 +2,8 @@
 // the latest decision per phase, with `since` carried over while a phase stays in the same state
 // for the same artifact; gate-history.jsonl keeps every decision, rotated at GATE_HISTORY_MAX_LINES.
 // Only the gates write it, one at a time (Mender runs state scripts sequentially).
-import { appendFileSync, mkdirSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
+import { appendStateFile, ensureStateDir } from '../core/state-files.js';
 import { join } from 'node:path';
 import {
   GATE_HISTORY_FILE,
@@ -45,7 +46,7 @@ export function sinceFor(prev: GateDecision | undefined, next: Omit<GateDecision
 
 /** Record a decision; returns it with `since` filled in. */
 export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>): GateDecision {
-  mkdirSync(stateDir, { recursive: true });
+  ensureStateDir(stateDir);
   const { journal: before } = readGateJournal(stateDir);
   const decision: GateDecision = { ...d, since: sinceFor(before?.phases[d.phase], d) };
   let lines = before?.history_lines ?? 0;
@@ -57,7 +58,7 @@ export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>)
     }
     lines = 0;
   }
-  appendFileSync(join(stateDir, GATE_HISTORY_FILE), `${JSON.stringify(decision)}\n`);
+  appendStateFile(join(stateDir, GATE_HISTORY_FILE), `${JSON.stringify(decision)}\n`);
   const journal: GateJournal = {
     last: decision,
     phases: { ...before?.phases, [d.phase]: decision },
