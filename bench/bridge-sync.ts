@@ -2,6 +2,8 @@
 // * full sync of 10,000 devices into SQLite and PostgreSQL vs merely paging through the same API calls
 //   (target ≤ 2×);
 // * incremental sync with 1 % of the devices changed;
+// * a reconcile sync (issue #14) after ops changed the tags of 1 % and the group of another 1 % (changes
+//   that do not move inventory `updated_ts`): time and Mender requests;
 // * `/api/v1/reports/fleet` throughput vs a bare Fastify route returning the same body, in the same
 //   autocannon run (target ≥ 0.5×, p99 reported).
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -116,13 +118,40 @@ export const bridgeSyncBench: Benchmark = {
           `incremental sync (${changed.length} changed), SQLite: ${incMs.toFixed(0)} ms (${inc.vans_applied} vans applied)`,
         );
 
+        // Ops' changes: tags on 1 %, a group on another 1 %. Requests are counted at the client.
+        const ids = (await mender.collect((p, n) => mender.listAuthDevices({ page: p, perPage: n }))).map((d) => d.id);
+        const tagged = ids.filter((_, i) => i % 100 === 13);
+        const grouped = ids.filter((_, i) => i % 100 === 29);
+        await pool(tagged, 16, (id) => mender.setTags(id, [{ name: 'region', value: 'north' }]));
+        await pool(grouped, 16, (id) => mender.setGroup(id, 'pilot-north'));
+        let calls = 0;
+        const http = mender.http as unknown as { request: (r: unknown) => Promise<unknown> };
+        const request = http.request.bind(http);
+        http.request = (r) => {
+          calls++;
+          return request(r);
+        };
+        const [incAfterOps, incOpsMs] = await timed(() =>
+          runSync({ mender, store: sqlite.store, now: () => new Date() }, 'incremental'),
+        );
+        const incCalls = calls;
+        calls = 0;
+        const [rec, recMs] = await timed(() =>
+          runSync({ mender, store: sqlite.store, now: () => new Date() }, 'reconcile'),
+        );
+        const recCalls = calls;
+        http.request = request;
+        log(
+          `after ops changed ${tagged.length + grouped.length} vans: incremental ${incOpsMs.toFixed(0)} ms, ${incCalls} requests, ${incAfterOps.tags_or_group_changed} caught; reconcile ${recMs.toFixed(0)} ms, ${recCalls} requests, ${rec.tags_or_group_changed} caught`,
+        );
+
         // Report throughput: the bridge app on the synced SQLite store vs a bare route with the same body.
         const config = BridgeConfig.parse({ http: { rate_limit_per_minute: 0 }, log_level: 'silent' });
         const app = await buildBridgeApp({
           store: sqlite.store,
           sync: {
             running: false,
-            metrics: { runs: { incremental: 0, full: 0 }, errors: 0, durationsMs: [] },
+            metrics: { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] },
             syncNow: () => Promise.reject(new Error('no')),
           },
           menderReady: () => Promise.resolve(),
@@ -151,7 +180,7 @@ export const bridgeSyncBench: Benchmark = {
         const rpsRatio = report.rps / baseline.rps;
         const met = ratioSqlite <= 2 && ratioPg <= 2 && rpsRatio >= 0.5;
         return {
-          summary: `full sync of ${N}: SQLite ${(sqliteMs / 1000).toFixed(2)} s (${ratioSqlite.toFixed(2)}× paging), PostgreSQL ${(pgMs / 1000).toFixed(2)} s (${ratioPg.toFixed(2)}×); incremental 1 %: ${(incMs / 1000).toFixed(2)} s; /reports/fleet ${report.rps} req/s = ${rpsRatio.toFixed(2)}× bare (p99 ${report.p99} ms)`,
+          summary: `full sync of ${N}: SQLite ${(sqliteMs / 1000).toFixed(2)} s (${ratioSqlite.toFixed(2)}× paging), PostgreSQL ${(pgMs / 1000).toFixed(2)} s (${ratioPg.toFixed(2)}×); incremental 1 %: ${(incMs / 1000).toFixed(2)} s; reconcile ${(recMs / 1000).toFixed(2)} s, ${recCalls} requests, ${rec.tags_or_group_changed} ops changes caught; /reports/fleet ${report.rps} req/s = ${rpsRatio.toFixed(2)}× bare (p99 ${report.p99} ms)`,
           target: 'full sync ≤ 2× paging; /reports/fleet ≥ 0.5× bare Fastify',
           met,
           figures: {
@@ -160,6 +189,12 @@ export const bridgeSyncBench: Benchmark = {
             full_sync_postgres_ms: Math.round(pgMs),
             incremental_sync_1pct_ms: Math.round(incMs),
             incremental_vans_applied: inc.vans_applied,
+            ops_changed_vans: tagged.length + grouped.length,
+            incremental_after_ops_ms: Math.round(incOpsMs),
+            incremental_after_ops_requests: incCalls,
+            reconcile_ms: Math.round(recMs),
+            reconcile_requests: recCalls,
+            reconcile_caught: rec.tags_or_group_changed,
             reports_fleet_rps: report.rps,
             reports_fleet_p99_ms: report.p99,
             seed_ms: Math.round(seedMs),

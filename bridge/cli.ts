@@ -134,6 +134,8 @@ interface VanRow {
   components: Record<string, string>;
   gate: { state: string | null; reason: string | null; since: string | null };
   health: { battery_soc: number | null; signal_quality: number | null; last_update_status: string | null };
+  /** Absent from bridges older than issue #13. */
+  client?: { reported: string } | null;
   last_check_in: string | null;
 }
 interface FleetRow {
@@ -143,7 +145,10 @@ interface FleetRow {
   versions: Record<string, { version: string; vans: number }[]>;
   deferral_reasons: { reason: string; vans: number }[];
   outcomes: { day: string; success: number; failure: number; aborted: number; already_installed: number }[];
+  /** Absent from bridges older than issue #13/#14. */
+  updates_in_progress?: Record<string, number>;
   quarantined_attributes: number;
+  quarantined_records?: Record<string, number>;
 }
 interface AttentionRow {
   van_id: string;
@@ -194,7 +199,18 @@ export const reportCommand: CommandSpec = {
             ]),
           ),
           '',
+          // A van its gate holds counts as `waiting`, never `downloading` (bridge/lib/waiting.ts).
+          `Updates in progress: ${
+            Object.entries(body.updates_in_progress ?? {})
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || '-'
+          }`,
           `Inventory attributes quarantined: ${body.quarantined_attributes}`,
+          `Mender records quarantined: ${
+            Object.entries(body.quarantined_records ?? {})
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || '-'
+          }`,
         ];
         ctx.io.stdout.write(neutraliseTerminalOutput(`${out.join('\n')}\n`));
       },
@@ -240,10 +256,11 @@ export const reportCommand: CommandSpec = {
           v.gate.reason ?? '',
           v.health.battery_soc === null ? '-' : `${v.health.battery_soc}%`,
           v.health.last_update_status ?? '-',
+          v.client?.reported ?? '-',
           v.last_check_in ?? 'never',
         ]);
         ctx.io.stdout.write(
-          `${renderTable(['van', 'stage', 'versions', 'gate', 'why', 'battery', 'last update', 'last seen'], rows)}\n${body.length} of ${total ?? body.length} vans\n`,
+          `${renderTable(['van', 'stage', 'versions', 'gate', 'why', 'battery', 'last update', 'client', 'last seen'], rows)}\n${body.length} of ${total ?? body.length} vans\n`,
         );
       },
     },

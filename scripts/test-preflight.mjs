@@ -12,6 +12,7 @@ const TOOLS = [
     pkg: 'mender-artifact',
     why: 'packaging and system tests use the real mender-artifact 3.9',
   },
+  { cmd: 'mender-cli', pkg: 'mender-cli', why: "Mender's own management CLI drives the simulator (test/system)" },
   { cmd: 'openssl', pkg: 'openssl', why: 'signing keys for artifacts and device keys' },
   { cmd: 'unshare', pkg: 'util-linux', why: 'sandboxing the client (RECIPE §3)' },
   { cmd: 'gpsd', pkg: 'gpsd', why: 'the GNSS adapter is tested against a real gpsd (state-scripts)' },

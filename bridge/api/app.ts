@@ -288,6 +288,7 @@ async function metricsText(deps: BridgeAppDeps): Promise<string> {
     '# HELP vancore_sync_runs_total Completed syncs by kind.',
     '# TYPE vancore_sync_runs_total counter',
     `vancore_sync_runs_total{kind="incremental"} ${m.runs.incremental}`,
+    `vancore_sync_runs_total{kind="reconcile"} ${m.runs.reconcile}`,
     `vancore_sync_runs_total{kind="full"} ${m.runs.full}`,
     '# HELP vancore_sync_errors_total Failed syncs.',
     '# TYPE vancore_sync_errors_total counter',

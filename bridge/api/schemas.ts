@@ -47,6 +47,8 @@ export const VanSummary = z.object({
     last_update_status: z.string().nullable(),
   }),
   vpn: z.object({ state: z.string().nullable(), step: z.string().nullable() }),
+  /** The van's Mender client: `flavour` mender-3 | mender-update-5 and its version, null before it reported one. */
+  client: z.object({ flavour: z.string(), version: z.string(), reported: z.string() }).nullable(),
   last_check_in: z.string().nullable(),
   decommissioned: z.boolean(),
 });
@@ -86,7 +88,10 @@ export const VanDetail = VanSummary.extend({
       deployment_id: z.string(),
       deployment: z.string(),
       artifact_name: z.string(),
+      /** Mender's status, or `waiting` while the van's gate defers / blocks a deployment not yet installing. */
       status: z.string(),
+      mender_status: z.string(),
+      waiting: z.object({ gate_state: z.string(), reason: z.string().nullable() }).optional(),
       started: z.string().nullable(),
       finished: z.string().nullable(),
       log_available: z.boolean(),
@@ -113,7 +118,11 @@ export const FleetReport = z.object({
     }),
   ),
   deferral_reasons: z.array(z.object({ reason: z.string(), vans: z.number() })),
+  /** Vans per status of their open deployments, `waiting` instead of pending/downloading while the gate holds. */
+  updates_in_progress: z.record(z.string(), z.number()),
   quarantined_attributes: z.number(),
+  /** Mender records (artifacts, deployments, devices) set aside as malformed, per kind. */
+  quarantined_records: z.record(z.string(), z.number()),
 });
 
 export const AttentionQuery = z.object({
@@ -122,9 +131,12 @@ export const AttentionQuery = z.object({
 });
 
 export const SyncRequest = z
-  .object({ kind: z.enum(['incremental', 'full']).default('incremental') })
+  .object({ kind: z.enum(['incremental', 'reconcile', 'full']).default('incremental') })
   .default({ kind: 'incremental' });
-export const SyncAccepted = z.object({ status: z.enum(['started', 'joined']), kind: z.enum(['incremental', 'full']) });
+export const SyncAccepted = z.object({
+  status: z.enum(['started', 'joined']),
+  kind: z.enum(['incremental', 'reconcile', 'full']),
+});
 
 export const UpdatePlanBody = z.object({
   update_required: z.boolean(),

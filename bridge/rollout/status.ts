@@ -2,6 +2,7 @@
 // next steps (a dry run on the same facts) and the audit trail.
 import type { Kysely } from 'kysely';
 import { VanError } from '../../core/errors.js';
+import { shownStatus } from '../lib/waiting.js';
 import type { Database } from '../store/schema.js';
 import { planRollout } from './planner.js';
 import * as R from './store.js';
@@ -50,6 +51,17 @@ export async function rolloutStatus(db: Kysely<Database>, id: string, now: Date)
         ['success', 'already-installed'].includes(last.get(`${c.component}\u0000${v.deviceId}`) ?? ''),
     ),
   ).length;
+  // Outcomes as support sees them: a van whose gate holds a not-yet-installing deployment is `waiting`.
+  const gates = new Map(
+    (
+      await db
+        .selectFrom('vans')
+        .select(['device_id', 'gate_state', 'gate_reason'])
+        .where('decommissioned', '=', 0)
+        .execute()
+    ).map((v) => [v.device_id, { state: v.gate_state, reason: v.gate_reason }]),
+  );
+  // Only Mender's `failure` is a failure: a deferral is pending / downloading there, never failure.
   const failedVans = new Set(
     deps.flatMap((d) =>
       Object.entries(d.outcomes)
@@ -83,7 +95,10 @@ export async function rolloutStatus(db: Kysely<Database>, id: string, now: Date)
         .filter((d) => d.wave === w.wave)
         .map((d) => {
           const outcomes: Record<string, number> = {};
-          for (const o of Object.values(d.outcomes)) outcomes[o.status] = (outcomes[o.status] ?? 0) + 1;
+          for (const [dev, o] of Object.entries(d.outcomes)) {
+            const shown = d.status === 'open' ? shownStatus(o.status, gates.get(dev)).status : o.status;
+            outcomes[shown] = (outcomes[shown] ?? 0) + 1;
+          }
           const seen = Object.keys(d.outcomes).length;
           if (d.deviceIds.length > seen) outcomes['not-seen'] = d.deviceIds.length - seen;
           return {

@@ -143,6 +143,8 @@ export class FleetStore {
           prev?.stage ??
           (typeof tagStage === 'string' && (Stages as readonly string[]).includes(tagStage) ? tagStage : 'fleet');
         const group = inv.system.group;
+        // A record carrying system attributes without `group` is a device ops took out of its group.
+        const hasSystem = Object.keys(inv.system).length > 0;
         const row: VansTable = {
           device_id: s.deviceId,
           van_id: vanId,
@@ -152,7 +154,7 @@ export class FleetStore {
           auth_status: s.authStatus ?? prev?.auth_status ?? null,
           device_type: inv.mender.device_type ?? prev?.device_type ?? null,
           artifact_name: inv.mender.artifact_name ?? prev?.artifact_name ?? null,
-          mender_group: typeof group === 'string' ? group : (prev?.mender_group ?? null),
+          mender_group: typeof group === 'string' ? group : hasSystem ? null : (prev?.mender_group ?? null),
           tags_json: JSON.stringify(inv.tags),
           first_seen: prev?.first_seen ?? now,
           last_check_in: s.checkInTime ?? prev?.last_check_in ?? null,
@@ -169,6 +171,7 @@ export class FleetStore {
           battery_soc: v.health.battery_soc ?? prev?.battery_soc ?? null,
           shore_power: b(v.health.shore_power) ?? prev?.shore_power ?? null,
           last_update_status: v.health.last_update_status ?? prev?.last_update_status ?? null,
+          client: v.client ?? prev?.client ?? null,
           decommissioned: 0,
           updated_at: now,
         };
@@ -420,8 +423,55 @@ export class FleetStore {
     const r = await this.db
       .selectFrom('quarantine')
       .select((eb) => eb.fn.sum<number>('count').as('n'))
+      .where('scope', 'not like', 'record:%')
       .executeTakeFirst();
     return Number(r?.n ?? 0);
+  }
+
+  /**
+   * Records Mender listed that did not fit their schema (an artifact, a deployment, a device): one
+   * quarantine row per record, scope `record:<kind>`, keyed by the record's id, counted per sync.
+   */
+  async quarantineRecords(records: { kind: string; id?: string; reason: string }[], now: string): Promise<void> {
+    this.#version++;
+    if (records.length === 0) return;
+    const rows = tally(
+      records.map((r) => ({
+        device_id: r.id ?? '?',
+        scope: `record:${r.kind}`,
+        name: r.kind,
+        reason: r.reason.slice(0, 500),
+      })),
+    );
+    for (const part of chunks(rows))
+      await this.db
+        .insertInto('quarantine')
+        .values(part.map((q) => ({ ...q, last_seen: now })))
+        .onConflict((oc) =>
+          oc.columns(['device_id', 'scope', 'name']).doUpdateSet((eb) => ({
+            count: eb('quarantine.count', '+', eb.ref('excluded.count')),
+            reason: eb.ref('excluded.reason'),
+            last_seen: eb.ref('excluded.last_seen'),
+          })),
+        )
+        .execute();
+  }
+
+  /** Records set aside per kind (`artifact`, `deployment`, …), with their total count. */
+  async quarantinedRecords(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('quarantine')
+      .select(['name', (eb) => eb.fn.sum<number>('count').as('n')])
+      .where('scope', 'like', 'record:%')
+      .groupBy('name')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.name, Number(r.n)]));
+  }
+
+  /** Stored tags and Mender group of every van: what a reconcile sync compares Mender's inventory with. */
+  async tagsAndGroups(): Promise<Map<string, { tags_json: string; mender_group: string | null }>> {
+    const rows = await this.db.selectFrom('vans').select(['device_id', 'tags_json', 'mender_group']).execute();
+    return new Map(rows.map((r) => [r.device_id, { tags_json: r.tags_json, mender_group: r.mender_group }]));
   }
 }
 

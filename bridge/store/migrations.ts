@@ -297,6 +297,12 @@ function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('vpn_migrations').addColumn('scope_json', 'text').execute();
       },
     },
+    // Issue #13: which Mender client the van runs (`vancore.client`, e.g. `mender-update/5.1.0`).
+    '0005_van_client': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('vans').addColumn('client', 'text').execute();
+      },
+    },
   };
 }
 

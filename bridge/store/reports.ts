@@ -2,6 +2,8 @@
 // Each takes the database and an explicit `now`, never reads a clock.
 import type { Kysely } from 'kysely';
 import satisfies from 'semver/functions/satisfies.js';
+import { parseClientAttribute } from '../../core/schemas/client.js';
+import { shownStatus } from '../lib/waiting.js';
 import type { Database, VansTable } from './schema.js';
 
 export interface VanFilter {
@@ -63,9 +65,25 @@ export interface VanSummary {
     last_update_status: string | null;
   };
   vpn: { state: string | null; step: string | null };
+  client: { flavour: string; version: string; reported: string } | null;
   last_check_in: string | null;
   decommissioned: boolean;
 }
+
+function clientOf(reported: string | null): VanSummary['client'] {
+  const info = reported ? parseClientAttribute(reported) : undefined;
+  return info && reported ? { flavour: info.flavour, version: info.version, reported } : null;
+}
+
+/** Device statuses after which Mender asks nothing more of the van. */
+const FINAL_DEVICE_STATUSES = new Set([
+  'success',
+  'failure',
+  'aborted',
+  'noartifact',
+  'already-installed',
+  'decommissioned',
+]);
 
 const bool = (v: number | null): boolean | null => (v === null ? null : v === 1);
 const days = (n: number) => n * 86_400_000;
@@ -90,6 +108,7 @@ function summary(v: VansTable, components: Record<string, string>): VanSummary {
       last_update_status: v.last_update_status,
     },
     vpn: { state: v.vpn_state, step: v.vpn_step },
+    client: clientOf(v.client),
     last_check_in: v.last_check_in,
     decommissioned: v.decommissioned === 1,
   };
@@ -174,7 +193,10 @@ export interface VanDetail extends VanSummary {
     deployment_id: string;
     deployment: string;
     artifact_name: string;
+    /** Mender's status, or `waiting` (lib/waiting.ts). */
     status: string;
+    mender_status: string;
+    waiting?: { gate_state: string; reason: string | null };
     started: string | null;
     finished: string | null;
     log_available: boolean;
@@ -252,7 +274,8 @@ export async function getVan(
       deployment_id: u.deployment_id,
       deployment: u.deployment,
       artifact_name: u.artifact_name,
-      status: u.status,
+      ...shownStatus(u.status, { state: v.gate_state, reason: v.gate_reason }),
+      mender_status: u.status,
       started: u.started,
       finished: u.finished,
       log_available: u.log_available === 1,
@@ -351,6 +374,9 @@ export async function attentionReport(
     .where('status', '=', 'downloading')
     .execute();
   for (const d of downloading) {
+    // A van whose gate holds the update is waiting, not stuck (deferred_long covers it).
+    const v = byDevice.get(d.device_id);
+    if (v && shownStatus('downloading', { state: v.gate_state, reason: v.gate_reason }).status === 'waiting') continue;
     if (d.started && now.getTime() - Date.parse(d.started) > t.stuck_downloading_hours * 3_600_000)
       add(d.device_id, 'stuck_downloading', `downloading since ${d.started} (deployment ${d.deployment_id})`);
   }
@@ -391,7 +417,9 @@ export interface FleetReport {
   versions: Record<string, { version: string; vans: number }[]>;
   outcomes: { day: string; success: number; failure: number; aborted: number; already_installed: number }[];
   deferral_reasons: { reason: string; vans: number }[];
+  updates_in_progress: Record<string, number>;
   quarantined_attributes: number;
+  quarantined_records: Record<string, number>;
 }
 
 export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 30): Promise<FleetReport> {
@@ -426,7 +454,29 @@ export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 
   const q = await db
     .selectFrom('quarantine')
     .select((eb) => eb.fn.sum<number>('count').as('n'))
+    .where('scope', 'not like', 'record:%')
     .executeTakeFirst();
+  const records = await db
+    .selectFrom('quarantine')
+    .select(['name', (eb) => eb.fn.sum<number>('count').as('n')])
+    .where('scope', 'like', 'record:%')
+    .groupBy('name')
+    .execute();
+  // Open deployments' device statuses with the van's gate: a held van counts as waiting.
+  const open = await db
+    .selectFrom('deployment_devices')
+    .innerJoin('deployments', 'deployments.id', 'deployment_devices.deployment_id')
+    .innerJoin('vans', 'vans.device_id', 'deployment_devices.device_id')
+    .select(['deployment_devices.status', 'vans.gate_state', 'vans.gate_reason'])
+    .where('deployments.status', '!=', 'finished')
+    .where('vans.decommissioned', '=', 0)
+    .execute();
+  const inProgress: Record<string, number> = {};
+  for (const o of open) {
+    if (FINAL_DEVICE_STATUSES.has(o.status)) continue;
+    const shown = shownStatus(o.status, { state: o.gate_state, reason: o.gate_reason }).status;
+    inProgress[shown] = (inProgress[shown] ?? 0) + 1;
+  }
 
   const byVersion: FleetReport['versions'] = {};
   for (const r of versions) (byVersion[r.component] ??= []).push({ version: r.version, vans: Number(r.n) });
@@ -451,6 +501,8 @@ export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 
     deferral_reasons: reasons
       .map((r) => ({ reason: r.gate_reason ?? 'no reason reported', vans: Number(r.n) }))
       .sort((a, b) => b.vans - a.vans),
+    updates_in_progress: inProgress,
     quarantined_attributes: Number(q?.n ?? 0),
+    quarantined_records: Object.fromEntries(records.map((r) => [r.name, Number(r.n)])),
   };
 }

@@ -28,6 +28,8 @@ export interface VansTable {
   battery_soc: number | null;
   shore_power: number | null;
   last_update_status: string | null;
+  /** `vancore.client` as the van reports it (`mender/3.4.0`, `mender-update/5.1.0`); null before it did. */
+  client: string | null;
   decommissioned: number;
   updated_at: string;
 }

@@ -6,6 +6,9 @@
 // * A full resync is due when the last one is older than `fullEveryMs`; a scheduled tick then runs a
 //   full sync instead of an incremental one. A requested full sync while an incremental runs is queued
 //   to run right after it (one queued request at most).
+// * Every `reconcileEvery`-th scheduled incremental sync is a reconcile run instead (the whole inventory,
+//   to catch ops' tag and group changes that do not move `updated_ts`); a full resync resets the count.
+//   0 turns reconcile runs off (only full resyncs catch those changes then).
 // * A failing sync is recorded (metrics, log) and the schedule goes on; it never throws out of a tick.
 // * stop() cancels the schedule and waits for the running sync.
 import schedule from 'node-schedule';
@@ -21,17 +24,37 @@ export interface SyncMetrics {
   durationsMs: number[];
 }
 
+/**
+ * Which sync a scheduled tick runs: a full resync when the last one is `fullEveryMs` old; else a
+ * reconcile once `reconcileEvery` incremental runs went by since the last reconcile or full one (0 = never);
+ * else an incremental one.
+ */
+export function scheduledKind(f: {
+  nowMs: number;
+  lastFullMs: number;
+  fullEveryMs: number;
+  incrementalsSinceReconcile: number;
+  reconcileEvery: number;
+}): SyncKind {
+  if (f.nowMs - f.lastFullMs >= f.fullEveryMs) return 'full';
+  if (f.reconcileEvery > 0 && f.incrementalsSinceReconcile >= f.reconcileEvery) return 'reconcile';
+  return 'incremental';
+}
+
 export class SyncRunner {
-  readonly metrics: SyncMetrics = { runs: { incremental: 0, full: 0 }, errors: 0, durationsMs: [] };
+  readonly metrics: SyncMetrics = { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] };
   #running: Promise<SyncReport> | undefined;
   #queuedFull: Promise<SyncReport> | undefined;
+  #queuedKind: Exclude<SyncKind, 'incremental'> | undefined;
   #job: schedule.Job | undefined;
   #lastFull = 0;
+  /** Scheduled incremental syncs since the last reconcile or full one. */
+  #sinceReconcile = 0;
   #stopped = false;
 
   constructor(
     private readonly deps: SyncDeps,
-    private readonly settings: { intervalMs: number; fullEveryMs: number; logger?: Logger },
+    private readonly settings: { intervalMs: number; fullEveryMs: number; reconcileEvery?: number; logger?: Logger },
   ) {}
 
   get running(): boolean {
@@ -42,11 +65,16 @@ export class SyncRunner {
   syncNow(kind: SyncKind = 'incremental'): Promise<SyncReport> {
     if (!this.#running) return this.#begin(kind);
     if (kind === 'incremental') return this.#running;
+    // One queued run at most: a full one covers a reconcile asked meanwhile.
+    if (kind === 'full') this.#queuedKind = 'full';
+    else this.#queuedKind ??= kind;
     this.#queuedFull ??= this.#running
       .catch(() => undefined)
       .then(() => {
+        const next = this.#queuedKind ?? 'full';
         this.#queuedFull = undefined;
-        return this.syncNow('full');
+        this.#queuedKind = undefined;
+        return this.syncNow(next);
       });
     return this.#queuedFull;
   }
@@ -68,6 +96,7 @@ export class SyncRunner {
       this.metrics.lastDurationMs = report.duration_ms;
       this.metrics.durationsMs = [...this.metrics.durationsMs.slice(-99), report.duration_ms];
       if (kind === 'full') this.#lastFull = Date.parse(report.started_at);
+      if (kind !== 'incremental') this.#sinceReconcile = 0;
       log?.info({ sync: report }, 'sync done');
       return report;
     } catch (e) {
@@ -87,7 +116,14 @@ export class SyncRunner {
   #tick(): void {
     if (this.#stopped) return;
     const now = this.deps.now().getTime();
-    const kind: SyncKind = now - this.#lastFull >= this.settings.fullEveryMs ? 'full' : 'incremental';
+    const kind = scheduledKind({
+      nowMs: now,
+      lastFullMs: this.#lastFull,
+      fullEveryMs: this.settings.fullEveryMs,
+      incrementalsSinceReconcile: this.#sinceReconcile,
+      reconcileEvery: this.settings.reconcileEvery ?? 0,
+    });
+    if (kind === 'incremental') this.#sinceReconcile++;
     this.syncNow(kind)
       .catch(() => undefined)
       .finally(() => {

@@ -3,17 +3,23 @@
 // * Devices: every device's auth status and last check-in (deviceauth), and inventory (v2 search).
 //   Incremental runs read inventory newest-first by `system/updated_ts` and stop at the cursor (OSS has
 //   no `$gt` filter); a full resync reads everything and marks devices Mender no longer has.
+// * Reconcile: `updated_ts` moves only when the device itself reports inventory (mender-server
+//   backend/services/inventory/store/mongo/datastore_mongo.go: upsertAttributes sets it only for the
+//   inventory scope, UpsertRemoveDeviceAttributes not for tags, UpdateDevicesGroup never), so ops' tag and group changes never pass the cursor. Every `reconcile_every_syncs`
+//   incremental runs, a reconcile run reads the whole inventory instead and applies the devices that are
+//   past the cursor or whose tags or group differ from the stored ones (nothing is decommissioned).
 // * Deployments: every deployment's status and statistics; per-device statuses for those still open,
 //   and once more for those that finished since the last look.
 // Inventory is untrusted: parseInventory drops what does not fit, the store counts it, and nothing a
 // device says can fail the sync.
-import type { MenderManagementClient } from '../../core/mender/management.js';
+import type { MenderManagementClient, RejectedRecord } from '../../core/mender/management.js';
+import { readVancoreMeta } from '../../core/mender/meta-data.js';
 import type { InventoryDevice } from '../../core/mender/schemas.js';
-import { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
 import { parseInventory } from '../../core/schemas/inventory.js';
 import type { DeviceSnapshot, FleetStore } from '../store/fleet-store.js';
 
-export type SyncKind = 'incremental' | 'full';
+export const SyncKinds = ['incremental', 'reconcile', 'full'] as const;
+export type SyncKind = (typeof SyncKinds)[number];
 
 export interface SyncReport {
   kind: SyncKind;
@@ -26,6 +32,12 @@ export interface SyncReport {
   decommissioned: number;
   deployments_seen: number;
   deployment_devices: number;
+  /** Reconcile runs: devices applied only because their tags or group changed. */
+  tags_or_group_changed: number;
+  /** Records Mender listed that did not fit (set aside in `quarantine`, the rest synced). */
+  records_quarantined: number;
+  /** Artifacts with a `vancore` meta-data key that does not fit the contract (stored as not VanCore's). */
+  artifacts_meta_invalid: number;
 }
 
 const CURSOR_KEY = 'inventory_cursor';
@@ -53,16 +65,28 @@ export async function runSync(deps: SyncDeps, kind: SyncKind): Promise<SyncRepor
     decommissioned: 0,
     deployments_seen: 0,
     deployment_devices: 0,
+    tags_or_group_changed: 0,
+    records_quarantined: 0,
+    artifacts_meta_invalid: 0,
   };
+  const rejected: RejectedRecord[] = [];
+  const onRejected = (r: RejectedRecord[]) => void rejected.push(...r);
 
   // deviceauth: status and check-in time of every device (no updated filter exists; pages are cheap).
   const auth = new Map<string, { status: string; checkIn?: string | undefined }>();
-  for await (const page of deps.mender.paginate((p, n) => deps.mender.listAuthDevices({ page: p, perPage: n }))) {
+  for await (const page of deps.mender.paginate(
+    (p, n) => deps.mender.listAuthDevices({ page: p, perPage: n }),
+    undefined,
+    onRejected,
+  )) {
     for (const d of page) auth.set(d.id, { status: d.status, checkIn: d.check_in_time });
   }
 
-  const cursor = kind === 'incremental' ? await deps.store.getSyncState(CURSOR_KEY) : undefined;
+  const cursor = kind !== 'full' ? await deps.store.getSyncState(CURSOR_KEY) : undefined;
   const stopBefore = cursor ? new Date(Date.parse(cursor) - CURSOR_OVERLAP_MS).toISOString() : undefined;
+  // Reconcile: read every page; a device older than the cursor is applied only when ops changed it.
+  const stored = kind === 'reconcile' ? await deps.store.tagsAndGroups() : undefined;
+  const readAll = kind !== 'incremental';
   let newest = cursor;
   const seen = new Set<string>();
   const search = (page: number) =>
@@ -75,10 +99,19 @@ export async function runSync(deps: SyncDeps, kind: SyncKind): Promise<SyncRepor
   // While one page is written to the database the next one is already being fetched.
   let pending = search(page);
   for (;;) {
-    const { items } = await pending;
-    const fresh = stopBefore ? items.filter((d) => !d.updated_ts || d.updated_ts >= stopBefore) : items;
+    const { items, rejected: bad = [] } = await pending;
+    rejected.push(...bad);
+    const recent = (d: InventoryDevice) => !stopBefore || !d.updated_ts || d.updated_ts >= stopBefore;
+    const fresh = items.filter((d) => {
+      if (recent(d)) return true;
+      if (!stored) return false;
+      const changed = tagsOrGroupChanged(d, stored.get(d.id));
+      if (changed) report.tags_or_group_changed++;
+      return changed;
+    });
     // A full page all past the cursor means there may be more: ask for it now, write this one meanwhile.
-    const more = items.length === deps.mender.pageSize && fresh.length === items.length;
+    const full = items.length + bad.length >= deps.mender.pageSize;
+    const more = full && (readAll || fresh.length === items.length);
     if (more) {
       pending = search(page + 1);
       pending.catch(() => undefined);
@@ -113,10 +146,12 @@ export async function runSync(deps: SyncDeps, kind: SyncKind): Promise<SyncRepor
   }
   if (newest) await deps.store.setSyncState(CURSOR_KEY, newest, startedIso);
 
-  await syncArtifacts(deps, startedIso);
-  const { deployments, devices } = await syncDeployments(deps, startedIso);
+  report.artifacts_meta_invalid = await syncArtifacts(deps, startedIso, onRejected);
+  const { deployments, devices } = await syncDeployments(deps, startedIso, onRejected);
   report.deployments_seen = deployments;
   report.deployment_devices = devices;
+  report.records_quarantined = rejected.length;
+  if (rejected.length > 0) await deps.store.quarantineRecords(rejected, startedIso);
   report.duration_ms = deps.now().getTime() - started.getTime();
   return report;
 }
@@ -137,16 +172,38 @@ function snapshot(
   };
 }
 
+/** Tags or group of an inventory record differ from the stored ones (a van not stored yet counts as changed). */
+export function tagsOrGroupChanged(
+  d: InventoryDevice,
+  stored: { tags_json: string; mender_group: string | null } | undefined,
+): boolean {
+  if (!stored) return true;
+  const inv = parseInventory(d.attributes);
+  // A record with system attributes but no group: ops removed it from its group (UnsetDevicesGroup).
+  const hasSystem = Object.keys(inv.system).length > 0;
+  const group = typeof inv.system.group === 'string' ? inv.system.group : null;
+  if (hasSystem && group !== stored.mender_group) return true;
+  return JSON.stringify(inv.tags) !== stored.tags_json;
+}
+
 /**
  * VanCore artifacts carry their component, version and `requires` in meta-data (docs/contracts.md);
- * `vancore-vpn` ones also their step (checked when a VPN migration is created).
+ * `vancore-vpn` ones also their step (checked when a VPN migration is created). The meta-data comes as
+ * a `{Key, Value}` list (3.7, 4.1) or an object (4.1 `metadata`): meta-data.ts reads both. Returns how
+ * many artifacts carried a `vancore` key that does not fit the contract.
  */
-async function syncArtifacts(deps: SyncDeps, now: string): Promise<void> {
-  for await (const page of deps.mender.paginate((p, n) => deps.mender.listArtifacts({ page: p, perPage: n }))) {
+async function syncArtifacts(deps: SyncDeps, now: string, onRejected: (r: RejectedRecord[]) => void): Promise<number> {
+  let invalid = 0;
+  for await (const page of deps.mender.paginate(
+    (p, n) => deps.mender.listArtifacts({ page: p, perPage: n }),
+    undefined,
+    onRejected,
+  )) {
     await deps.store.upsertArtifacts(
       page.map((a) => {
-        const meta = a.updates?.map((u) => ArtifactMetaData.safeParse(u.meta_data)).find((r) => r.success)
-          ?.data?.vancore;
+        const read = readVancoreMeta(a.updates);
+        if (read.invalid) invalid++;
+        const meta = read.meta;
         return {
           id: a.id,
           name: a.name,
@@ -166,13 +223,22 @@ async function syncArtifacts(deps: SyncDeps, now: string): Promise<void> {
       }),
     );
   }
+  return invalid;
 }
 
-async function syncDeployments(deps: SyncDeps, now: string): Promise<{ deployments: number; devices: number }> {
+async function syncDeployments(
+  deps: SyncDeps,
+  now: string,
+  onRejected: (r: RejectedRecord[]) => void,
+): Promise<{ deployments: number; devices: number }> {
   const known = await deps.store.deploymentStatuses();
   let deployments = 0;
   let devices = 0;
-  for await (const page of deps.mender.paginate((p, n) => deps.mender.listDeployments({ page: p, perPage: n }))) {
+  for await (const page of deps.mender.paginate(
+    (p, n) => deps.mender.listDeployments({ page: p, perPage: n }),
+    undefined,
+    onRejected,
+  )) {
     deployments += page.length;
     // Open deployments, and finished ones we have not read since they finished, need their devices.
     const needDevices = page.filter((d) => d.status !== 'finished' || known.get(d.id) !== 'finished');
@@ -196,8 +262,10 @@ async function syncDeployments(deps: SyncDeps, now: string): Promise<{ deploymen
       })),
     );
     for (const d of needDevices) {
-      for await (const list of deps.mender.paginate((p, n) =>
-        deps.mender.deploymentDevices(d.id, { page: p, perPage: n }),
+      for await (const list of deps.mender.paginate(
+        (p, n) => deps.mender.deploymentDevices(d.id, { page: p, perPage: n }),
+        undefined,
+        onRejected,
       )) {
         devices += list.length;
         await deps.store.upsertDeploymentDevices(

@@ -1,10 +1,16 @@
-// Mender 3.7 OSS management API client (GUIDE.md): the calls the bridge, the packaging commands and
-// the tests make. Pagination is by counting (a short page or X-Total-Count ends it): `Link` differs
+// Mender OSS management API client (3.7 and 4.1; GUIDE.md): the calls the bridge, the packaging commands
+// and the tests make. Pagination is by counting (a short page or X-Total-Count ends it): `Link` differs
 // between services and inventory v2 sends none.
+//
+// Lists are read record by record (`parseEach`): a record that does not fit its schema is set aside in
+// the page's `rejected` (with its id when it has one) and the rest of the list is used. The v2 lists of
+// 4.1 (deployments, artifacts) are preferred; whether the server has them is learnt from its first
+// answer (404 / 405 → the v1 list from then on), never configured.
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as z from 'zod';
 import { VanError } from '../errors.js';
+import { MenderApiError } from './errors.js';
 import { MenderHttp, type MenderHttpOptions } from './http.js';
 import { multipartBody } from './multipart.js';
 import {
@@ -24,12 +30,55 @@ const INV1 = `${MGMT}/v1/inventory`;
 const INV2 = `${MGMT}/v2/inventory`;
 const DEVAUTH = `${MGMT}/v2/devauth`;
 const DEPL = `${MGMT}/v1/deployments`;
+const DEPL2 = `${MGMT}/v2/deployments`;
+
+/** A list record that did not fit its schema: set aside, counted, reported — never fatal to the list. */
+export interface RejectedRecord {
+  kind: 'artifact' | 'deployment' | 'deployment_device' | 'inventory_device' | 'auth_device';
+  /** The record's `id` when it has a string one. */
+  id?: string;
+  reason: string;
+}
 
 export interface Page<T> {
   items: T[];
   /** From X-Total-Count when the endpoint sends it. */
   total?: number;
+  /** Records of this page that did not fit (they count towards the page size when paginating). */
+  rejected?: RejectedRecord[];
 }
+
+/** Which list a server answers: learnt once per client from the first v2 call. */
+export type ListApi = 'v2' | 'v1';
+
+const AnyList = z.array(z.unknown());
+
+/** Parse each record of a list on its own; the misfits go to `rejected` with the first issue as reason. */
+export function parseEach<S extends z.ZodType>(
+  schema: S,
+  raw: unknown[],
+  kind: RejectedRecord['kind'],
+): { items: z.infer<S>[]; rejected: RejectedRecord[] } {
+  const items: z.infer<S>[] = [];
+  const rejected: RejectedRecord[] = [];
+  for (const r of raw) {
+    const parsed = schema.safeParse(r);
+    if (parsed.success) {
+      items.push(parsed.data);
+      continue;
+    }
+    const id = r !== null && typeof r === 'object' && typeof (r as { id?: unknown }).id === 'string';
+    const issue = parsed.error.issues[0];
+    rejected.push({
+      kind,
+      ...(id ? { id: (r as { id: string }).id } : {}),
+      reason: issue ? `${issue.path.join('.') || '(record)'}: ${issue.message}` : 'invalid record',
+    });
+  }
+  return { items, rejected };
+}
+
+const notThere = (e: unknown) => e instanceof MenderApiError && (e.status === 404 || e.status === 405);
 
 export interface SearchFilter {
   scope: 'identity' | 'inventory' | 'system' | 'tags';
@@ -58,6 +107,8 @@ export function idFromLocation(location: string | undefined): string {
   return id;
 }
 
+type MenderQuery = Record<string, string | number | boolean | (string | number)[] | undefined>;
+
 function total(headers: Record<string, string | undefined>): number | undefined {
   const v = headers['x-total-count'];
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
@@ -66,6 +117,8 @@ function total(headers: Record<string, string | undefined>): number | undefined 
 export class MenderManagementClient {
   readonly http: MenderHttp;
   readonly pageSize: number;
+  /** Per list, what the server answered: unset until the first call. */
+  readonly #lists: { deployments?: ListApi; artifacts?: ListApi } = {};
 
   constructor(http: MenderHttp, options: { pageSize?: number } = {}) {
     this.http = http;
@@ -76,24 +129,55 @@ export class MenderManagementClient {
     return new MenderManagementClient(new MenderHttp(options), options);
   }
 
-  /** Every item across pages: asks page 1, 2, … until a short page or the announced total. */
+  /** What each list endpoint turned out to be on this server (`undefined` = not asked yet). */
+  get listApis(): Readonly<{ deployments?: ListApi; artifacts?: ListApi }> {
+    return { ...this.#lists };
+  }
+
+  /**
+   * Every item across pages: asks page 1, 2, … until a short page or the announced total. Rejected
+   * records count towards the page (a page of misfits is still a full page) and go to `onRejected`.
+   */
   async *paginate<T>(
     fetchPage: (page: number, perPage: number) => Promise<Page<T>>,
     perPage = this.pageSize,
+    onRejected?: (rejected: RejectedRecord[]) => void,
   ): AsyncGenerator<T[]> {
     let seen = 0;
     for (let page = 1; ; page++) {
-      const { items, total: announced } = await fetchPage(page, perPage);
+      const { items, total: announced, rejected = [] } = await fetchPage(page, perPage);
+      if (rejected.length > 0) onRejected?.(rejected);
       if (items.length > 0) yield items;
-      seen += items.length;
-      if (items.length < perPage || (announced !== undefined && seen >= announced)) return;
+      const count = items.length + rejected.length;
+      seen += count;
+      if (count < perPage || (announced !== undefined && seen >= announced)) return;
     }
   }
 
-  async collect<T>(fetchPage: (page: number, perPage: number) => Promise<Page<T>>, perPage?: number): Promise<T[]> {
+  async collect<T>(
+    fetchPage: (page: number, perPage: number) => Promise<Page<T>>,
+    perPage?: number,
+    onRejected?: (rejected: RejectedRecord[]) => void,
+  ): Promise<T[]> {
     const all: T[] = [];
-    for await (const items of this.paginate(fetchPage, perPage)) all.push(...items);
+    for await (const items of this.paginate(fetchPage, perPage, onRejected)) all.push(...items);
     return all;
+  }
+
+  /** The v2 list when the server has it (learnt from the first answer), else v1. */
+  async #preferV2<T>(list: 'deployments' | 'artifacts', v2: () => Promise<T>, v1: () => Promise<T>): Promise<T> {
+    if (this.#lists[list] === 'v1') return v1();
+    try {
+      const out = await v2();
+      this.#lists[list] = 'v2';
+      return out;
+    } catch (e) {
+      if (this.#lists[list] === undefined && notThere(e)) {
+        this.#lists[list] = 'v1';
+        return v1();
+      }
+      throw e;
+    }
   }
 
   // ---- inventory -------------------------------------------------------------------------------
@@ -119,9 +203,9 @@ export class MenderManagementClient {
         has_group: q.hasGroup,
         ...q.filters,
       },
-      schema: z.array(InventoryDevice),
+      schema: AnyList,
     });
-    return { items: res.data, total: total(res.headers) };
+    return { ...parseEach(InventoryDevice, res.data, 'inventory_device'), total: total(res.headers) };
   }
 
   /** v2 search (`$eq`, and the undocumented but working `$nin`); no Link header, X-Total-Count only. */
@@ -147,9 +231,9 @@ export class MenderManagementClient {
         ...(q.deviceIds ? { device_ids: q.deviceIds } : {}),
       },
       idempotent: true, // a search changes nothing
-      schema: z.array(InventoryDevice),
+      schema: AnyList,
     });
-    return { items: res.data, total: total(res.headers) };
+    return { ...parseEach(InventoryDevice, res.data, 'inventory_device'), total: total(res.headers) };
   }
 
   async getInventoryDevice(id: string): Promise<InventoryDevice> {
@@ -205,9 +289,9 @@ export class MenderManagementClient {
       method: 'GET',
       path: `${DEVAUTH}/devices`,
       query: { status: q.status, page: q.page ?? 1, per_page: q.perPage ?? this.pageSize, id: q.ids },
-      schema: z.array(AuthDevice),
+      schema: AnyList,
     });
-    return { items: res.data };
+    return parseEach(AuthDevice, res.data, 'auth_device');
   }
 
   async countAuthDevices(status?: AuthDevice['status']): Promise<number> {
@@ -255,15 +339,21 @@ export class MenderManagementClient {
 
   // ---- artifacts -----------------------------------------------------------------------------------
 
-  /** `name` is a case-insensitive substring match on the server: compare exact names yourself. */
+  /**
+   * Artifacts, v2 (`GET /v2/deployments/artifacts`, 4.1: exact `name`) or v1 (`/v1/deployments/artifacts/list`,
+   * where `name` is a case-insensitive substring): compare exact names yourself.
+   */
   async listArtifacts(q: { name?: string; page?: number; perPage?: number } = {}): Promise<Page<Artifact>> {
-    const res = await this.http.request({
-      method: 'GET',
-      path: `${DEPL}/artifacts/list`,
-      query: { name: q.name, page: q.page ?? 1, per_page: q.perPage ?? this.pageSize },
-      schema: z.array(Artifact),
-    });
-    return { items: res.data, total: total(res.headers) };
+    const query = { name: q.name, page: q.page ?? 1, per_page: q.perPage ?? this.pageSize };
+    const get = async (path: string) => {
+      const res = await this.http.request({ method: 'GET', path, query, schema: AnyList });
+      return { ...parseEach(Artifact, res.data, 'artifact'), total: total(res.headers) };
+    };
+    return this.#preferV2(
+      'artifacts',
+      () => get(`${DEPL2}/artifacts`),
+      () => get(`${DEPL}/artifacts/list`),
+    );
   }
 
   async findArtifactsByName(name: string): Promise<Artifact[]> {
@@ -348,30 +438,36 @@ export class MenderManagementClient {
     ).data;
   }
 
+  /**
+   * Deployments, v2 (`GET /v2/deployments/deployments`, 4.1) when the server has it, else v1. `search` is
+   * v1's (a whole-word phrase match on the real server): with it the v1 list is asked; `names` is v2's
+   * exact match, and on a v1-only server falls back to `search` of the first name (compare names yourself).
+   */
   async listDeployments(
     q: {
       status?: 'pending' | 'inprogress' | 'finished';
       search?: string;
+      names?: string[];
       page?: number;
       perPage?: number;
       sort?: 'asc' | 'desc';
       createdAfter?: number;
     } = {},
   ): Promise<Page<Deployment>> {
-    const res = await this.http.request({
-      method: 'GET',
-      path: `${DEPL}/deployments`,
-      query: {
-        status: q.status,
-        search: q.search,
-        page: q.page ?? 1,
-        per_page: q.perPage ?? this.pageSize,
-        sort: q.sort,
-        created_after: q.createdAfter,
-      },
-      schema: z.array(Deployment),
-    });
-    return { items: res.data, total: total(res.headers) };
+    const common = {
+      status: q.status,
+      page: q.page ?? 1,
+      per_page: q.perPage ?? this.pageSize,
+      sort: q.sort,
+      created_after: q.createdAfter,
+    };
+    const get = async (path: string, query: MenderQuery) => {
+      const res = await this.http.request({ method: 'GET', path, query, schema: AnyList });
+      return { ...parseEach(Deployment, res.data, 'deployment'), total: total(res.headers) };
+    };
+    const v1 = () => get(`${DEPL}/deployments`, { ...common, search: q.search ?? q.names?.[0] });
+    if (q.search !== undefined) return v1();
+    return this.#preferV2('deployments', () => get(`${DEPL2}/deployments`, { ...common, name: q.names }), v1);
   }
 
   async deploymentStatistics(id: string): Promise<DeploymentStatistics> {
@@ -408,9 +504,9 @@ export class MenderManagementClient {
       method: 'GET',
       path: `${DEPL}/deployments/${encodeURIComponent(id)}/devices/list`,
       query: { status: q.status, page: q.page ?? 1, per_page: q.perPage ?? this.pageSize },
-      schema: z.array(DeploymentDevice),
+      schema: AnyList,
     });
-    return { items: res.data, total: total(res.headers) };
+    return { ...parseEach(DeploymentDevice, res.data, 'deployment_device'), total: total(res.headers) };
   }
 
   async deploymentDeviceIds(id: string): Promise<string[]> {

@@ -1,5 +1,7 @@
-// Zod schemas of the Mender 3.7 management API responses the project reads (specs in
-// ../shared/mender-api). Objects are loose: the server may add fields; we check what we use.
+// Zod schemas of the Mender 3.7 and 4.1 management API responses the project reads (specs in
+// ../shared/mender-api and ../shared/mender-api-4.1; the server code where they differ). Objects are
+// loose: the server may add fields; we check what we use. List answers are read item by item
+// (management.ts `parseEach`): one malformed record is set aside and counted, never fails the list.
 import * as z from 'zod';
 
 const AttributeValue = z.union([
@@ -112,6 +114,9 @@ export const DeviceDeploymentHistoryEntry = z.looseObject({
 });
 export type DeviceDeploymentHistoryEntry = z.infer<typeof DeviceDeploymentHistoryEntry>;
 
+/** A depends/provides value: a string or a list of strings, always handed on as a list. */
+const DependsValue = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? [v] : v));
+
 export const ArtifactFile = z.looseObject({
   name: z.string(),
   checksum: z.string().optional(),
@@ -121,6 +126,7 @@ export const ArtifactFile = z.looseObject({
 export const Artifact = z.looseObject({
   id: z.string(),
   name: z.string(),
+  // 4.1 omits an empty description (image.go `json:"description,omitempty"`).
   description: z.string().default(''),
   device_types_compatible: z.array(z.string()),
   info: z.looseObject({ format: z.string().optional(), version: z.number().optional() }).optional(),
@@ -130,12 +136,17 @@ export const Artifact = z.looseObject({
       z.looseObject({
         type_info: z.looseObject({ type: z.string().nullable().optional() }).optional(),
         files: z.array(ArtifactFile).nullable().optional(),
+        /** A list of `{Key, Value}` on 3.7 and 4.1, an object in the spec: read with meta-data.ts. */
         meta_data: z.unknown().optional(),
+        /** 4.1: the same meta-data as an object. */
+        metadata: z.unknown().optional(),
       }),
     )
     .optional(),
-  artifact_provides: z.record(z.string(), z.string()).optional(),
-  artifact_depends: z.record(z.string(), z.array(z.string())).optional(),
+  // mender-server deployments/model/image.go: `Provides map[string]string`, `Depends map[string]interface{}`
+  // — `-d key:value` is stored as a string, `device_type` as a list. Both shapes are read as lists.
+  artifact_provides: z.record(z.string(), DependsValue).optional(),
+  artifact_depends: z.record(z.string(), DependsValue).optional(),
   clears_artifact_provides: z.array(z.string()).optional(),
   size: z.number().optional(),
   modified: z.string(),

@@ -2,6 +2,7 @@
 // bridge reads back from Mender. Devices are untrusted: the parser never throws on attribute content;
 // anything that does not fit the contract is dropped and counted.
 import * as z from 'zod/mini';
+import { parseClientAttribute } from './client.js';
 import { ComponentName, GatePhase, IsoDateTime, SemVer, UnitInterval, VanId } from './common.js';
 import { GateState } from './gate.js';
 
@@ -9,18 +10,28 @@ export const LastUpdateStatuses = ['none', 'success', 'failure', 'rolled_back', 
 export const VpnStates = ['tailscale', 'dual', 'headscale', 'retired', 'reverted', 'unknown'] as const;
 export const VpnSteps = ['none', 'add', 'verify', 'cutover', 'retire'] as const;
 
-/** Strings as the client sends them ("true", "0.78"); numbers are accepted too (Mender may store them). */
+/**
+ * Strings as the clients send them: the C++ client (mender-update ≥ 5) PUTs every value as a string
+ * ("true", "0.78"), Go 3.4 too for script output. Numbers and booleans are accepted as well (Mender may
+ * store them); surrounding blanks and the case of true/false do not matter.
+ */
 const BoolText = z.pipe(
-  z.union([z.boolean(), z.enum(['true', 'false'])]),
-  z.transform((v) => v === true || v === 'true'),
+  z.union([
+    z.boolean(),
+    z.pipe(
+      z.string().check(z.regex(/^\s*(true|false)\s*$/i, { error: 'must be true or false' })),
+      z.transform((s) => s.trim().toLowerCase() === 'true'),
+    ),
+  ]),
+  z.transform((v) => v === true),
 );
 const NumText = (inner: z.ZodMiniNumber<number>) =>
   z.pipe(
     z.union([
       z.number(),
       z.pipe(
-        z.string().check(z.regex(/^-?\d+(\.\d+)?$/, { error: 'must be a number' })),
-        z.transform((s) => Number(s)),
+        z.string().check(z.regex(/^\s*-?\d+(\.\d+)?\s*$/, { error: 'must be a number' })),
+        z.transform((s) => Number(s.trim())),
       ),
     ]),
     inner,
@@ -41,6 +52,12 @@ export const InventoryKeySchemas = {
   'vancore.gate.since': IsoDateTime,
   'vancore.vpn.state': z.enum(VpnStates),
   'vancore.vpn.step': z.enum(VpnSteps),
+  /** `<binary>/<version>` of the van's Mender client (core/schemas/client.ts), e.g. `mender-update/5.1.0`. */
+  'vancore.client': z
+    .string()
+    .check(
+      z.refine((s) => parseClientAttribute(s) !== undefined, { error: 'must be <mender|mender-update>/<version>' }),
+    ),
 } as const;
 export type InventoryKey = keyof typeof InventoryKeySchemas;
 export const InventoryKeys = Object.keys(InventoryKeySchemas) as InventoryKey[];
@@ -68,6 +85,8 @@ export interface VanInventory {
     since?: string;
   };
   vpn: { state?: (typeof VpnStates)[number]; step?: (typeof VpnSteps)[number] };
+  /** `vancore.client` as reported (`mender/3.4.0`, `mender-update/5.1.0`). */
+  client?: string;
 }
 
 export interface DroppedAttribute {
@@ -117,6 +136,7 @@ const MenderNames = ['device_type', 'artifact_name', 'mender_client_version'] as
 function assign(inv: VanInventory, key: InventoryKey, value: unknown): void {
   const [, group, field] = key.split('.') as [string, string, string | undefined];
   if (group === 'van_id') inv.van_id = value as string;
+  else if (group === 'client') inv.client = value as string;
   else if (group === 'health' || group === 'gate' || group === 'vpn') {
     (inv[group] as Record<string, unknown>)[field as string] = value;
   }

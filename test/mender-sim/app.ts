@@ -28,7 +28,10 @@ import { useradmRoutes } from './routes/useradm.js';
 export interface SimAppDeps extends SimContext {
   faults: FaultInjector;
   requestLog: RequestLog;
-  /** JSON body limit; default 16 MiB (a deployment to tens of thousands of devices is ~1 MiB). */
+  /**
+   * JSON body limit (→ 413); default 16 MiB. startMenderSim passes 1 MiB on the 4.1 profile: mender-server's
+   * services default `request_size_limit` to 1 MiB (e.g. backend/services/deviceauth/config, SettingMaxRequestSizeDefault).
+   */
   bodyLimit?: number;
 }
 

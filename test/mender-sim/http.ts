@@ -7,10 +7,13 @@ import { describeIssues } from '../../core/validation.js';
 import { bearer } from './auth.js';
 import { SimHttpError, badRequest, type ErrorShape } from './errors.js';
 import { lenientPage, linkHeaders, parsePage, slicePage, type Page, type PageLimits } from './pagination.js';
+import type { MenderProfile } from './profile.js';
 import type { SimStore } from './store.js';
 
 export interface SimContext {
   store: SimStore;
+  /** The Mender server line answered as (profile.ts). */
+  profile: MenderProfile;
   /** Where artifact files live. */
   dataDir: string;
   errorShape: ErrorShape;

@@ -1,4 +1,4 @@
-// startMenderSim(options): a Mender 3.7 OSS server simulator listening on a local port — the programmatic
+// startMenderSim(options): a Mender OSS server simulator (4.1 or 3.7 profile) listening on a local port — the programmatic
 // entry for tests, the system-test harness, the virtual fleet and the demo. See docs/simulator.md.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,12 +10,17 @@ import { buildSimApp } from './app.js';
 import type { ErrorShape } from './errors.js';
 import { FaultInjector, RequestLog, type FaultRule, type RequestRecord } from './faults.js';
 import { StateSaver, loadState } from './persist.js';
+import { DEFAULT_PROFILE, isMenderProfile, type MenderProfile } from './profile.js';
 import { SimStore } from './store.js';
 
 import { DEFAULT_PASSWORD, DEFAULT_USER } from './defaults.js';
 export { DEFAULT_PASSWORD, DEFAULT_USER };
 
+export type { MenderProfile } from './profile.js';
+
 export interface MenderSimOptions {
+  /** The Mender server line to answer as (profile.ts, docs/simulator.md): '4.1' (default) or '3.7'. */
+  profile?: MenderProfile;
   /** Default 127.0.0.1. */
   host?: string;
   /** 0 (default) = pick a free port. */
@@ -28,7 +33,7 @@ export interface MenderSimOptions {
   autoAccept?: boolean;
   /** Persist state as JSON here: loaded at start, saved after changes (debounced, atomic rename). */
   stateFile?: string;
-  /** GUIDE §0 error bodies: the services' (default) or the reference Traefik gateway's. */
+  /** GUIDE §0 error bodies: the services' (default) or the 3.x reference Traefik gateway's (3.7 only). */
   errorShape?: ErrorShape;
   /** Base URL put into artifact download links; default the listen URL. */
   publicUrl?: string;
@@ -39,12 +44,15 @@ export interface MenderSimOptions {
   /** Verify the devices' X-MEN-Signature (default true). */
   verifySignatures?: boolean;
   /** Largest accepted artifact upload in bytes; default 10 GiB (deployments' default [code]). */
+  /** Largest JSON request body; default 1 MiB on 4.1 (its request-size middleware), 16 MiB on 3.7. */
+  maxRequestBytes?: number;
   maxArtifactBytes?: number;
   /** How many requests `requests()` keeps; default 20,000. */
   requestLogSize?: number;
 }
 
 export interface MenderSim {
+  profile: MenderProfile;
   /** e.g. http://127.0.0.1:41234 */
   url: string;
   port: number;
@@ -70,6 +78,12 @@ export async function startMenderSim(options: MenderSimOptions = {}): Promise<Me
   const user = options.user ?? DEFAULT_USER;
   const password = options.password ?? DEFAULT_PASSWORD;
   const host = options.host ?? '127.0.0.1';
+  const profile = options.profile ?? DEFAULT_PROFILE;
+  if (!isMenderProfile(profile)) throw new Error(`mender-sim: unknown profile '${String(profile)}' (4.1 or 3.7)`);
+  // The 4.x server ships no Traefik errors middleware (mender-server's gateway passes service bodies).
+  if (profile === '4.1' && options.errorShape === 'gateway') {
+    throw new Error("mender-sim: errorShape 'gateway' is the 3.x Traefik gateway's; the 4.1 profile has none");
+  }
 
   const ownDataDir = !options.dataDir && !options.stateFile;
   const dataDir =
@@ -103,11 +117,13 @@ export async function startMenderSim(options: MenderSimOptions = {}): Promise<Me
   const requestLog = new RequestLog(options.requestLogSize ?? 20_000);
   const app = buildSimApp({
     store,
+    profile,
     dataDir,
     errorShape: options.errorShape ?? 'service',
     publicUrl: () => options.publicUrl?.replace(/\/+$/, '') ?? baseUrl,
     logger,
     maxArtifactBytes: options.maxArtifactBytes ?? 10 * 1024 ** 3,
+    bodyLimit: options.maxRequestBytes ?? (profile === '4.1' ? 1024 * 1024 : 16 * 1024 * 1024),
     faults,
     requestLog,
   });
@@ -123,10 +139,11 @@ export async function startMenderSim(options: MenderSimOptions = {}): Promise<Me
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   baseUrl = `http://${urlHost}:${port}`;
-  logger.info({ url: baseUrl }, 'mender-sim listening');
+  logger.info({ url: baseUrl, mender: profile }, 'mender-sim listening');
 
   let closed: Promise<void> | undefined;
   return {
+    profile,
     url: baseUrl,
     port,
     user,

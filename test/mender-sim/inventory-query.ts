@@ -259,10 +259,15 @@ export function project(
   return attrs.filter((a) => keep.has(`${a.scope}/${a.name}`));
 }
 
-const scalar = (x: unknown): boolean => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean';
+/** What a device may send: a string, a number, or a list of one of them. */
+const deviceScalar = (x: unknown): boolean => typeof x === 'string' || typeof x === 'number';
 
-/** Values as stored: numbers stay numbers, lists stay lists. */
+/**
+ * Values as stored: numbers stay numbers, lists stay lists. Booleans are refused (400), on both lines:
+ * the inventory service validates a device attribute value as a string, a number or a list of one of
+ * them (inventory DeviceAttribute validation; the difference was found in issue #14's reading).
+ */
 export function isAttrValue(v: unknown): v is AttrValue {
-  if (scalar(v)) return true;
-  return Array.isArray(v) && v.every(scalar) && v.every((x) => typeof x === typeof v[0]);
+  if (deviceScalar(v)) return true;
+  return Array.isArray(v) && v.every(deviceScalar) && v.every((x) => typeof x === typeof v[0]);
 }

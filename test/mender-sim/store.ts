@@ -86,6 +86,18 @@ function canonical(v: unknown): string {
 
 const isFinal = (s: DeviceDeploymentStatus): boolean => FINAL_STATUSES.has(s);
 
+/** Every combination of one value per key (deployments pkg doc.UnwindMap), each as canonical JSON. */
+export function dependsCombinations(depends: Readonly<Record<string, string | string[]>>): string[] {
+  let combos: Record<string, string>[] = [{}];
+  for (const key of Object.keys(depends).sort()) {
+    const v = depends[key];
+    const values = Array.isArray(v) ? v : v === undefined ? [] : [v];
+    if (values.length === 0) continue;
+    combos = combos.flatMap((c) => values.map((x) => ({ ...c, [key]: x })));
+  }
+  return combos.map((c) => canonical(c));
+}
+
 export class SimStore {
   readonly signer: JwtSigner;
   readonly #secret: Buffer;
@@ -337,6 +349,7 @@ export class SimStore {
       this.#byIdentity.set(idKey, dev.id);
     }
     dev.checkInMs = now;
+    dev.updatedMs = now;
     let aset = dev.authSets.find((a) => a.pubkey === key.pem);
     if (!aset) {
       aset = { id: randomUUID(), pubkey: key.pem, identityData: dev.identityData, status: 'pending', ts: now };
@@ -395,7 +408,10 @@ export class SimStore {
     if (!rec) return undefined;
     const dev = this.#devices.get(rec.sub);
     if (!dev) return undefined;
-    dev.checkInMs = this.now;
+    // deviceauth writes check_in_time with UpdateDevice, which also sets updated_ts (issue #14).
+    const now = this.now;
+    dev.checkInMs = now;
+    dev.updatedMs = now;
     return dev.id;
   }
 
@@ -549,7 +565,8 @@ export class SimStore {
       next[t.name] = { value: t.value, ts: now, ...(t.description ? { description: t.description } : {}) };
     dev.tags = next;
     dev.tagsEtag = randomUUID();
-    dev.invUpdatedMs = now;
+    // [code] inventory's updated_ts moves only when the device reports its attributes, never on tag or
+    // group changes by ops (issue #14): an incremental sync ordered by it misses ops' changes.
     this.#changed();
   }
 
@@ -565,7 +582,6 @@ export class SimStore {
       set.add(dev.id);
     }
     this.#cleanGroup(old);
-    dev.invUpdatedMs = this.now;
     return true;
   }
 
@@ -651,11 +667,19 @@ export class SimStore {
     return this.#artifacts.get(id);
   }
 
-  /** 409 when an artifact with the same name shares a device type (deployments IsArtifactUnique). */
-  checkUnique(name: string, deviceTypes: readonly string[]): void {
+  /**
+   * 409 when an artifact of the same name has a depends combination in common ([code] deployments
+   * model/image.go MarshalBSON: `depends_idx` = doc.UnwindMap(depends) — every combination of one value
+   * per depends key, device_type included — under a unique index with the name; mongo's duplicate-key
+   * error becomes the ConflictError, "An artifact with the same name has conflicting dependencies"
+   * in 4.1's app.go). So the same name and device type with different depends is accepted.
+   */
+  checkUnique(name: string, depends: Readonly<Record<string, string | string[]>>): void {
+    const mine = new Set(dependsCombinations(depends));
     for (const a of this.#artifactsByName.get(name) ?? []) {
-      if (a.deviceTypes.some((t) => deviceTypes.includes(t))) {
-        throw new SimHttpError(409, 'Artifact not unique', {
+      const theirs = dependsCombinations({ ...a.depends, device_type: a.deviceTypes });
+      if (theirs.some((c) => mine.has(c))) {
+        throw new SimHttpError(409, 'An artifact with the same name has conflicting dependencies', {
           extra: { metadata: { artifact_id: a.id, name: a.name, device_types_compatible: a.deviceTypes } },
         });
       }
@@ -663,7 +687,7 @@ export class SimStore {
   }
 
   addArtifact(rec: ArtifactRec): void {
-    this.checkUnique(rec.name, rec.deviceTypes);
+    this.checkUnique(rec.name, { ...rec.depends, device_type: rec.deviceTypes });
     this.#artifacts.set(rec.id, rec);
     this.#indexArtifact(rec);
     if (!this.#releases.has(rec.name)) this.#releases.set(rec.name, { notes: '', tags: [] });
@@ -1001,10 +1025,14 @@ export class SimStore {
     this.#changed();
   }
 
-  /** PUT /deployments/{id}/status aborted: 422 once finished; active device entries end `aborted`. */
+  /**
+   * PUT /deployments/{id}/status aborted: 422 once finished; active device entries end `aborted`.
+   * [code] deployments api/http AbortDeployment asks IsDeploymentFinished first, which is true for an
+   * unknown ID (no unfinished deployment found): so an unknown deployment is 422 too, never 404.
+   */
   abort(deploymentId: string): void {
     const dep = this.#deployments.get(deploymentId);
-    if (!dep) throw notFound();
+    if (!dep) throw new SimHttpError(422, 'Deployment already finished');
     const ix = this.#ix(dep.id);
     if (ix.status === 'finished') throw new SimHttpError(422, 'Deployment already finished');
     for (const dd of ix.devices.values()) if (!isFinal(dd.status)) this.#setDdStatus(dd, 'aborted');

@@ -1,7 +1,10 @@
-// Response bodies in the shapes of the Mender 3.7 specs (../shared/mender-api/*), from store records.
+// Response bodies as the deployments / inventory / deviceauth code of each profile renders them, from
+// store records. Where the code and the specs (../shared/mender-api*/) disagree the code wins; the
+// contract tests list each such place.
 import type { DeploymentView, SimStore } from './store.js';
 import type { ArtifactRec, DeviceDeploymentRec, DeviceRec } from './model.js';
 import { attributesOf, type AttributeJson } from './inventory-query.js';
+import { updateMetaJson, type MenderProfile } from './profile.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -36,39 +39,29 @@ export function inventoryDeviceJson(
   return { id: d.id, updated_ts: iso(d.invUpdatedMs), attributes: pick ? pick(attrs) : attrs };
 }
 
-/** deployments `Artifact` (flat). */
-export function artifactJson(a: ArtifactRec): Record<string, unknown> {
+/** An artifact's `updates`, with the payload meta-data in the profile's shape (profile.ts). */
+function updatesJson(profile: MenderProfile, a: ArtifactRec): Record<string, unknown>[] {
+  return a.updates.map((u) => ({ type_info: u.type_info, files: u.files, ...updateMetaJson(profile, u.meta_data) }));
+}
+
+/**
+ * deployments `Image` as encoding/json writes it: `ImageMeta` and `ArtifactMeta` are embedded structs
+ * without JSON names, so their fields come out flat (deployments model/image.go, both lines);
+ * `description` is `omitempty`; `artifact_depends` always carries `device_type` (ArtifactMeta.Validate
+ * sets it before the record is stored).
+ */
+export function artifactJson(a: ArtifactRec, profile: MenderProfile): Record<string, unknown> {
   return {
     id: a.id,
     name: a.name,
-    description: a.description,
+    ...(a.description !== '' ? { description: a.description } : {}),
     device_types_compatible: a.deviceTypes,
     info: a.info,
     signed: a.signed,
-    updates: a.updates,
-    artifact_provides: a.provides,
-    artifact_depends: a.depends,
-    clears_artifact_provides: a.clearsProvides,
-    size: a.size,
-    modified: iso(a.modifiedMs),
-  };
-}
-
-/** The `image` of a `DeviceWithImage`, in the spec's nested `meta_artifact` form. */
-function imageJson(a: ArtifactRec): Record<string, unknown> {
-  return {
-    id: a.id,
-    meta: { description: a.description },
-    meta_artifact: {
-      name: a.name,
-      device_types_compatible: a.deviceTypes,
-      info: a.info,
-      signed: a.signed,
-      updates: a.updates,
-      artifact_provides: a.provides,
-      artifact_depends: a.depends,
-      clears_artifact_provides: a.clearsProvides,
-    },
+    updates: updatesJson(profile, a),
+    ...(Object.keys(a.provides).length ? { artifact_provides: a.provides } : {}),
+    artifact_depends: { ...a.depends, device_type: a.deviceTypes },
+    ...(a.clearsProvides.length ? { clears_artifact_provides: a.clearsProvides } : {}),
     size: a.size,
     modified: iso(a.modifiedMs),
   };
@@ -93,8 +86,16 @@ export function deploymentJson(v: DeploymentView): Record<string, unknown> {
   };
 }
 
-/** deployments `DeviceWithImage`: `id` is the device ID. */
-export function deviceWithImageJson(store: SimStore, dd: DeviceDeploymentRec): Record<string, unknown> {
+/**
+ * deployments `DeviceWithImage`: `id` is the device ID. [code] The image is the stored `Image`, flat as
+ * in artifactJson — not the spec's `meta`/`meta_artifact` nesting — and no `device_type` is sent
+ * (deployments model/device_deployment.go; the spec is wrong on both).
+ */
+export function deviceWithImageJson(
+  store: SimStore,
+  dd: DeviceDeploymentRec,
+  profile: MenderProfile,
+): Record<string, unknown> {
   const a = dd.artifactId ? store.artifact(dd.artifactId) : undefined;
   return {
     id: dd.deviceId,
@@ -103,10 +104,9 @@ export function deviceWithImageJson(store: SimStore, dd: DeviceDeploymentRec): R
     ...(dd.startedMs !== undefined ? { started: iso(dd.startedMs) } : {}),
     ...(dd.finishedMs !== undefined ? { finished: iso(dd.finishedMs) } : {}),
     ...(dd.deletedMs !== undefined ? { deleted: iso(dd.deletedMs) } : {}),
-    ...(dd.deviceType !== undefined ? { device_type: dd.deviceType } : {}),
     log: dd.log !== undefined,
     ...(dd.substate ? { substate: dd.substate } : {}),
-    ...(a ? { image: imageJson(a) } : {}),
+    ...(a ? { image: artifactJson(a, profile) } : {}),
   };
 }
 

@@ -25,7 +25,7 @@ function fakeSync(): SyncControl & { calls: SyncKind[] } {
   return {
     calls,
     running: false,
-    metrics: { runs: { incremental: 3, full: 1 }, errors: 0, durationsMs: [], lastDurationMs: 1234 },
+    metrics: { runs: { incremental: 3, reconcile: 0, full: 1 }, errors: 0, durationsMs: [], lastDurationMs: 1234 },
     syncNow: (kind) => {
       calls.push(kind);
       return Promise.resolve({ kind } as SyncReport);

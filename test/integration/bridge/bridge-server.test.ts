@@ -10,6 +10,7 @@ import { startBridge } from '../../../bridge/server.js';
 import { BridgeConfig } from '../../../core/config/bridge-config.js';
 import { createLogger } from '../../../core/logger.js';
 import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { MENDER_PROFILES } from '../../mender-sim/profile.js';
 import { Mgmt, SimDevice, buildArtifact } from '../../mender-sim/testkit.js';
 import { cliPath, runCli } from '../../helpers/cli.js';
 import { Writable } from 'node:stream';
@@ -23,13 +24,13 @@ const vancoreMeta = (component: string, version: string, requires: Record<string
   vancore: { component, version, requires, constraints: { min_battery_soc: component === 'platform' ? 40 : 30 } },
 });
 
-describe('the bridge against the simulator', () => {
+describe.each(MENDER_PROFILES)('the bridge against the simulator (Mender %s)', (profile) => {
   let sim: MenderSim;
   let dir: string;
   const files: Record<string, string> = {};
 
   beforeAll(async () => {
-    sim = await startMenderSim({ autoAccept: true });
+    sim = await startMenderSim({ autoAccept: true, profile });
     dir = await mkdtemp(join(tmpdir(), 'vc-bridge-'));
     const dev = new SimDevice(sim.url, { mac: '02:00:00:00:01:01' });
     await dev.authenticate();
@@ -39,6 +40,7 @@ describe('the bridge against the simulator', () => {
       'vancore.app.version': '1.4.0',
       'vancore.gate.state': 'deferred',
       'vancore.gate.reason': 'moving: stationary 0 of 3 min',
+      'vancore.client': 'mender-update/5.1.0',
     });
     const mgmt = new Mgmt(sim.url, await sim.managementToken());
     for (const [c, v, req] of [
@@ -158,7 +160,9 @@ describe('the bridge against the simulator', () => {
         /van-381\s+fleet\s+app 1\.4\.0, platform 0\.9\.2\s+deferred\s+moving: stationary 0 of 3 min/,
       );
       const fleet = runCli(['report', 'fleet', '--bridge', url], { env: { VANCORE_BRIDGE_TOKEN: token } });
+      expect(vans.stdout).toMatch(/\bclient\b[\s\S]*mender-update\/5\.1\.0/);
       expect(fleet.stdout).toContain('Vans: 1');
+      expect(fleet.stdout).toContain('Mender records quarantined: -');
       expect(
         runCli(['report', 'attention', '--bridge', url, '--csv'], {
           env: { VANCORE_BRIDGE_TOKEN: token },

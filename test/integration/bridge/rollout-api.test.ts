@@ -48,8 +48,14 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
+/**
+ * Both Mender server lines without doubling the run: SQLite against the 3.7 profile, PostgreSQL against
+ * 4.1 (test/mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
+ */
+const PROFILE_OF = { sqlite: '3.7', postgres: '4.1' } as const;
+
 async function setup(backend: (typeof backends)[number]) {
-  const sim = await startMenderSim({ autoAccept: true });
+  const sim = await startMenderSim({ autoAccept: true, profile: PROFILE_OF[backend] });
   cleanup.push(() => sim.close());
   const token = await sim.managementToken();
   const mg = new Mgmt(sim.url, token);
@@ -88,7 +94,7 @@ async function setup(backend: (typeof backends)[number]) {
     store: t.store,
     sync: {
       running: false,
-      metrics: { runs: { incremental: 0, full: 0 }, errors: 0, durationsMs: [] },
+      metrics: { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] },
       syncNow: () => Promise.reject(new Error('no')),
     },
     menderReady: () => Promise.resolve(),
@@ -111,7 +117,7 @@ async function setup(backend: (typeof backends)[number]) {
   return { sim, fleet, mender, t, app, call, clock };
 }
 
-describe.each(backends)('rollout API on %s', (backend) => {
+describe.each(backends)('rollout API on %s (Mender: sqlite → 3.7, postgres → 4.1)', (backend) => {
   it('releases: accepted in dependency order, rejected with the reason, immutable, ops only', async () => {
     const { call } = await setup(backend);
     const ok = await call('POST', '/api/v1/releases', {

@@ -1,6 +1,9 @@
 // Staged rollouts end to end: the simulator, a virtual fleet over real HTTP, the real sync and the
 // controller on a ManualClock (time moves only for soaks and wave intervals, never under a deployment).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+// Against both server lines the simulator answers as (4.1: v2 lists, meta-data as `metadata` + a
+// top-level Key/Value list; 3.7: v1 lists, meta-data as a Key/Value list all the way down). The release's
+// artifacts come from the real `artifact build` (mender-artifacts/build.ts, real mender-artifact 3.9).
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,29 +17,60 @@ import { RolloutSettings } from '../../../core/config/bridge-config.js';
 import { ManualClock } from '../../../core/clock.js';
 import { MenderManagementClient } from '../../../core/mender/management.js';
 import { type VirtualFleet, startVirtualFleet } from '../../mender-sim/fleet/index.js';
-import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
-import { Mgmt, buildArtifact } from '../../mender-sim/testkit.js';
+import { type MenderProfile, type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { MENDER_PROFILES } from '../../mender-sim/profile.js';
+import { Mgmt } from '../../mender-sim/testkit.js';
+import { buildArtifact as buildVanCoreArtifact } from '../../../mender-artifacts/build.js';
+import { parseBuildOptions } from '../../../mender-artifacts/build-options.js';
+import { silentProgress } from '../../../mender-artifacts/progress.js';
+import { type CommandRunner, execaRunner } from '../../../mender-artifacts/runner.js';
 import { type Backend, type TestStore, openTestStore } from '../../helpers/fleet-db.js';
 
 const HOUR = 3_600_000;
 let dir: string;
 const artifacts: Buffer[] = [];
+/**
+ * `artifact build` has no flag for an artifact-level depends; the app artifact gets one the way
+ * `mender-artifact write … -d key:value` writes it (a string value in artifact_depends), appended to the
+ * real build's mender-artifact command line.
+ */
+const withStringDepends: CommandRunner = {
+  run: (file, args, opts) =>
+    execaRunner.run(file, args[0] === 'write' ? [...args, '--depends', 'vancore.hw:gen2'] : args, opts),
+};
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vc-rollout-it-'));
   for (const a of [
-    { name: 'vancore-platform-1.0.0', component: 'platform', version: '1.0.0', requires: {} },
-    { name: 'vancore-app-1.4.0', component: 'app', version: '1.4.0', requires: { platform: '^1.0.0' } },
-  ])
-    artifacts.push(
-      await readFile(
-        await buildArtifact(dir, {
-          name: a.name,
-          provides: { [`vancore.${a.component}.version`]: a.version },
-          metaData: { vancore: { component: a.component, version: a.version, requires: a.requires } },
-        }),
-      ),
+    { component: 'platform', version: '1.0.0', requires: [] as string[], runner: execaRunner },
+    { component: 'app', version: '1.4.0', requires: ['platform=^1.0.0'], runner: withStringDepends },
+  ]) {
+    const bundle = join(dir, `${a.component}-bundle`);
+    await mkdir(bundle, { recursive: true });
+    await writeFile(
+      join(bundle, 'compose.yaml'),
+      `services:\n  ${a.component}:\n    image: vancore/${a.component}:${a.version}\n`,
     );
-});
+    const out = await mkdtemp(join(dir, `${a.component}-`));
+    const options = parseBuildOptions({
+      type: 'compose',
+      component: a.component,
+      version: a.version,
+      bundle,
+      'device-type': ['vanpc'],
+      requires: a.requires,
+      'no-gate-scripts': true,
+      out,
+    });
+    const r = await buildVanCoreArtifact(options, {
+      runner: a.runner,
+      now: () => new Date(),
+      defaultScriptsDir: dir,
+      progress: silentProgress,
+    });
+    artifacts.push(await readFile(r.artifactPath));
+  }
+}, 60_000);
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
@@ -62,8 +96,15 @@ interface Bed {
   sync(kind?: 'full' | 'incremental'): Promise<void>;
 }
 
-async function bed(opts: { count: number; failure?: number; backend?: Backend }): Promise<Bed> {
-  const sim = await startMenderSim({ autoAccept: true });
+async function bed(opts: {
+  count: number;
+  failure?: number;
+  /** Share of vans whose gate says "not now" a few times first (nothing reported: Mender keeps them pending). */
+  deferral?: number;
+  backend?: Backend;
+  profile: MenderProfile;
+}): Promise<Bed> {
+  const sim = await startMenderSim({ autoAccept: true, profile: opts.profile });
   cleanup.push(() => sim.close());
   const mg = new Mgmt(sim.url, await sim.managementToken());
   for (const a of artifacts) expect((await mg.upload(a)).status).toBe(201);
@@ -74,7 +115,10 @@ async function bed(opts: { count: number; failure?: number; backend?: Backend })
     pollIntervalMs: 100,
     retryIntervalMs: 100,
     inventoryIntervalMs: 60_000,
-    script: opts.failure ? { failure: opts.failure } : {},
+    script: {
+      ...(opts.failure ? { failure: opts.failure } : {}),
+      ...(opts.deferral ? { deferral: opts.deferral } : {}),
+    },
   });
   cleanup.push(() => fleet.stop());
   await fleet.until((s) => s.booted === opts.count, { timeoutMs: 60_000 });
@@ -151,9 +195,23 @@ async function menderDeployments(mender: MenderManagementClient) {
   return mender.collect((page, perPage) => mender.listDeployments({ page, perPage }));
 }
 
-describe('staged rollout against the simulator and a virtual fleet', () => {
+describe.each(MENDER_PROFILES)('staged rollout against the simulator (Mender %s) and a virtual fleet', (profile) => {
   it('a clean release walks internal → pilot → fleet waves, one deployment per (wave, component)', async () => {
-    const b = await bed({ count: 60 });
+    // A fifth of the vans defer a few polls first: never a failure, the rollout still completes.
+    const b = await bed({ count: 60, profile, deferral: 0.2 });
+    // The synced artifacts carry what the planner needs, whatever shape this server sends meta-data in;
+    // the app's string depends value (`-d vancore.hw:gen2`) does not fail the artifact sync.
+    const known = await b.t.store.db
+      .selectFrom('artifacts')
+      .select(['name', 'component', 'version', 'requires_json'])
+      .orderBy('name')
+      .execute();
+    expect(known).toEqual([
+      { name: 'vancore-app-1.4.0', component: 'app', version: '1.4.0', requires_json: '{"platform":"^1.0.0"}' },
+      { name: 'vancore-platform-1.0.0', component: 'platform', version: '1.0.0', requires_json: '{}' },
+    ]);
+    const app = (await b.mender.findArtifactsByName('vancore-app-1.4.0'))[0]!;
+    expect(app.artifact_depends?.['vancore.hw']).toEqual(['gen2']);
     await stage(b, 3, 6);
     await release(b);
     const c = new RolloutController({ store: b.t.store, mender: b.mender, clock: b.clock, settings });
@@ -186,7 +244,7 @@ describe('staged rollout against the simulator and a virtual fleet', () => {
   }, 120_000);
 
   it('a component failing on 15 % of vans pauses the rollout in the first fleet wave with the reason', async () => {
-    const b = await bed({ count: 300, failure: 0.15 });
+    const b = await bed({ count: 300, failure: 0.15, profile });
     await stage(b, 3, 6);
     await release(b);
     const c = new RolloutController({ store: b.t.store, mender: b.mender, clock: b.clock, settings });
@@ -251,7 +309,7 @@ describe('staged rollout against the simulator and a virtual fleet', () => {
   }, 120_000);
 
   it('a crash between creating a Mender deployment and recording it leaves exactly one deployment per (wave, component)', async () => {
-    const b = await bed({ count: 40 });
+    const b = await bed({ count: 40, profile });
     await stage(b, 2, 4);
     await release(b);
     let crashed = false;
@@ -291,9 +349,12 @@ describe('staged rollout against the simulator and a virtual fleet', () => {
     expect(new Set(inMender.map((d) => d.name)).size).toBe(inMender.length);
     expect(new Set(ours.map((d) => d.mender_id))).toEqual(new Set(inMender.map((d) => d.id)));
   }, 120_000);
+});
 
-  it('two controllers on one PostgreSQL never both deploy (advisory lock)', async () => {
-    const b = await bed({ count: 30, backend: 'postgres' });
+// The two longest cases run once each, one per server line, to keep the suite's time sane.
+describe('staged rollout: one server line each', () => {
+  it('two controllers on one PostgreSQL never both deploy (advisory lock) — Mender 3.7', async () => {
+    const b = await bed({ count: 30, backend: 'postgres', profile: '3.7' });
     await stage(b, 2, 4);
     await release(b);
     const { openFleetDb } = await import('../../../bridge/store/db.js');
@@ -323,8 +384,8 @@ describe('staged rollout against the simulator and a virtual fleet', () => {
     expect(inMender).toHaveLength(ours.length);
   }, 120_000);
 
-  it('1,000 vans: a clean release walks through every stage and wave', async () => {
-    const b = await bed({ count: 1000 });
+  it('1,000 vans: a clean release walks through every stage and wave — Mender 4.1', async () => {
+    const b = await bed({ count: 1000, profile: '4.1' });
     await stage(b, 10, 40);
     await release(b);
     const c = new RolloutController({ store: b.t.store, mender: b.mender, clock: b.clock, settings });

@@ -1,4 +1,7 @@
-// The sync against the Mender simulator over HTTP (not an in-memory fake), on SQLite and PostgreSQL.
+// The sync against the Mender simulator over HTTP (not an in-memory fake), on SQLite and PostgreSQL,
+// against both server lines the simulator answers as (4.1 and 3.7: test/mender-sim/profile.ts).
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +11,7 @@ import { SyncRunner } from '../../../bridge/sync/runner.js';
 import { ManualClock } from '../../../core/clock.js';
 import { MenderManagementClient } from '../../../core/mender/management.js';
 import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { MENDER_PROFILES } from '../../mender-sim/profile.js';
 import { Mgmt, SimDevice, buildArtifact } from '../../mender-sim/testkit.js';
 import { startChaosProxy } from '../../helpers/chaos-proxy.js';
 import { type TestStore, backends, openTestStore } from '../../helpers/fleet-db.js';
@@ -85,7 +89,57 @@ async function snapshotOf(t: TestStore) {
   return { vans, comps, q, deps };
 }
 
-describe.each(backends)('sync from the simulator into %s', (backend) => {
+/**
+ * A pass-through proxy that appends one malformed record to each list of artifacts, deployments and
+ * inventory devices: what the bridge must survive (quarantine and count) from a server it does not control.
+ */
+async function malformingProxy(target: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const bad: [RegExp, unknown][] = [
+    [/\/deployments\/artifacts(\/list)?(\?|$)/, { id: 'bad-artifact', name: 7, modified: 'x' }],
+    [/\/deployments\/deployments(\?|$)/, { id: 'bad-deployment', status: 'sideways' }],
+    [/\/inventory\/filters\/search/, { id: 'bad-device', attributes: 'not a list' }],
+  ];
+  const up = new URL(target);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const sent = Buffer.concat(chunks).toString('utf8');
+      // Only the first page gets it (page in the query, or in the body of a v2 search).
+      const firstPage = !/[?&]page=([2-9]|\d\d)/.test(req.url ?? '') && !/"page":([2-9]|\d\d)/.test(sent);
+      const out = httpRequest(
+        { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers },
+        (r) => {
+          const body: Buffer[] = [];
+          r.on('data', (c: Buffer) => body.push(c));
+          r.on('end', () => {
+            let text = Buffer.concat(body).toString('utf8');
+            const extra = bad.find(([re]) => re.test(req.url ?? ''))?.[1];
+            if (extra && firstPage && r.statusCode === 200 && text.startsWith('[')) {
+              const list = JSON.parse(text) as unknown[];
+              list.push(extra);
+              text = JSON.stringify(list);
+            }
+            const headers = { ...r.headers, 'content-length': String(Buffer.byteLength(text)) };
+            res.writeHead(r.statusCode ?? 502, headers);
+            res.end(text);
+          });
+        },
+      );
+      out.on('error', () => res.destroy());
+      out.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+const matrix = backends.flatMap((b) => MENDER_PROFILES.map((p) => [b, p] as const));
+
+describe.each(matrix)('sync from the simulator into %s, Mender %s', (backend, profile) => {
   let sim: MenderSim;
   let devices: SimDevice[];
   let t: TestStore;
@@ -94,7 +148,7 @@ describe.each(backends)('sync from the simulator into %s', (backend) => {
   const simClock = new ManualClock('2026-11-22T08:00:00Z');
 
   beforeAll(async () => {
-    sim = await startMenderSim({ autoAccept: true, clock: simClock });
+    sim = await startMenderSim({ autoAccept: true, clock: simClock, profile });
     devices = await fleet(sim, 30, simClock);
     dir = await mkdtemp(join(tmpdir(), 'vc-sync-'));
     // One finished deployment: two vans succeed, one fails with a log.
@@ -105,6 +159,15 @@ describe.each(backends)('sync from the simulator into %s', (backend) => {
       softwareVersion: '0.9.3',
       metaData: { vancore: { component: 'platform', version: '0.9.3', requires: {} } },
     });
+    // mender-artifact -d key:value: a string in artifact_depends (deployments model/image.go).
+    const app = await buildArtifact(dir, {
+      name: 'vancore-app-1.5.0',
+      softwareName: 'app',
+      softwareVersion: '1.5.0',
+      depends: { 'vancore.hw': 'gen2' },
+      metaData: { vancore: { component: 'app', version: '1.5.0', requires: { platform: '>=0.9.0' } } },
+    });
+    expect((await mgmt.upload(await readFile(app), 'a.mender')).status).toBe(201);
     expect((await mgmt.upload(await readFile(art), 'p.mender')).status).toBe(201);
     const ids = (await mgmt.get('/v2/devauth/devices?per_page=500')).json as {
       id: string;
@@ -150,6 +213,7 @@ describe.each(backends)('sync from the simulator into %s', (backend) => {
       vans_created: 30,
       deployments_seen: 1,
       deployment_devices: 3,
+      artifacts_meta_invalid: 0,
     });
     // 5 vans (i % 7 === 3) each report two bad attributes.
     expect(r.attributes_quarantined).toBe(8);
@@ -160,8 +224,78 @@ describe.each(backends)('sync from the simulator into %s', (backend) => {
     expect(s.vans.filter((v) => v.gate_state === 'deferred')).toHaveLength(6);
     expect(s.comps.filter((c) => c.component === 'app')).toEqual([]);
     expect(s.deps.map((d) => d.status).sort()).toEqual(['failure', 'success', 'success']);
-    const art = await t.store.db.selectFrom('artifacts').selectAll().executeTakeFirstOrThrow();
-    expect([art.name, art.component, art.version]).toEqual(['vancore-platform-0.9.3', 'platform', '0.9.3']);
+    const arts = await t.store.db.selectFrom('artifacts').selectAll().orderBy('name').execute();
+    expect(arts.map((a) => [a.name, a.component, a.version, a.requires_json])).toEqual([
+      ['vancore-app-1.5.0', 'app', '1.5.0', '{"platform":">=0.9.0"}'],
+      ['vancore-platform-0.9.3', 'platform', '0.9.3', '{}'],
+    ]);
+    expect(r.records_quarantined).toBe(0);
+  });
+
+  it(`reads the lists this server has: ${profile === '4.1' ? 'v2' : 'v1 after one 404'}`, async () => {
+    const mender = client(sim.url, sim);
+    sim.clearRequests();
+    await runSync({ mender, store: t.store, now }, 'full');
+    await runSync({ mender, store: t.store, now }, 'incremental');
+    const want = profile === '4.1' ? 'v2' : 'v1';
+    expect(mender.listApis).toEqual({ deployments: want, artifacts: want });
+    const v2 = sim.requests().filter((q) => /\/v2\/deployments\/(deployments|artifacts)$/.test(q.path));
+    // 4.1: every list call is v2; 3.7: v2 was asked once per list, then never again.
+    expect(v2.length).toBe(profile === '4.1' ? v2.length : 2);
+    if (profile === '4.1') expect(v2.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("catches ops' tag and group changes with a reconcile run (updated_ts does not move for them)", async () => {
+    const mender = client(sim.url, sim);
+    await runSync({ mender, store: t.store, now }, 'full');
+    const ids = await t.store.db.selectFrom('vans').select(['device_id', 'van_id']).orderBy('van_id').execute();
+    const [a, b] = [ids[4]!.device_id, ids[11]!.device_id];
+    simClock.advance(60_000);
+    await mender.setTags(a, [{ name: 'region', value: 'north' }]);
+    await mender.setGroup(b, 'pilot-north');
+    const inc = await runSync({ mender, store: t.store, now }, 'incremental');
+    const row = (id: string) =>
+      t.store.db
+        .selectFrom('vans')
+        .select(['tags_json', 'mender_group'])
+        .where('device_id', '=', id)
+        .executeTakeFirstOrThrow();
+    // inventory store/mongo/datastore_mongo.go: tags and group writes leave updated_ts alone.
+    expect(inc.tags_or_group_changed).toBe(0);
+    expect(JSON.parse((await row(a)).tags_json)).toEqual({});
+    expect((await row(b)).mender_group).toBeNull();
+
+    const rec = await runSync({ mender, store: t.store, now }, 'reconcile');
+    expect(rec).toMatchObject({ kind: 'reconcile', tags_or_group_changed: 2, decommissioned: 0 });
+    // Besides ops' changes, the reconcile applies exactly what an incremental run would (the cursor overlap).
+    expect(rec.vans_applied).toBe(2 + inc.vans_applied);
+    expect(JSON.parse((await row(a)).tags_json)).toEqual({ region: 'north' });
+    expect((await row(b)).mender_group).toBe('pilot-north');
+    // Nothing left to catch.
+    expect((await runSync({ mender, store: t.store, now }, 'reconcile')).tags_or_group_changed).toBe(0);
+  });
+
+  it('a malformed artifact, deployment or device record is quarantined and counted; the rest syncs', async () => {
+    const proxy = await malformingProxy(sim.url);
+    try {
+      const r = await runSync({ mender: client(proxy.url, sim), store: t.store, now }, 'full');
+      expect(r).toMatchObject({ vans_applied: 30, deployments_seen: 1, records_quarantined: 3 });
+      expect(await t.store.db.selectFrom('artifacts').select('name').execute()).toHaveLength(2);
+      const q = await t.store.db
+        .selectFrom('quarantine')
+        .select(['device_id', 'scope', 'count'])
+        .where('scope', 'like', 'record:%')
+        .orderBy('scope')
+        .execute();
+      expect(q.map((x) => [x.scope, x.device_id, Number(x.count)])).toEqual([
+        ['record:artifact', 'bad-artifact', 1],
+        ['record:deployment', 'bad-deployment', 1],
+        ['record:inventory_device', 'bad-device', 1],
+      ]);
+      expect(await t.store.quarantinedRecords()).toEqual({ artifact: 1, deployment: 1, inventory_device: 1 });
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('an incremental sync reads only what changed (newest first) and keeps the rest', async () => {

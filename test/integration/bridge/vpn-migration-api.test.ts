@@ -85,12 +85,18 @@ afterEach(async () => {
  * The simulator with `count` virtual vans (all at tailscale/none), the step artifacts uploaded, `before`
  * run on the devices before the first sync (e.g. Mender tags), a synced store, the app and the CLI over HTTP.
  */
+/**
+ * Both Mender server lines without doubling the run: SQLite against the 3.7 profile, PostgreSQL against
+ * 4.1 (test/mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
+ */
+const PROFILE_OF = { sqlite: '3.7', postgres: '4.1' } as const;
+
 async function setup(
   backend: (typeof backends)[number],
   count: number,
   before?: (mender: MenderManagementClient, fleet: VirtualFleet) => Promise<void>,
 ) {
-  const sim = await startMenderSim({ autoAccept: true });
+  const sim = await startMenderSim({ autoAccept: true, profile: PROFILE_OF[backend] });
   cleanup.push(() => sim.close());
   const mg = new Mgmt(sim.url, await sim.managementToken());
   for (const f of files) expect((await mg.upload(f)).status).toBe(201);
@@ -130,7 +136,7 @@ async function setup(
     store: t.store,
     sync: {
       running: false,
-      metrics: { runs: { incremental: 0, full: 0 }, errors: 0, durationsMs: [] },
+      metrics: { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] },
       syncNow: () => Promise.reject(new Error('no')),
     },
     menderReady: () => Promise.resolve(),
@@ -164,7 +170,7 @@ async function setup(
   return { sim, fleet, t, mender, clock, sync, controller, app, call, cli };
 }
 
-describe.each(backends)('VPN migration API and CLI (%s)', (backend) => {
+describe.each(backends)('VPN migration API and CLI (%s; Mender: sqlite → 3.7, postgres → 4.1)', (backend) => {
   it('create, status, report, hold / release / rollback with roles and reasons; the CLI', async () => {
     const { fleet, t, call, cli } = await setup(backend, 6);
 

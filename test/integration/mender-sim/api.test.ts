@@ -391,7 +391,10 @@ describe('artifacts and releases', () => {
       });
       const dup = await mg.upload(appV2);
       expect(dup.status).toBe(409);
-      expect(dup.json).toMatchObject({ error: 'Artifact not unique', metadata: { artifact_id: id } });
+      expect(dup.json).toMatchObject({
+        error: 'An artifact with the same name has conflicting dependencies',
+        metadata: { artifact_id: id },
+      });
       for (const garbage of [Buffer.from('definitely not an artifact'), appV1.subarray(0, 3000), Buffer.alloc(0)]) {
         const r = await mg.upload(garbage);
         expect(r.status).toBe(400);
@@ -518,9 +521,7 @@ describe('deployments', () => {
       ).toEqual([{ id: depId, stats: successAndFailure }]);
       const failed = await mg.get(`/v1/deployments/deployments/${depId}/devices/list?status=failure`);
       expect(failed.headers.get('x-total-count')).toBe('1');
-      expect(failed.json).toMatchObject([
-        { id: otherId, status: 'failure', log: true, image: { meta_artifact: { name: 'app-2.0' } } },
-      ]);
+      expect(failed.json).toMatchObject([{ id: otherId, status: 'failure', log: true, image: { name: 'app-2.0' } }]);
       const log = await mg.get(`/v1/deployments/deployments/${depId}/devices/${otherId}/log`);
       expect(log.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(log.text).toBe('2026-11-22 10:00:00 +0000 UTC error: gate said no\n');
@@ -740,7 +741,7 @@ describe('bad input never crashes it', () => {
 
 describe('gateway error shape, faults and the request log', () => {
   it('replaces 401–404 bodies on management and device update routes, not 400/409 or auth_requests', async () => {
-    await withSim({ errorShape: 'gateway' }, async (sim, mg) => {
+    await withSim({ profile: '3.7', errorShape: 'gateway' }, async (sim, mg) => {
       const nf = await mg.get('/v1/deployments/deployments/00000000-0000-4000-8000-000000000000');
       expect(nf.status).toBe(404);
       expect(nf.json).toEqual({ error: { status_code: 404, message: 'Not Found' } });

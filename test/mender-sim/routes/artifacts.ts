@@ -114,11 +114,23 @@ export function artifactRoutes(app: FastifyInstance, ctx: SimContext): void {
     if (!req.isMultipart()) throw badRequest("request Content-Type isn't multipart/form-data");
     let description = '';
     let tmp: string | undefined;
+    // [code] deployments api/http ParseMultipart (both lines): `size`, when given, must parse as an
+    // integer no larger than the upload limit, and the artifact part must then be exactly that long
+    // (utils.ReadExactly: shorter → unexpected EOF, longer → stream too large; both 400).
+    let size: number | undefined;
+    let received = 0;
     try {
       for await (const part of req.parts({ limits: { fileSize: ctx.maxArtifactBytes, parts: 16, fields: 8 } })) {
         if (part.type === 'field') {
-          // `size` is deprecated and ignored; the artifact must come as a file part, last.
+          // Parts after the artifact are never read by Mender (it streams the artifact and stops).
+          if (tmp !== undefined) continue;
           if (part.fieldname === 'description' && typeof part.value === 'string') description = part.value;
+          if (part.fieldname === 'size') {
+            const raw = typeof part.value === 'string' ? part.value : '';
+            if (!/^[+-]?\d+$/.test(raw)) throw badRequest(`strconv.ParseInt: parsing "${raw}": invalid syntax`);
+            size = Number(raw);
+            if (size > ctx.maxArtifactBytes) throw badRequest('Artifact file too large');
+          }
           if (part.fieldname === 'artifact') {
             throw badRequest('The last part of the multipart/form-data message should be an artifact.');
           }
@@ -130,6 +142,9 @@ export function artifactRoutes(app: FastifyInstance, ctx: SimContext): void {
         }
         const path = join(ctx.dataDir, `upload-${randomUUID()}.tmp`);
         tmp = path;
+        part.file.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+        });
         await pipeline(part.file, createWriteStream(path));
       }
     } catch (e) {
@@ -139,12 +154,16 @@ export function artifactRoutes(app: FastifyInstance, ctx: SimContext): void {
       if (code === 'FST_REQ_FILE_TOO_LARGE') throw badRequest('Artifact file too large');
       throw badRequest(`failed to parse multipart message: ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (tmp && size !== undefined && size > 0 && received !== size) {
+      await rm(tmp, { force: true });
+      throw badRequest(received < size ? 'unexpected EOF' : 'stream too large');
+    }
     if (!tmp) throw badRequest('request does not contain the artifact file');
     try {
       const info = await readArtifactFile(tmp).catch((e: unknown) => {
         throw isVanError(e) ? badRequest(e.message) : e;
       });
-      store.checkUnique(info.name, info.deviceTypes);
+      store.checkUnique(info.name, { ...mergedDepends(info), device_type: info.deviceTypes });
       const id = randomUUID();
       const rec = toRecord(id, info, description, store.now);
       await rename(tmp, join(ctx.dataDir, rec.file));
@@ -159,7 +178,7 @@ export function artifactRoutes(app: FastifyInstance, ctx: SimContext): void {
   // Deprecated unpaginated list.
   app.get(`${V1}/artifacts`, async (req) => {
     requireManagement(ctx, req);
-    return filterArtifacts(store, queryOf(req)).map(artifactJson);
+    return filterArtifacts(store, queryOf(req)).map((a) => artifactJson(a, ctx.profile));
   });
 
   app.get(`${V1}/artifacts/list`, async (req, reply) => {
@@ -172,14 +191,49 @@ export function artifactRoutes(app: FastifyInstance, ctx: SimContext): void {
       .map((x) => x.a);
     const p = paginate(all, q, 'lenient');
     pageHeaders(reply, req, p, { totalCount: true, link: 'full' });
-    return p.items.map(artifactJson);
+    return p.items.map((a) => artifactJson(a, ctx.profile));
   });
+
+  // 4.1 only: mender-server deployments `GET /api/management/v2/deployments/artifacts` (model/image.go
+  // ImageFilter): `name` exact (repeatable, ≤ 100) or one `prefix*`; `description` and `device_type` exact
+  // or `prefix*`; sorted by name; page/per_page validated (per_page ≤ 500, else 400); `Link`, no total.
+  if (ctx.profile === '4.1') {
+    const matcher = (v: string): ((x: string) => boolean) =>
+      v.endsWith('*') ? (x) => x.startsWith(v.slice(0, -1)) : (x) => x === v;
+    app.get(`${V2}/artifacts`, async (req, reply) => {
+      requireManagement(ctx, req);
+      const q = queryOf(req);
+      const names = qAll(q, 'name');
+      const prefixes = names.filter((n) => n.endsWith('*'));
+      if (prefixes.length && names.length > 1) {
+        throw badRequest('cannot filter by both exact names and name prefix');
+      }
+      if (names.length > 100) throw badRequest('ExactNames: the length must be between 0 and 100.');
+      const byName = names.map(matcher);
+      const description = qOne(q, 'description');
+      const deviceType = qOne(q, 'device_type');
+      const byDescription = description ? matcher(description) : undefined;
+      const byDeviceType = deviceType ? matcher(deviceType) : undefined;
+      const all = store
+        .artifacts()
+        .filter(
+          (a) =>
+            (byName.length === 0 || byName.some((m) => m(a.name))) &&
+            (!byDescription || byDescription(a.description)) &&
+            (!byDeviceType || a.deviceTypes.some(byDeviceType)),
+        )
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const p = paginate(all, q);
+      pageHeaders(reply, req, p, { totalCount: false, link: 'full' });
+      return p.items.map((a) => artifactJson(a, ctx.profile));
+    });
+  }
 
   app.get(`${V1}/artifacts/:id`, async (req) => {
     requireManagement(ctx, req);
     const a = store.artifact(requireUuid(param(req, 'id')));
     if (!a) throw notFound();
-    return artifactJson(a);
+    return artifactJson(a, ctx.profile);
   });
 
   app.put(`${V1}/artifacts/:id`, async (req, reply) => {
@@ -217,7 +271,7 @@ export function artifactRoutes(app: FastifyInstance, ctx: SimContext): void {
     return {
       name,
       modified: new Date(Math.max(0, ...arts.map((a) => a.modifiedMs))).toISOString(),
-      artifacts: arts.map(artifactJson),
+      artifacts: arts.map((a) => artifactJson(a, ctx.profile)),
       artifacts_count: arts.length,
       tags: meta.tags,
       notes: meta.notes,

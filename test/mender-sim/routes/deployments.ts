@@ -13,6 +13,7 @@ import {
   paginate,
   param,
   parseBody,
+  qAll,
   qOne,
   queryOf,
   requireDevice,
@@ -26,6 +27,7 @@ import { deploymentJson, deviceWithImageJson, logText } from '../views.js';
 import { downloadLinkAt } from './storage.js';
 
 const V1 = '/api/management/v1/deployments';
+const V2 = '/api/management/v2/deployments';
 const DEV = '/api/devices/v1/deployments/device/deployments';
 const DEV_V2 = '/api/devices/v2/deployments/device/deployments';
 /** [code] device download links are valid 24 h. */
@@ -71,6 +73,22 @@ const fastNextBody = (b: unknown): NextBodyT | undefined => {
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Lower-case words as a MongoDB text index splits them (letters, digits, `_`; the rest delimits). */
+const wordsOf = (text: string): string[] =>
+  text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}_]+/u)
+    .filter(Boolean);
+
+/** Whether `phrase` (words) occurs as consecutive whole words in `text`. */
+function containsPhrase(text: string, phrase: readonly string[]): boolean {
+  const words = wordsOf(text);
+  for (let i = 0; i + phrase.length <= words.length; i += 1) {
+    if (phrase.every((w, j) => words[i + j] === w)) return true;
+  }
+  return false;
+}
 
 function blank(field: string): SimHttpError {
   return badRequest(`Validating request body: ${field}: cannot be blank.`);
@@ -124,11 +142,15 @@ export function deploymentRoutes(app: FastifyInstance, ctx: SimContext): void {
     return created(reply, id);
   });
 
-  app.get(`${V1}/deployments`, async (req, reply) => {
-    requireManagement(ctx, req);
-    const q = queryOf(req);
+  /**
+   * The deployment list filters of v1 (and 4.1's v2). [code] deployments store/mongo: `status` also takes
+   * `aborted` (the spec lists pending|inprogress|finished only); `search` is a MongoDB `$text` search for
+   * the quoted phrase over the deployment's name and artifact name — whole words, case-insensitive, not a
+   * substring (no stemming here; see docs/simulator.md).
+   */
+  const listDeployments = (q: ReturnType<typeof queryOf>, v2: boolean): DeploymentView[] => {
     const status = qOne(q, 'status');
-    if (status && !['pending', 'inprogress', 'finished'].includes(status)) {
+    if (status && !['pending', 'inprogress', 'finished', 'aborted'].includes(status)) {
       throw badRequest(`invalid status query: ${status}`);
     }
     const sort = qOne(q, 'sort') ?? 'desc';
@@ -141,29 +163,54 @@ export function deploymentRoutes(app: FastifyInstance, ctx: SimContext): void {
     };
     const after = unix('created_after');
     const before = unix('created_before');
-    const search = qOne(q, 'search')?.toLowerCase();
+    const phrase = v2 ? undefined : wordsOf(qOne(q, 'search') ?? '');
+    const ids = v2 ? new Set(qAll(q, 'id')) : undefined;
+    const names = v2 ? new Set(qAll(q, 'name')) : undefined;
     const type = qOne(q, 'type');
-    const all = store
+    if (v2 && type && type !== 'software' && type !== 'configuration') throw badRequest(`invalid type: ${type}`);
+    return store
       .deployments()
       .filter(
         (d) =>
-          (!status || d.status === status) &&
+          (!status || (status === 'aborted' ? d.rec.aborted : d.status === status)) &&
           (after === undefined || d.rec.createdMs >= after) &&
           (before === undefined || d.rec.createdMs <= before) &&
-          (!search || d.rec.name.toLowerCase().includes(search) || d.rec.artifactName.toLowerCase().includes(search)) &&
+          (!phrase?.length || containsPhrase(d.rec.name, phrase) || containsPhrase(d.rec.artifactName, phrase)) &&
+          (!ids?.size || ids.has(d.rec.id)) &&
+          (!names?.size || names.has(d.rec.name)) &&
           (!type || type === 'software'),
       )
       .sort((a, b) => (a.rec.seq - b.rec.seq) * (sort === 'asc' ? 1 : -1));
-    const p = paginate(all, q);
+  };
+
+  app.get(`${V1}/deployments`, async (req, reply) => {
+    requireManagement(ctx, req);
+    const q = queryOf(req);
+    const p = paginate(listDeployments(q, false), q);
     pageHeaders(reply, req, p, { totalCount: true, link: 'full' });
     return p.items.map(deploymentJson);
   });
 
-  app.post(`${V1}/deployments/statistics/list`, async (req) => {
+  // 4.1 only: mender-server deployments api/http (routes `GET /api/management/v2/deployments/deployments`):
+  // filters id[], name[] (exact), status, type, created_before/after, sort; X-Total-Count and Link.
+  if (ctx.profile === '4.1') {
+    app.get(`${V2}/deployments`, async (req, reply) => {
+      requireManagement(ctx, req);
+      const q = queryOf(req);
+      const p = paginate(listDeployments(q, true), q);
+      pageHeaders(reply, req, p, { totalCount: true, link: 'full' });
+      return p.items.map(deploymentJson);
+    });
+  }
+
+  // [code] deployments api/http GetDeploymentsStats (both lines): an empty id list is 200 `{}`; then every
+  // id must be a UUID (400), at most 100 of them; unknown ids are 404.
+  app.post(`${V1}/deployments/statistics/list`, async (req, reply) => {
     requireManagement(ctx, req);
     const body = parseBody(StatsList, req.body, 'Validating request body');
-    if (body.deployment_ids.length === 0) throw badRequest('deployment_ids: cannot be blank.');
+    if (body.deployment_ids.length === 0) return reply.code(200).send({});
     if (body.deployment_ids.length > 100) throw badRequest('deployment_ids: the length must be no more than 100.');
+    for (const id of body.deployment_ids) requireUuid(id);
     const found = body.deployment_ids.map((id) => store.deployment(id)).filter((d): d is DeploymentView => !!d);
     if (found.length === 0) throw notFound();
     return found.map((d) => ({ id: d.rec.id, stats: { ...d.stats } }));
@@ -200,7 +247,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: SimContext): void {
   app.get(`${V1}/deployments/:id/devices`, async (req) => {
     requireManagement(ctx, req);
     const d = byId(req);
-    return deviceList(d, qOne(queryOf(req), 'status')).map((dd) => deviceWithImageJson(store, dd));
+    return deviceList(d, qOne(queryOf(req), 'status')).map((dd) => deviceWithImageJson(store, dd, ctx.profile));
   });
 
   app.get(`${V1}/deployments/:id/devices/list`, async (req, reply) => {
@@ -209,7 +256,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: SimContext): void {
     const d = byId(req);
     const p = paginate(deviceList(d, qOne(q, 'status')), q);
     pageHeaders(reply, req, p, { totalCount: true, link: 'full' });
-    return p.items.map((dd) => deviceWithImageJson(store, dd));
+    return p.items.map((dd) => deviceWithImageJson(store, dd, ctx.profile));
   });
 
   app.get(`${V1}/deployments/:id/device_list`, async (req) => {
@@ -243,7 +290,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: SimContext): void {
       return {
         id: dd.id,
         ...(dep ? { deployment: deploymentJson(dep) } : {}),
-        device: deviceWithImageJson(store, dd),
+        device: deviceWithImageJson(store, dd, ctx.profile),
       };
     });
   });

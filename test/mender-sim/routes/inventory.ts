@@ -39,7 +39,9 @@ const V2 = '/api/management/v2/inventory';
 const DeviceAttrs = z.array(
   z.object({
     name: z.string().min(1),
-    value: z.custom<AttrValue>((v) => isAttrValue(v), { message: 'must be a string, a number or a list of one type' }),
+    value: z.custom<AttrValue>((v) => isAttrValue(v), {
+      message: 'must be a string, a number or a list of strings or numbers',
+    }),
     description: z.string().optional(),
   }),
 );
