@@ -128,6 +128,17 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
   const limits = deps.config.http.rate_limit_per_minute;
   const unauthenticated = limits > 0 ? new AddressLimiter(limits) : undefined;
   const tokens = new TokenAuth(deps.config.auth.tokens);
+  // A NUL in a URL names nothing: 404 for a path, 400 for a query, before any database sees it
+  // (PostgreSQL refuses NUL in text; SQLite just finds nothing) — issue #16 item 1.
+  app.addHook('onRequest', (req, _reply, done) => {
+    const q = req.url.indexOf('?');
+    const path = q < 0 ? req.url : req.url.slice(0, q);
+    if (path.includes('%00') || path.includes('\u0000'))
+      return done(new VanError('NOT_FOUND', `no route ${req.method} ${path.replace(/%00|\u0000/g, '\\0')}`));
+    if (q >= 0 && req.url.slice(q).includes('%00'))
+      return done(new VanError('INPUT_INVALID', 'a query parameter contains a NUL character'));
+    done();
+  });
   app.addHook('onRequest', (req, reply, done) => {
     if (!unauthenticated || (tokens.enabled && tokens.identify(req.headers.authorization))) return done();
     const wait = unauthenticated.hit(req.ip, deps.clock.now().getTime());

@@ -24,7 +24,7 @@ function fakeSync(): SyncControl & { calls: SyncKind[] } {
   return {
     calls,
     running: false,
-    metrics: { runs: { incremental: 1, full: 1 }, errors: 0, durationsMs: [], lastDurationMs: 10 },
+    metrics: { runs: { incremental: 1, reconcile: 0, full: 1 }, errors: 0, durationsMs: [], lastDurationMs: 10 },
     syncNow: (kind) => {
       calls.push(kind);
       return Promise.resolve({ kind } as SyncReport);
