@@ -134,7 +134,12 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
     const q = req.url.indexOf('?');
     const path = q < 0 ? req.url : req.url.slice(0, q);
     if (path.includes('%00') || path.includes('\u0000'))
-      return done(new VanError('NOT_FOUND', `no route ${req.method} ${path.replace(/%00|\u0000/g, '\\0')}`));
+      return done(
+        new VanError(
+          'NOT_FOUND',
+          `no route ${req.method} ${path.replaceAll('%00', '\\0').replaceAll('\u0000', '\\0')}`,
+        ),
+      );
     if (q >= 0 && req.url.slice(q).includes('%00'))
       return done(new VanError('INPUT_INVALID', 'a query parameter contains a NUL character'));
     done();

@@ -129,7 +129,7 @@ const hasNul = (v: unknown): boolean =>
     : Array.isArray(v) && v.some((x) => typeof x === 'string' && x.includes('\u0000'));
 
 /** A name or scope as it may be stored in the quarantine record itself. */
-const storable = (s: string): string => s.replace(/\u0000/g, '\\0').slice(0, 256);
+const storable = (s: string): string => s.replaceAll('\u0000', '\\0').slice(0, 256);
 
 // The envelope of each attribute is checked by hand: this runs for every attribute of every device on
 // every sync (tens of thousands per page), and zod's generic machinery cost ~0.2 ms per device here.
