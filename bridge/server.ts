@@ -82,6 +82,7 @@ export async function startBridge(
     {
       intervalMs: config.sync.interval_seconds * 1000,
       fullEveryMs: config.sync.full_resync_interval_seconds * 1000,
+      deadlineMs: config.sync.deadline_seconds * 1000,
       reconcileEvery: config.sync.reconcile_every_syncs,
       logger: deps.logger,
     },

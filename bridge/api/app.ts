@@ -223,6 +223,18 @@ async function check(f: () => Promise<unknown>): Promise<string> {
   }
 }
 
+/** Syncs failing in a row before the bridge says it is not ready (one failure is weather, three are news). */
+const FAILED_SYNCS_NOT_READY = 3;
+
+/** A stuck or failing sync, for /readyz (issue #16 item 2): 'ok' or the reason. */
+function syncCheck(m: SyncMetrics, nowMs: number): string {
+  if (m.runningSinceMs !== undefined && m.deadlineMs !== undefined && nowMs - m.runningSinceMs > m.deadlineMs)
+    return `stuck: running for ${Math.round((nowMs - m.runningSinceMs) / 1000)} s, past its deadline of ${Math.round(m.deadlineMs / 1000)} s`;
+  if ((m.consecutiveErrors ?? 0) >= FAILED_SYNCS_NOT_READY)
+    return `${m.consecutiveErrors} syncs failed in a row: ${redactText(m.lastError ?? 'unknown error')}`;
+  return 'ok';
+}
+
 /** Below this much free space where the records live, the bridge is not ready (#16 item 9). */
 async function freeSpaceCheck(path: string, minFreeMb: number): Promise<string> {
   const s = await statfs(path);
@@ -262,6 +274,7 @@ function probes(deps: BridgeAppDeps): FastifyPluginCallback {
               database: z.string(),
               mender: z.string(),
               disk: z.string().optional(),
+              sync: z.string().optional(),
             }),
           },
         },
@@ -272,10 +285,15 @@ function probes(deps: BridgeAppDeps): FastifyPluginCallback {
           menderCheck(),
           diskCheck(),
         ]);
-        if (database === 'ok' && mender === 'ok' && disk === 'ok') return { status: 'ready' as const };
-        return reply
-          .status(503)
-          .send({ status: 'not ready' as const, database, mender, ...(disk === 'ok' ? {} : { disk }) });
+        const sync = syncCheck(deps.sync.metrics, Date.now());
+        if (database === 'ok' && mender === 'ok' && disk === 'ok' && sync === 'ok') return { status: 'ready' as const };
+        return reply.status(503).send({
+          status: 'not ready' as const,
+          database,
+          mender,
+          ...(disk === 'ok' ? {} : { disk }),
+          ...(sync === 'ok' ? {} : { sync }),
+        });
       },
     );
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -312,6 +330,15 @@ async function metricsText(deps: BridgeAppDeps): Promise<string> {
     '# HELP vancore_sync_last_duration_seconds Duration of the last completed sync.',
     '# TYPE vancore_sync_last_duration_seconds gauge',
     `vancore_sync_last_duration_seconds ${((m.lastDurationMs ?? 0) / 1000).toFixed(3)}`,
+    '# HELP vancore_sync_consecutive_errors Failed syncs since the last good one.',
+    '# TYPE vancore_sync_consecutive_errors gauge',
+    `vancore_sync_consecutive_errors ${m.consecutiveErrors ?? 0}`,
+    '# HELP vancore_sync_running_seconds How long the running sync has been running (0 = none runs).',
+    '# TYPE vancore_sync_running_seconds gauge',
+    `vancore_sync_running_seconds ${m.runningSinceMs === undefined ? 0 : ((Date.now() - m.runningSinceMs) / 1000).toFixed(1)}`,
+    '# HELP vancore_sync_stuck 1 when the running sync is past its deadline.',
+    '# TYPE vancore_sync_stuck gauge',
+    `vancore_sync_stuck ${m.runningSinceMs !== undefined && m.deadlineMs !== undefined && Date.now() - m.runningSinceMs > m.deadlineMs ? 1 : 0}`,
     '# HELP vancore_vans Vans by gate state.',
     '# TYPE vancore_vans gauge',
     ...gates.map((g) => `vancore_vans{gate_state="${g.gate_state ?? 'unknown'}"} ${Number(g.n)}`),

@@ -129,6 +129,8 @@ export const BridgeConfig = z.strictObject({
     .strictObject({
       interval_seconds: Seconds(5, 86_400).default(60),
       full_resync_interval_seconds: Seconds(60, 7 * 86_400).default(3600),
+      /** A sync running longer is reported stuck by /readyz and /metrics. */
+      deadline_seconds: Seconds(10, 86_400).default(900),
       /** Every n-th incremental sync reads the whole inventory for ops' tag / group changes (0 = off). */
       reconcile_every_syncs: z.number().int().min(0).max(10_000).default(10),
     })
