@@ -122,14 +122,20 @@ export const INVENTORY_LIMITS = {
   bytesPerDevice: 256 * 1024,
 } as const;
 
-/** Text PostgreSQL cannot store (NUL, in text and jsonb alike): the attribute is quarantined (issue #16 item 1). */
-const hasNul = (v: unknown): boolean =>
-  typeof v === 'string'
-    ? v.includes('\u0000')
-    : Array.isArray(v) && v.some((x) => typeof x === 'string' && x.includes('\u0000'));
+/**
+ * Text PostgreSQL cannot store as sent (issue #16 item 1): NUL (refused in text and jsonb alike), and
+ * lone UTF-16 surrogates (sent as U+FFFD, so two different names would become one key). Such an
+ * attribute is quarantined. `\p{Cs}` in a `u` regex matches only unpaired surrogates.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+const anyText = (v: unknown, bad: (s: string) => boolean): boolean =>
+  typeof v === 'string' ? bad(v) : Array.isArray(v) && v.some((x) => typeof x === 'string' && bad(x));
+const hasNul = (v: unknown): boolean => anyText(v, (s) => s.includes('\u0000'));
+const badText = (v: unknown): boolean => anyText(v, (s) => LONE_SURROGATE.test(s));
 
 /** A name or scope as it may be stored in the quarantine record itself. */
-const storable = (s: string): string => s.replaceAll('\u0000', '\\0').slice(0, 256);
+const storable = (s: string): string =>
+  s.replaceAll('\u0000', '\\0').replace(/\p{Cs}/gu, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 
 // The envelope of each attribute is checked by hand: this runs for every attribute of every device on
 // every sync (tens of thousands per page), and zod's generic machinery cost ~0.2 ms per device here.
@@ -197,6 +203,10 @@ export function parseInventory(attributes: unknown): ParsedInventory {
     const drop = (reason: string) => out.dropped.push({ scope: storable(scope), name: storable(name), reason });
     if (hasNul(name) || hasNul(scope) || hasNul(value)) {
       drop('contains a NUL character');
+      continue;
+    }
+    if (badText(name) || badText(scope) || badText(value)) {
+      drop('not well-formed Unicode (a lone surrogate)');
       continue;
     }
     // What it would cost to keep (a value that is invalid anyway costs nothing: it is dropped below).
