@@ -117,7 +117,7 @@ async function setup(backend: (typeof backends)[number]) {
   return { sim, fleet, mender, t, app, call, clock };
 }
 
-describe.each(backends)('rollout API on %s (Mender: sqlite → 3.7, postgres → 4.1)', (backend) => {
+describe.each(backends)('rollout API on %s', (backend) => {
   it('releases: accepted in dependency order, rejected with the reason, immutable, ops only', async () => {
     const { call } = await setup(backend);
     const ok = await call('POST', '/api/v1/releases', {

@@ -170,7 +170,7 @@ async function setup(
   return { sim, fleet, t, mender, clock, sync, controller, app, call, cli };
 }
 
-describe.each(backends)('VPN migration API and CLI (%s; Mender: sqlite → 3.7, postgres → 4.1)', (backend) => {
+describe.each(backends)('VPN migration API and CLI (%s)', (backend) => {
   it('create, status, report, hold / release / rollback with roles and reasons; the CLI', async () => {
     const { fleet, t, call, cli } = await setup(backend, 6);
 
