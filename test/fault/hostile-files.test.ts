@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GATE_HISTORY_FILE, GATE_JOURNAL_FILE } from '../../../core/gate-journal.js';
-import { metaDoc } from '../../helpers/builders.js';
-import { runScript, tempDir, writeTree } from './helpers.js';
+import { GATE_HISTORY_FILE, GATE_JOURNAL_FILE } from '../../core/gate-journal.js';
+import { metaDoc } from '../helpers/builders.js';
+import { runScript, tempDir, writeTree } from '../integration/state-scripts/helpers.js';
 
 const DL = 'Download_Enter_50_vancore-gate';
 const HEADER = 'data/modules/v3/payloads/0000/tree/header';
