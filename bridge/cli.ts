@@ -5,6 +5,8 @@ import { loadConfigFile, parseConfig } from '../core/config/load.js';
 import { VanError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import type { CommandSpec, OptionValues, RunContext } from '../cli/command.js';
+import { redactUrl } from '../core/redact.js';
+import { neutraliseTerminalOutput, terminalJson } from '../core/safe-text.js';
 import { renderTable } from './table.js';
 
 export function optString(values: OptionValues, name: string): string | undefined {
@@ -43,7 +45,7 @@ export const bridgeCommand: CommandSpec = {
     const { startBridge } = await import('./server.js');
     const bridge = await startBridge(config, { logger, env: ctx.io.env, startSync: ctx.values['no-sync'] !== true });
     ctx.io.stdout.write(
-      `bridge listening on ${bridge.url} (database ${bridge.store.where}, mender ${config.mender.url}; API docs ${bridge.url}/docs)\n`,
+      `bridge listening on ${bridge.url} (database ${redactUrl(bridge.store.where)}, mender ${redactUrl(config.mender.url)}; API docs ${bridge.url}/docs)\n`,
     );
     await new Promise<void>((resolve) => {
       if (ctx.signal.aborted) resolve();
@@ -164,7 +166,7 @@ export const reportCommand: CommandSpec = {
       options: { ...common },
       async run(ctx) {
         const { body } = await getJson<FleetRow>(await target(ctx), '/api/v1/reports/fleet');
-        if (ctx.values.json === true) return void ctx.io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        if (ctx.values.json === true) return void ctx.io.stdout.write(`${terminalJson(body)}\n`);
         const out = [
           `Vans: ${body.vans_total}   stages: ${
             Object.entries(body.by_stage)
@@ -210,7 +212,7 @@ export const reportCommand: CommandSpec = {
               .join(', ') || '-'
           }`,
         ];
-        ctx.io.stdout.write(`${out.join('\n')}\n`);
+        ctx.io.stdout.write(neutraliseTerminalOutput(`${out.join('\n')}\n`));
       },
     },
     {
@@ -243,7 +245,7 @@ export const reportCommand: CommandSpec = {
         if (!q.has('per_page')) q.set('per_page', '50');
         if (ctx.values.attention === true) q.set('needs_attention', 'true');
         const { body, total } = await getJson<VanRow[]>(await target(ctx), `/api/v1/vans?${q.toString()}`);
-        if (ctx.values.json === true) return void ctx.io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        if (ctx.values.json === true) return void ctx.io.stdout.write(`${terminalJson(body)}\n`);
         const rows = body.map((v) => [
           v.van_id,
           v.stage,
@@ -269,9 +271,15 @@ export const reportCommand: CommandSpec = {
       async run(ctx) {
         const t = await target(ctx);
         if (ctx.values.csv === true)
-          return void ctx.io.stdout.write((await getJson<string>(t, '/api/v1/reports/attention?format=csv')).body);
+          // The bridge defuses its CSV; an older bridge may not, so control characters are neutralised here too.
+          return void ctx.io.stdout.write(
+            neutraliseTerminalOutput((await getJson<string>(t, '/api/v1/reports/attention?format=csv')).body).replace(
+              /\\x0d\n/g,
+              '\r\n',
+            ),
+          );
         const { body } = await getJson<AttentionRow[]>(t, '/api/v1/reports/attention');
-        if (ctx.values.json === true) return void ctx.io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        if (ctx.values.json === true) return void ctx.io.stdout.write(`${terminalJson(body)}\n`);
         ctx.io.stdout.write(
           `${renderTable(
             ['van', 'reason', 'detail'],
@@ -367,7 +375,7 @@ export function renderRollout(r: RolloutView): string {
       r.events.slice(-8).map((e) => [e.at, e.actor, e.action, e.reason ?? '']),
     ),
   ];
-  return `${lines.join('\n')}\n`;
+  return neutraliseTerminalOutput(`${lines.join('\n')}\n`);
 }
 
 const rolloutIdArg = [{ name: 'id', description: 'rollout id' }];
@@ -395,7 +403,7 @@ function rolloutAction(action: 'pause' | 'resume' | 'advance' | 'abort', summary
         `/api/v1/rollouts/${encodeURIComponent(ctx.positionals[0]!)}/${action}`,
         { reason },
       );
-      ctx.io.stdout.write(ctx.values.json === true ? `${JSON.stringify(r, null, 2)}\n` : renderRollout(r));
+      ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(r)}\n` : renderRollout(r));
     },
   };
 }
@@ -419,7 +427,7 @@ export const rolloutCommand: CommandSpec = {
           release: ctx.positionals[0],
           ...(reason ? { reason } : {}),
         });
-        ctx.io.stdout.write(ctx.values.json === true ? `${JSON.stringify(r, null, 2)}\n` : renderRollout(r));
+        ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(r)}\n` : renderRollout(r));
       },
     },
     {
@@ -438,7 +446,7 @@ export const rolloutCommand: CommandSpec = {
         if (!(interval > 0)) throw new VanError('USAGE', '--interval must be a positive number of seconds');
         for (;;) {
           const { body } = await getJson<RolloutView>(t, path);
-          if (ctx.values.json === true) ctx.io.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+          if (ctx.values.json === true) ctx.io.stdout.write(`${terminalJson(body)}\n`);
           else
             ctx.io.stdout.write(
               `${ctx.values.watch === true && ctx.io.isTTY ? '\x1b[2J\x1b[H' : ''}${renderRollout(body)}`,

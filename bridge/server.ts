@@ -2,6 +2,7 @@
 // sync runner → HTTP app.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { BridgeConfig } from '../core/config/bridge-config.js';
 import { type Clock, scaledClock, systemClock } from '../core/clock.js';
 import { VanError } from '../core/errors.js';
@@ -110,6 +111,7 @@ export async function startBridge(
     {
       intervalMs: config.sync.interval_seconds * 1000,
       fullEveryMs: config.sync.full_resync_interval_seconds * 1000,
+      deadlineMs: config.sync.deadline_seconds * 1000,
       reconcileEvery: config.sync.reconcile_every_syncs,
       logger: deps.logger,
     },
@@ -156,6 +158,9 @@ export async function startBridge(
     store,
     sync,
     menderReady: async () => void (await mender.listDeployments({ perPage: 1 })),
+    ...(config.database.url.startsWith('sqlite:') && !config.database.url.endsWith(':memory:')
+      ? { storagePath: resolve(config.database.url.slice('sqlite:'.length)) }
+      : {}),
     config,
     clock,
     logger: deps.logger,

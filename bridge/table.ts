@@ -1,7 +1,13 @@
 // Plain-text tables for terminal reports: columns sized to content, long cells cut with an ellipsis.
+// Cells carry device text: control characters are shown as escapes, never sent to the terminal (#16).
+import { neutraliseControls } from '../core/safe-text.js';
+
 export function renderTable(header: string[], rows: string[][], maxWidth = 48): string {
-  if (rows.length === 0) return `${header.join('  ')}\n(none)`;
-  const cut = (s: string) => (s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s);
+  if (rows.length === 0) return `${header.map(neutraliseControls).join('  ')}\n(none)`;
+  const cut = (raw: string) => {
+    const s = neutraliseControls(raw);
+    return s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s;
+  };
   const cells = [header, ...rows].map((r) => r.map(cut));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>

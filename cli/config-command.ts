@@ -4,6 +4,7 @@ import { BridgeConfig } from '../core/config/bridge-config.js';
 import { DeviceConfig } from '../core/config/device-config.js';
 import { loadConfigFile } from '../core/config/load.js';
 import { VanError } from '../core/errors.js';
+import { redactConfig } from '../core/redact.js';
 import { type CommandSpec, opt } from './command.js';
 
 export const configCommand: CommandSpec = {
@@ -15,7 +16,8 @@ export const configCommand: CommandSpec = {
       summary: 'Validate a config file and print the effective configuration',
       description:
         'Validate a device (ota.yaml) or bridge (bridge.yaml) config with the same schema the runtime uses.\n' +
-        'Prints the effective configuration, every default filled in, with --print.',
+        'Prints the effective configuration, every default filled in, with --print (passwords, tokens and\n' +
+        'credentials inside URLs shown as [redacted]).',
       positionals: [{ name: 'file', description: 'the YAML (or JSON) file to check' }],
       options: {
         kind: {
@@ -39,7 +41,8 @@ export const configCommand: CommandSpec = {
           kind === 'device'
             ? await loadConfigFile(DeviceConfig, file, { missingMeansDefaults: false })
             : await loadConfigFile(BridgeConfig, file, { missingMeansDefaults: false });
-        if (opt.bool(values, 'print')) io.stdout.write(stringify(config));
+        // Secrets never reach a terminal or a support ticket: printed configs are redacted (#16).
+        if (opt.bool(values, 'print')) io.stdout.write(stringify(redactConfig(config)));
         else io.stdout.write(`ok: ${file} is a valid ${kind} config\n`);
       },
     },

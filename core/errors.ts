@@ -1,6 +1,7 @@
 // Errors with stable codes, and the exit codes every executable uses.
 // Only a top level (CLI main, a state script's main, the HTTP error handler) turns these into
 // an exit code or a status; everything below throws VanError.
+import { redactText } from './redact.js';
 
 /** Exit codes of Mender state scripts (RECIPE §5.2): 0 proceed, 1 fail / "not now", 21 retry later. */
 export const StateScriptExit = { proceed: 0, fail: 1, retryLater: 21 } as const;
@@ -64,8 +65,8 @@ export function isVanError(e: unknown): e is VanError {
   return e instanceof VanError;
 }
 
-/** One line for a human: the message of a VanError, or a generic line for anything unexpected. */
+/** One line for a human: the message of a VanError, or a generic line for anything unexpected (secrets redacted). */
 export function oneLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  return text.replace(/\s*\n\s*/g, '; ').trim();
+  return redactText(text.replace(/\s*\n\s*/g, '; ').trim());
 }

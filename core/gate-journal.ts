@@ -1,11 +1,11 @@
 // The gate decision journal in <state_dir>: written by the gates (state-scripts), read by sensord
 // and by the inventory script, which publishes it as `vancore.gate.*`. File names and the reader live
 // here because two product folders share them (ARCHITECTURE.md: they share only through core/).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { GatePhase } from './schemas/common.js';
 import { GateDecision } from './schemas/gate.js';
+import { readStateFile } from './state-files.js';
 
 /** Latest decision overall and per phase (atomically replaced). */
 export const GATE_JOURNAL_FILE = 'gate.json';
@@ -53,13 +53,11 @@ export type GateJournal = z.infer<typeof GateJournal>;
  * local file, read by short-lived hooks.
  */
 export function readGateJournal(stateDir: string): { journal: GateJournal | null; problem?: string } {
-  let text: string;
-  try {
-    text = readFileSync(join(stateDir, GATE_JOURNAL_FILE), 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { journal: null } : { journal: null, problem: `unreadable: ${code ?? String(e)}` };
-  }
+  // Never through a link, never a FIFO or device, bounded (core/state-files.ts, issue #16 item 8).
+  const read = readStateFile(join(stateDir, GATE_JOURNAL_FILE));
+  if (read.status === 'missing') return { journal: null };
+  if (read.status === 'invalid') return { journal: null, problem: `unreadable: ${read.problem}` };
+  const text = read.text;
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -4,7 +4,8 @@
 // Written by the agent-hooks modules, read by the inventory script and the gates (`requires` checks).
 // Both files are replaced atomically; readers never throw on content: a broken entry is skipped.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { checkStateDir, readStateFile } from './state-files.js';
 import { dirname, join } from 'node:path';
 import * as z from 'zod/mini';
 import { ComponentName, IsoDateTime, SemVer } from './schemas/common.js';
@@ -34,13 +35,11 @@ export interface ReadResult<T> {
 }
 
 async function readJson(path: string): Promise<{ raw?: unknown; problem?: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? {} : { problem: `${path}: unreadable (${code ?? String(e)})` };
-  }
+  // No link followed, no FIFO or device, bounded (core/state-files.ts, issue #16 item 8).
+  const read = await Promise.resolve(readStateFile(path));
+  if (read.status === 'missing') return {};
+  if (read.status === 'invalid') return { problem: `${path}: unreadable (${read.problem})` };
+  const text = read.text;
   try {
     return { raw: JSON.parse(text) as unknown };
   } catch {
@@ -87,6 +86,9 @@ export async function readLastUpdate(stateDir: string): Promise<ReadResult<LastU
  * directory. A power cut leaves either the old or the new content, never a torn file.
  */
 export async function replaceFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  // procfs / sysfs refused before mkdir: a recursive mkdir there spins forever (issue #16 item 8).
+  const problem = checkStateDir(dirname(path));
+  if (problem) throw new Error(problem);
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {

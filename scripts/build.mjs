@@ -71,11 +71,19 @@ const vm = require("node:vm"), fs = require("node:fs"), env = process.env;
 const dir = (env.VANCORE_OTA_STATE_DIR || (env.VANCORE_OTA_ROOT || "").replace(/\\/+$/, "") + "/var/lib/vancore-ota") + "/cache";
 const base = ${JSON.stringify(`${name}-${buildId}.jsc`)}, file = dir + "/" + base;
 let data;
-try { data = fs.readFileSync(file); } catch {}
+// The cache is never read through a link, from a FIFO or device, nor when huge (issue #16 item 8).
+try {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  try { const st = fs.fstatSync(fd); if (st.isFile() && st.size < 67108864) data = fs.readFileSync(fd); } finally { fs.closeSync(fd); }
+} catch {}
 const script = new vm.Script(${JSON.stringify(wrapped)}, { filename: __filename, cachedData: data });
 if (data === undefined || script.cachedDataRejected) {
   process.once("exit", () => {
     try {
+      // Not on procfs / sysfs: a recursive mkdir there spins forever (issue #16 item 8).
+      let fsType = 0;
+      try { fsType = fs.statfsSync(dir.slice(0, dir.lastIndexOf("/")) || "/").type; } catch {}
+      if (fsType === 0x9fa0 || fsType === 0x62656572) return;
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       for (const f of fs.readdirSync(dir)) if (f.startsWith(${JSON.stringify(`${name}-`)}) && f !== base) fs.rmSync(dir + "/" + f, { force: true });
       const tmp = file + "." + process.pid;

@@ -2,7 +2,8 @@
 // the latest decision per phase, with `since` carried over while a phase stays in the same state
 // for the same artifact; gate-history.jsonl keeps every decision, rotated at GATE_HISTORY_MAX_LINES.
 // Only the gates write it, one at a time (Mender runs state scripts sequentially).
-import { appendFileSync, mkdirSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
+import { appendStateFile, ensureStateDir } from '../core/state-files.js';
 import { join } from 'node:path';
 import {
   GATE_HISTORY_FILE,
@@ -61,7 +62,7 @@ export function repeats(prev: GateDecision | undefined, next: Omit<GateDecision,
  * commit decisions instead of days of "still moving".
  */
 export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>): GateDecision {
-  mkdirSync(stateDir, { recursive: true });
+  ensureStateDir(stateDir);
   const { journal: before } = readGateJournal(stateDir);
   const decision: GateDecision = { ...d, since: sinceFor(before?.phases[d.phase], d) };
   let lines = before?.history_lines ?? 0;
@@ -75,7 +76,7 @@ export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>)
     lines = 0;
   }
   if (!quiet) {
-    appendFileSync(join(stateDir, GATE_HISTORY_FILE), `${JSON.stringify(decision)}\n`);
+    appendStateFile(join(stateDir, GATE_HISTORY_FILE), `${JSON.stringify(decision)}\n`);
     lines += 1;
   }
   const journal: GateJournal = {

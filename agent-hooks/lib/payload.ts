@@ -1,6 +1,6 @@
 // Reading what the client put in the module tree: the payload index and the payload files (flat, in
 // <tree>/files). Shared by the compose and config modules; all checks here are pure or read-only.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
 import type { PayloadType } from '../../core/schemas/common.js';
@@ -25,8 +25,9 @@ export async function listPayloadFiles(filesDir: string): Promise<PayloadFile[]>
   }
   const out: PayloadFile[] = [];
   for (const name of names.sort()) {
-    const st = await stat(join(filesDir, name));
-    if (st.isFile()) out.push({ name, size: st.size });
+    // lstat: a link or directory the index cannot have listed is still seen (and refused) as unlisted.
+    const st = await lstat(join(filesDir, name));
+    out.push({ name, size: st.isFile() ? st.size : -1 });
   }
   return out;
 }
@@ -78,7 +79,23 @@ export function checkMetaAgrees(meta: unknown, component: string, version: strin
   }
 }
 
-/** Pure: every indexed file is in the payload with the indexed size; names are not repeated. */
+/**
+ * Pure: the payload holds nothing the signed index does not list (issue #16 item 10). Before
+ * mender-update 5.0.4 a payload file missing from the signed manifest was not refused (MEN-9109), so a
+ * file the index does not name means a tampered artifact, on any client.
+ */
+export function checkNoUnlistedFiles(listed: readonly string[], present: readonly { name: string }[]): void {
+  const known = new Set([...listed, PAYLOAD_INDEX_FILE]);
+  const extra = present.find((f) => !known.has(f.name));
+  if (extra) {
+    throw new VanError(
+      'INPUT_INVALID',
+      `payload file '${extra.name}' is not in the signed ${PAYLOAD_INDEX_FILE}: refusing a tampered artifact`,
+    );
+  }
+}
+
+/** Pure: every indexed file is in the payload with the indexed size; names are not repeated; nothing else is. */
 export function checkPayloadFiles(
   entries: readonly { name: string; size: number }[],
   present: readonly PayloadFile[],
@@ -90,8 +107,13 @@ export function checkPayloadFiles(
     seen.add(e.name);
     const size = sizes.get(e.name);
     if (size === undefined) throw new VanError('INPUT_INVALID', `payload file '${e.name}' is missing`);
+    if (size < 0) throw new VanError('INPUT_INVALID', `payload file '${e.name}' is not a regular file`);
     if (size !== e.size) {
       throw new VanError('INPUT_INVALID', `payload file '${e.name}' has ${size} bytes, the index says ${e.size}`);
     }
   }
+  checkNoUnlistedFiles(
+    entries.map((e) => e.name),
+    present,
+  );
 }

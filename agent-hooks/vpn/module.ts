@@ -16,7 +16,14 @@ import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
 import { readJournalFile, writeJournalFile } from '../lib/journal.js';
-import { checkComponent, checkMetaAgrees, checkPayloadFiles, listPayloadFiles, readIndexJson } from '../lib/payload.js';
+import {
+  checkComponent,
+  checkMetaAgrees,
+  checkNoUnlistedFiles,
+  checkPayloadFiles,
+  listPayloadFiles,
+  readIndexJson,
+} from '../lib/payload.js';
 import { describeResult, type CommandRunner } from '../lib/runner.js';
 import type { ModuleHandlers, ModuleTree } from '../module/protocol.js';
 import { decideDeadman, disarmDeadman, readDeadman, writeDeadman, type DeadmanVerdict } from './deadman.js';
@@ -79,6 +86,7 @@ export async function readVpnPayload(tree: ModuleTree): Promise<VpnPayload> {
     throw new VanError('INPUT_INVALID', `step ${index.step} must not carry a pre-auth key`);
   }
   const present = await listPayloadFiles(tree.filesDir);
+  checkNoUnlistedFiles(index.authkey === null ? [] : [index.authkey], present);
   if (index.authkey !== null) {
     const f = present.find((p) => p.name === index.authkey);
     // The key may already be gone when a cut install resumes (forget-key ran): checked again at join.

@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyPluginAsync,
   type FastifyPluginCallback,
+  type FastifyReply,
   LogController,
 } from 'fastify';
 import {
@@ -31,7 +32,16 @@ import {
 } from '../store/reports.js';
 import type { SyncKind, SyncReport } from '../sync/sync.js';
 import type { SyncMetrics } from '../sync/runner.js';
-import { type Caller, SessionAuth, TokenAuth, authenticate, sessionRoutes } from './auth.js';
+import {
+  AddressLimiter,
+  type Caller,
+  SESSION_COOKIE,
+  SessionAuth,
+  TokenAuth,
+  authenticate,
+  readCookie,
+  sessionRoutes,
+} from './auth.js';
 import { consolePlugin } from '../console/plugin.js';
 import * as S from './schemas.js';
 import { type RolloutApiDeps, rolloutRoutes } from './rollouts.js';
@@ -44,6 +54,13 @@ import { PayloadTypes } from '../../core/schemas/common.js';
 import { UpdatePlan } from '../../core/schemas/update-plan.js';
 import { parseWith } from '../../core/validation.js';
 import type { RoleInfo } from '../lib/leader.js';
+import { toCsv } from '../../core/safe-text.js';
+import { redactText } from '../../core/redact.js';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** How long /readyz reuses its Mender check. */
+const MENDER_CHECK_TTL_MS = 30_000;
 
 export interface SyncControl {
   readonly running: boolean;
@@ -54,8 +71,10 @@ export interface SyncControl {
 export interface BridgeAppDeps {
   store: FleetStore;
   sync: SyncControl;
-  /** Cheap call proving Mender answers (readiness). */
+  /** Cheap call proving Mender answers (readiness; cached by /readyz). */
   menderReady: () => Promise<void>;
+  /** The SQLite file (or any file on the records' disk): /readyz checks the free space there. */
+  storagePath?: string;
   config: Readonly<BridgeConfig>;
   clock: Clock;
   logger?: Logger;
@@ -100,12 +119,56 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
     // Per-request access logs would drown the sync's own lines; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => crypto.randomUUID(),
+    // A URL Fastify cannot decode (`%E0%A4%A`) answers in our error shape, not Fastify's (#16 item 9).
+    frameworkErrors: (err, req, reply) => {
+      void (reply as FastifyReply)
+        .code(400)
+        .send({ error: `malformed URL: ${err.message}`, code: 'INPUT_INVALID', request_id: req.id });
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // The API speaks JSON only: a text/plain body is 415 with a clear line, not a confusing
   // "expected object, received string" from the schema.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body (`curl -X POST -H 'content-type: application/json'`) means "no body", as a
+  // missing one does; anything else goes to Fastify's own parser (prototype-poisoning checks kept).
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body.toString().trim() === '') return done(null, undefined);
+    void defaultJson(req, body.toString(), done);
+  });
+  // Callers without a valid token are limited per address before any route work (#16 item 5).
+  const limits = deps.config.http.rate_limit_per_minute;
+  const unauthenticated = limits > 0 ? new AddressLimiter(limits) : undefined;
+  const tokens = new TokenAuth(deps.config.auth.tokens);
+  const sessions = consoleSessions(deps);
+  // A NUL in a URL names nothing: 404 for a path, 400 for a query, before any database sees it
+  // (PostgreSQL refuses NUL in text; SQLite just finds nothing) — issue #16 item 1.
+  app.addHook('onRequest', (req, _reply, done) => {
+    const q = req.url.indexOf('?');
+    const path = q < 0 ? req.url : req.url.slice(0, q);
+    if (path.includes('%00') || path.includes('\u0000'))
+      return done(
+        new VanError(
+          'NOT_FOUND',
+          `no route ${req.method} ${path.replaceAll('%00', '\\0').replaceAll('\u0000', '\\0')}`,
+        ),
+      );
+    if (q >= 0 && req.url.slice(q).includes('%00'))
+      return done(new VanError('INPUT_INVALID', 'a query parameter contains a NUL character'));
+    done();
+  });
+  app.addHook('onRequest', (req, reply, done) => {
+    // A valid bearer token or a signed-in console session is not "unauthenticated".
+    if (!unauthenticated || (tokens.enabled && tokens.identify(req.headers.authorization))) return done();
+    if (tokens.enabled && sessions.verify(readCookie(req.headers.cookie, SESSION_COOKIE))) return done();
+    const wait = unauthenticated.hit(req.ip, deps.clock.now().getTime());
+    if (wait === undefined) return done();
+    void reply.header('retry-after', String(wait));
+    done(Object.assign(new Error(`rate limit exceeded, retry in ${wait} s`), { statusCode: 429 }));
+  });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const request_id = req.id;
@@ -164,12 +227,55 @@ export async function buildBridgeApp(deps: BridgeAppDeps): Promise<BridgeApp> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(probes(deps));
-  await app.register(api(deps), { prefix: '/api/v1' });
+  await app.register(api(deps, sessions), { prefix: '/api/v1' });
   await app.register(consolePlugin(deps.console ?? {}));
   return app as unknown as BridgeApp;
 }
 
+/** A check's answer for /readyz (unauthenticated): 'ok', or the reason with any secret redacted. */
+async function check(f: () => Promise<unknown>): Promise<string> {
+  try {
+    await f();
+    return 'ok';
+  } catch (e) {
+    return redactText(e instanceof Error ? e.message : 'failed');
+  }
+}
+
+/** Syncs failing in a row before the bridge says it is not ready (one failure is weather, three are news). */
+const FAILED_SYNCS_NOT_READY = 3;
+
+/** A stuck or failing sync, for /readyz (issue #16 item 2): 'ok' or the reason. */
+function syncCheck(m: SyncMetrics, nowMs: number): string {
+  if (m.runningSinceMs !== undefined && m.deadlineMs !== undefined && nowMs - m.runningSinceMs > m.deadlineMs)
+    return `stuck: running for ${Math.round((nowMs - m.runningSinceMs) / 1000)} s, past its deadline of ${Math.round(m.deadlineMs / 1000)} s`;
+  if ((m.consecutiveErrors ?? 0) >= FAILED_SYNCS_NOT_READY)
+    return `${m.consecutiveErrors} syncs failed in a row: ${redactText(m.lastError ?? 'unknown error')}`;
+  return 'ok';
+}
+
+/** Below this much free space where the records live, the bridge is not ready (#16 item 9). */
+async function freeSpaceCheck(path: string, minFreeMb: number): Promise<string> {
+  const s = await statfs(path);
+  const freeMb = (Number(s.bavail) * Number(s.bsize)) / 1024 / 1024;
+  return freeMb < minFreeMb ? `${freeMb.toFixed(0)} MB free at ${path}, below database.min_free_mb ${minFreeMb}` : 'ok';
+}
+
 function probes(deps: BridgeAppDeps): FastifyPluginCallback {
+  // Readiness is probed by every load balancer and anyone on the network: Mender is asked at most
+  // once per MENDER_CHECK_TTL_MS, concurrent probes share the one call (#16 item 5).
+  let cached: { at: number; answer: Promise<string> } | undefined;
+  const menderCheck = (): Promise<string> => {
+    const now = deps.clock.now().getTime();
+    if (!cached || now - cached.at >= MENDER_CHECK_TTL_MS) cached = { at: now, answer: check(deps.menderReady) };
+    return cached.answer;
+  };
+  const diskCheck = async (): Promise<string> =>
+    deps.storagePath === undefined
+      ? 'ok'
+      : freeSpaceCheck(dirname(deps.storagePath), deps.config.database.min_free_mb).catch((e: Error) =>
+          redactText(e.message),
+        );
   return (app, _opts, done) => {
     const typed = app.withTypeProvider<ZodTypeProvider>();
     typed.get('/healthz', { schema: { hide: true, response: { 200: z.object({ status: z.literal('ok') }) } } }, () => ({
@@ -188,27 +294,31 @@ function probes(deps: BridgeAppDeps): FastifyPluginCallback {
               mender: z.string(),
               role: z.string().optional(),
               replica: z.string().optional(),
+              disk: z.string().optional(),
+              sync: z.string().optional(),
             }),
           },
         },
       },
       async (_req, reply) => {
-        const check = async (f: () => Promise<unknown>) => {
-          try {
-            await f();
-            return 'ok';
-          } catch (e) {
-            return e instanceof Error ? e.message : 'failed';
-          }
-        };
-        const [database, mender] = await Promise.all([
+        const [database, mender, disk] = await Promise.all([
           check(() => deps.store.getSyncState('inventory_cursor')),
-          check(deps.menderReady),
+          menderCheck(),
+          diskCheck(),
         ]);
         const r = deps.role?.();
         const role = r ? { role: r.role, replica: r.replica } : {};
-        if (database === 'ok' && mender === 'ok') return { status: 'ready' as const, ...role };
-        return reply.status(503).send({ status: 'not ready' as const, database, mender, ...role });
+        const sync = syncCheck(deps.sync.metrics, Date.now());
+        if (database === 'ok' && mender === 'ok' && disk === 'ok' && sync === 'ok')
+          return { status: 'ready' as const, ...role };
+        return reply.status(503).send({
+          status: 'not ready' as const,
+          database,
+          mender,
+          ...(disk === 'ok' ? {} : { disk }),
+          ...(sync === 'ok' ? {} : { sync }),
+          ...role,
+        });
       },
     );
     app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -245,6 +355,15 @@ async function metricsText(deps: BridgeAppDeps): Promise<string> {
     '# HELP vancore_sync_last_duration_seconds Duration of the last completed sync.',
     '# TYPE vancore_sync_last_duration_seconds gauge',
     `vancore_sync_last_duration_seconds ${((m.lastDurationMs ?? 0) / 1000).toFixed(3)}`,
+    '# HELP vancore_sync_consecutive_errors Failed syncs since the last good one.',
+    '# TYPE vancore_sync_consecutive_errors gauge',
+    `vancore_sync_consecutive_errors ${m.consecutiveErrors ?? 0}`,
+    '# HELP vancore_sync_running_seconds How long the running sync has been running (0 = none runs).',
+    '# TYPE vancore_sync_running_seconds gauge',
+    `vancore_sync_running_seconds ${m.runningSinceMs === undefined ? 0 : ((Date.now() - m.runningSinceMs) / 1000).toFixed(1)}`,
+    '# HELP vancore_sync_stuck 1 when the running sync is past its deadline.',
+    '# TYPE vancore_sync_stuck gauge',
+    `vancore_sync_stuck ${m.runningSinceMs !== undefined && m.deadlineMs !== undefined && Date.now() - m.runningSinceMs > m.deadlineMs ? 1 : 0}`,
     '# HELP vancore_vans Vans by gate state.',
     '# TYPE vancore_vans gauge',
     ...gates.map((g) => `vancore_vans{gate_state="${g.gate_state ?? 'unknown'}"} ${Number(g.n)}`),
@@ -273,14 +392,17 @@ function roleMetrics(r: RoleInfo | undefined): string[] {
   ];
 }
 
-function api(deps: BridgeAppDeps): FastifyPluginAsync {
-  const auth = new TokenAuth(deps.config.auth.tokens);
-  const ttlMs = deps.config.console.session_hours * 3_600_000;
-  const sessions = new SessionAuth(deps.config.auth.tokens, {
-    ttlMs,
+function consoleSessions(deps: BridgeAppDeps): SessionAuth {
+  return new SessionAuth(deps.config.auth.tokens, {
+    ttlMs: deps.config.console.session_hours * 3_600_000,
     now: () => Date.now(),
     secret: deps.config.console.session_secret,
   });
+}
+
+function api(deps: BridgeAppDeps, sessions: SessionAuth): FastifyPluginAsync {
+  const auth = new TokenAuth(deps.config.auth.tokens);
+  const ttlMs = deps.config.console.session_hours * 3_600_000;
   const t = deps.config.reports;
   const thresholds = {
     failed_times: t.failed_times,
@@ -504,7 +626,8 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
         schema: {
           summary: 'Start a sync now, or join the running one',
           tags: ['ops'],
-          body: S.SyncRequest.optional(),
+          // No body at all reaches the schema as null (Fastify): same as {} (#16 item 9).
+          body: S.SyncRequest.nullish(),
           response: { 202: S.SyncAccepted, ...errors },
         },
       },
@@ -518,14 +641,8 @@ function api(deps: BridgeAppDeps): FastifyPluginAsync {
   };
 }
 
-/** RFC 4180 CSV; cells that a spreadsheet would run as formulas are prefixed with a quote. */
-export function toCsv(header: string[], rows: string[][]): string {
-  const cell = (v: string) => {
-    const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-    return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-  };
-  return [header, ...rows].map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
-}
+/** RFC 4180 CSV for support's spreadsheet: formulas defused, control characters neutralised (#16). */
+export { toCsv };
 
 /** An artifacts row as the planner needs it, or undefined when it is not a usable VanCore artifact. */
 function knownArtifact(r: ArtifactsTable): KnownArtifact | undefined {

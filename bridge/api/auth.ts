@@ -286,3 +286,36 @@ declare module 'fastify' {
     session?: Session;
   }
 }
+
+/**
+ * Requests per client address per minute for callers without a valid token (issue #16 item 5): checked
+ * before any route work, so wrong or missing tokens and the unauthenticated probes cannot be used to
+ * hammer the bridge (or, through /readyz, Mender). Fixed one-minute windows; memory is bounded by
+ * forgetting expired windows once the table holds `maxAddresses`.
+ */
+export class AddressLimiter {
+  readonly #windows = new Map<string, { start: number; count: number }>();
+
+  constructor(
+    readonly perMinute: number,
+    readonly maxAddresses = 10_000,
+  ) {}
+
+  /** Count one request; the seconds to wait when the address is over its limit, else undefined. */
+  hit(address: string, nowMs: number): number | undefined {
+    let w = this.#windows.get(address);
+    if (!w || nowMs - w.start >= 60_000) {
+      if (!w && this.#windows.size >= this.maxAddresses) this.#forgetExpired(nowMs);
+      w = { start: nowMs, count: 0 };
+      this.#windows.set(address, w);
+    }
+    w.count++;
+    return w.count > this.perMinute ? Math.max(1, Math.ceil((w.start + 60_000 - nowMs) / 1000)) : undefined;
+  }
+
+  #forgetExpired(nowMs: number): void {
+    for (const [k, w] of this.#windows) if (nowMs - w.start >= 60_000) this.#windows.delete(k);
+    // Still full (a flood from many addresses): start over rather than grow without bound.
+    if (this.#windows.size >= this.maxAddresses) this.#windows.clear();
+  }
+}

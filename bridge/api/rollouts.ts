@@ -52,7 +52,14 @@ const VanPatch = z
 
 const BulkVanPatch = z
   .strictObject({
-    group: z.string().min(1).max(128).optional(),
+    // Mender's rule for group names [code: mendersoftware/inventory model/device.go, GroupName.Validate]:
+    // 1–1024 characters of A–Z a–z 0–9 _ -. Anything else ("..", "/") would reach another Mender path.
+    group: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(/^[A-Za-z0-9_-]+$/, 'a Mender group name has only letters, digits, _ and -')
+      .optional(),
     tag: z.strictObject({ name: z.string().min(1).max(128), value: z.string().max(512) }).optional(),
     stage: z.enum(Stages).optional(),
     hold: z.boolean().optional(),

@@ -85,13 +85,27 @@ export class FleetStore {
         ...new Set(snaps.map((s) => s.inventory.vancore.van_id).filter((v): v is string => v !== undefined)),
       ];
       const owners = new Map<string, string>();
+      // A device Mender decommissioned or rejected gives its van id up to a replacement hub that
+      // claims it (issue #16 item 4): its record keeps its history under its device id instead.
+      const batchIds = new Set(ids);
+      const released: string[] = [];
       for (const part of chunks(claimed))
         for (const row of await trx
           .selectFrom('vans')
-          .select(['van_id', 'device_id'])
+          .select(['van_id', 'device_id', 'decommissioned', 'auth_status'])
           .where('van_id', 'in', part)
-          .execute())
-          owners.set(row.van_id, row.device_id);
+          .execute()) {
+          const gone =
+            row.decommissioned === 1 || row.auth_status === 'rejected' || row.auth_status === 'decommissioned';
+          if (gone && !batchIds.has(row.device_id)) released.push(row.device_id);
+          else owners.set(row.van_id, row.device_id);
+        }
+      for (const part of chunks(released))
+        await trx
+          .updateTable('vans')
+          .set((eb) => ({ van_id: eb.ref('device_id'), updated_at: now }))
+          .where('device_id', 'in', part)
+          .execute();
       const vanIds = assignVanIds(
         snaps.map((s) => ({
           deviceId: s.deviceId,

@@ -53,6 +53,7 @@ export const AttentionCodes = [
   'excluded_from_rollouts',
   'vpn_reverted',
   'vpn_manual_rollback',
+  'clock_ahead',
 ] as const;
 export type AttentionCode = (typeof AttentionCodes)[number];
 
@@ -352,6 +353,10 @@ export async function attentionReport(
       const d = ((now.getTime() - Date.parse(v.gate_since)) / days(1)).toFixed(1);
       add(v.device_id, 'deferred_long', `deferred ${d} days: ${v.gate_reason ?? 'no reason reported'}`);
     }
+    // A gate dated in the future (a hub's clock ahead, or a forged value) would never count as
+    // "deferred long": it is flagged instead (#16 item 9). Ten minutes of skew are tolerated.
+    if (v.gate_since && Date.parse(v.gate_since) - now.getTime() > 10 * 60_000)
+      add(v.device_id, 'clock_ahead', `gate state dated ${v.gate_since}, after the bridge's ${now.toISOString()}`);
     if (!v.last_check_in || now.getTime() - Date.parse(v.last_check_in) > days(t.not_seen_days)) {
       add(v.device_id, 'not_seen', v.last_check_in ? `last seen ${v.last_check_in}` : 'never checked in');
     }

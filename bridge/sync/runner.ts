@@ -24,6 +24,12 @@ export interface SyncMetrics {
   lastError?: string;
   lastDurationMs?: number;
   durationsMs: number[];
+  /** Failed syncs since the last good one (issue #16 item 2: /readyz and /metrics report it). */
+  consecutiveErrors?: number;
+  /** When the running sync started (epoch ms); undefined when none runs. */
+  runningSinceMs?: number;
+  /** A sync running longer than this is reported stuck (/readyz, /metrics). */
+  deadlineMs?: number;
 }
 
 /**
@@ -57,8 +63,17 @@ export class SyncRunner {
 
   constructor(
     private readonly deps: SyncDeps,
-    private readonly settings: { intervalMs: number; fullEveryMs: number; reconcileEvery?: number; logger?: Logger },
-  ) {}
+    private readonly settings: {
+      intervalMs: number;
+      fullEveryMs: number;
+      reconcileEvery?: number;
+      logger?: Logger;
+      /** A sync running longer is reported stuck; default 15 min. */
+      deadlineMs?: number;
+    },
+  ) {
+    this.metrics.deadlineMs = settings.deadlineMs ?? 15 * 60_000;
+  }
 
   get running(): boolean {
     return this.#running !== undefined;
@@ -83,8 +98,10 @@ export class SyncRunner {
   }
 
   #begin(kind: SyncKind): Promise<SyncReport> {
+    this.metrics.runningSinceMs = Date.now();
     const run = this.#run(kind).finally(() => {
       this.#running = undefined;
+      this.metrics.runningSinceMs = undefined;
     });
     this.#running = run;
     return run;
@@ -100,10 +117,12 @@ export class SyncRunner {
       this.metrics.durationsMs = [...this.metrics.durationsMs.slice(-99), report.duration_ms];
       if (kind === 'full') this.#lastFull = Date.parse(report.started_at);
       if (kind !== 'incremental') this.#sinceReconcile = 0;
+      this.metrics.consecutiveErrors = 0;
       log?.info({ sync: report }, 'sync done');
       return report;
     } catch (e) {
       this.metrics.errors++;
+      this.metrics.consecutiveErrors = (this.metrics.consecutiveErrors ?? 0) + 1;
       this.metrics.lastError = e instanceof Error ? e.message : String(e);
       log?.warn({ err: this.metrics.lastError, kind }, 'sync failed');
       throw e;

@@ -1,5 +1,6 @@
 // `vancore-ota vpn-migration create|status|hold|release|rollback|cancel`: the VPN migration through the
 // bridge API ($VANCORE_BRIDGE_URL, $VANCORE_BRIDGE_TOKEN or --bridge, --token-file).
+import { neutraliseTerminalOutput, terminalJson } from '../../core/safe-text.js';
 import { VanError } from '../../core/errors.js';
 import type { CommandSpec, RunContext } from '../../cli/command.js';
 import { common, getJson, optString, postJson, target } from '../cli.js';
@@ -123,7 +124,10 @@ function positiveNumber(ctx: RunContext, flag: string, integer: boolean): number
 }
 
 function print(ctx: RunContext, body: Report): void {
-  ctx.io.stdout.write(ctx.values.json === true ? `${JSON.stringify(body, null, 2)}\n` : renderMigration(body));
+  // Reports carry device text (step details): never raw control characters on a terminal (#16).
+  ctx.io.stdout.write(
+    ctx.values.json === true ? `${terminalJson(body)}\n` : neutraliseTerminalOutput(renderMigration(body)),
+  );
 }
 
 function vanAction(action: 'hold' | 'release' | 'rollback', summary: string): CommandSpec {

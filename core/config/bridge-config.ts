@@ -121,12 +121,16 @@ export const BridgeConfig = z.strictObject({
         .string()
         .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<file> or postgres://…')
         .default('sqlite:./data/vancore-bridge.db'),
+      /** /readyz answers not ready below this much free space where the SQLite file lives (MB). */
+      min_free_mb: z.int().min(0).default(64),
     })
     .prefault({}),
   sync: z
     .strictObject({
       interval_seconds: Seconds(5, 86_400).default(60),
       full_resync_interval_seconds: Seconds(60, 7 * 86_400).default(3600),
+      /** A sync running longer is reported stuck by /readyz and /metrics. */
+      deadline_seconds: Seconds(10, 86_400).default(900),
       /** Every n-th incremental sync reads the whole inventory for ops' tag / group changes (0 = off). */
       reconcile_every_syncs: z.number().int().min(0).max(10_000).default(10),
     })

@@ -1,8 +1,11 @@
 // Thin loader: YAML/JSON file → schema. Pure parsing (`parseConfig`) is separate from reading the file.
-import { readFile } from 'node:fs/promises';
 import { YAMLParseError, parse as parseYaml } from 'yaml';
 import { VanError } from '../errors.js';
+import { readStateFile } from '../state-files.js';
 import { parseWith, type SafeParser } from '../validation.js';
+
+/** Configs are a few kB; anything past this is not a config. */
+const CONFIG_MAX_BYTES = 1024 * 1024;
 
 /** Pure: raw object → frozen config, or a VanError('CONFIG_INVALID') with `path: message` lines. */
 export function parseConfig<T>(schema: SafeParser<T>, raw: unknown, source: string): Readonly<T> {
@@ -33,15 +36,15 @@ export async function loadConfigFile<T>(
   path: string,
   opts: { missingMeansDefaults: boolean },
 ): Promise<Readonly<T>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && opts.missingMeansDefaults) return parseConfig(schema, {}, '(defaults)');
-    throw new VanError('CONFIG_UNREADABLE', `cannot read config ${path}: ${code ?? String(e)}`, { cause: e });
+  // A FIFO, a device or a huge file is refused at once: a blocking read would hold a gate past any
+  // deadline (issue #16 item 8; core/state-files.ts).
+  const read = await Promise.resolve(readStateFile(path, CONFIG_MAX_BYTES, { followLinks: true }));
+  if (read.status === 'missing') {
+    if (opts.missingMeansDefaults) return parseConfig(schema, {}, '(defaults)');
+    throw new VanError('CONFIG_UNREADABLE', `cannot read config ${path}: ENOENT`);
   }
-  return parseConfig(schema, parseYamlText(text, path), path);
+  if (read.status === 'invalid') throw new VanError('CONFIG_UNREADABLE', `cannot read config: ${read.problem}`);
+  return parseConfig(schema, parseYamlText(read.text, path), path);
 }
 
 export function deepFreeze<T>(value: T): T {

@@ -23,7 +23,13 @@ export type MenderAuth = { kind: 'token'; token: string } | { kind: 'login'; use
 export interface MenderHttpOptions {
   baseUrl: string;
   auth: MenderAuth;
+  /** Connect / idle timeout of one attempt (no byte for this long). */
   timeoutMs?: number;
+  /**
+   * Total deadline of one attempt, headers to last byte (issue #16 item 2): a server trickling one byte
+   * every few seconds never trips the idle timeout. Default 4 × timeoutMs.
+   */
+  totalTimeoutMs?: number;
   retry?: RetryPolicy;
   insecureTls?: boolean;
   logger?: Logger;
@@ -61,6 +67,8 @@ export interface MenderResponse<T> {
 type Out<S> = S extends z.ZodType ? z.infer<S> : undefined;
 
 const LOGIN_PATH = '/api/management/v1/useradm/auth/login';
+/** Largest Mender answer read into memory; a larger one fails that call with a clear line. */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 export class MenderHttp {
   readonly baseUrl: string;
@@ -88,7 +96,8 @@ export class MenderHttp {
       responseType: 'text',
       transformResponse: [(d: unknown) => d],
       maxBodyLength: Infinity,
-      maxContentLength: 256 * 1024 * 1024,
+      // A bounded answer (issue #16 item 7): Mender's largest page (500 devices) stays far below this.
+      maxContentLength: MAX_ANSWER_BYTES,
       ...(options.insecureTls ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) } : {}),
     });
   }
@@ -164,12 +173,20 @@ export class MenderHttp {
         }
       } catch (e) {
         if (!isAxiosError(e)) throw e;
-        const code = e.code ?? (e.cause as { code?: string } | undefined)?.code ?? 'ERR_NETWORK';
+        // The total deadline aborts the request (ERR_CANCELED): a timeout like any other.
+        const raw = e.code ?? (e.cause as { code?: string } | undefined)?.code ?? 'ERR_NETWORK';
+        const code = raw === 'ERR_CANCELED' ? 'ECONNABORTED' : raw;
         outcome = { kind: 'network', code };
         if (attempt >= this.#retry.retries || !shouldRetry(outcome, idempotent)) {
           throw new VanError(
             'MENDER_API',
-            `Mender ${req.method} ${req.path}: ${code === 'ECONNABORTED' ? 'timed out' : code} (${this.baseUrl})`,
+            `Mender ${req.method} ${req.path}: ${
+              code === 'ECONNABORTED'
+                ? 'timed out'
+                : code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(e.message)
+                  ? `answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB (lower mender.page_size)`
+                  : code
+            } (${this.baseUrl})`,
             { cause: e },
           );
         }
@@ -204,6 +221,7 @@ export class MenderHttp {
       data,
       headers,
       ...(req.timeoutMs !== undefined ? { timeout: req.timeoutMs } : {}),
+      signal: AbortSignal.timeout(this.#opts.totalTimeoutMs ?? 4 * (req.timeoutMs ?? this.#opts.timeoutMs ?? 15_000)),
     });
     const out: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(res.headers as Record<string, unknown>))

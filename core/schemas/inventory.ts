@@ -110,16 +110,43 @@ export interface ParsedInventory {
   dropped: DroppedAttribute[];
 }
 
+/**
+ * Per-device limits on what the bridge keeps (issue #16 item 7, docs/security.md): one device must not
+ * grow the fleet records by megabytes nor slow every sync. Past them, the rest of that device's
+ * attributes are quarantined as one counted entry; the VanCore keys come first in Mender's own order.
+ */
+export const INVENTORY_LIMITS = {
+  attributesPerDevice: 512,
+  valueChars: 4096,
+  listItems: 256,
+  bytesPerDevice: 256 * 1024,
+} as const;
+
+/**
+ * Text PostgreSQL cannot store as sent (issue #16 item 1): NUL (refused in text and jsonb alike), and
+ * lone UTF-16 surrogates (sent as U+FFFD, so two different names would become one key). Such an
+ * attribute is quarantined. `\p{Cs}` in a `u` regex matches only unpaired surrogates.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+const anyText = (v: unknown, bad: (s: string) => boolean): boolean =>
+  typeof v === 'string' ? bad(v) : Array.isArray(v) && v.some((x) => typeof x === 'string' && bad(x));
+const hasNul = (v: unknown): boolean => anyText(v, (s) => s.includes('\u0000'));
+const badText = (v: unknown): boolean => anyText(v, (s) => LONE_SURROGATE.test(s));
+
+/** A name or scope as it may be stored in the quarantine record itself. */
+const storable = (s: string): string =>
+  s.replaceAll('\u0000', '\\0').replace(/\p{Cs}/gu, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+
 // The envelope of each attribute is checked by hand: this runs for every attribute of every device on
 // every sync (tens of thousands per page), and zod's generic machinery cost ~0.2 ms per device here.
 const isScalar = (v: unknown): v is string | number | boolean =>
-  (typeof v === 'string' && v.length <= 4096) ||
+  (typeof v === 'string' && v.length <= INVENTORY_LIMITS.valueChars) ||
   (typeof v === 'number' && Number.isFinite(v)) ||
   typeof v === 'boolean';
 
 function attributeValue(v: unknown): AttributeValue | undefined {
   if (isScalar(v)) return v;
-  if (Array.isArray(v) && v.length <= 256 && v.every(isScalar)) return v;
+  if (Array.isArray(v) && v.length <= INVENTORY_LIMITS.listItems && v.every(isScalar)) return v;
   return undefined;
 }
 
@@ -161,14 +188,36 @@ export function parseInventory(attributes: unknown): ParsedInventory {
     return out;
   }
   const seen = new Set<string>();
+  let kept = 0;
+  let bytes = 0;
+  let over = 0;
   for (const raw of attributes as unknown[]) {
     const attr = rawAttribute(raw);
     if (!attr) {
-      out.dropped.push({ scope: '?', name: '?', reason: 'not a {name, value} attribute' });
+      if (out.dropped.length < INVENTORY_LIMITS.attributesPerDevice)
+        out.dropped.push({ scope: '?', name: '?', reason: 'not a {name, value} attribute' });
+      else over++;
       continue;
     }
     const { name, scope, value } = attr;
-    const drop = (reason: string) => out.dropped.push({ scope, name, reason });
+    const drop = (reason: string) => out.dropped.push({ scope: storable(scope), name: storable(name), reason });
+    if (hasNul(name) || hasNul(scope) || hasNul(value)) {
+      drop('contains a NUL character');
+      continue;
+    }
+    if (badText(name) || badText(scope) || badText(value)) {
+      drop('not well-formed Unicode (a lone surrogate)');
+      continue;
+    }
+    // What it would cost to keep (a value that is invalid anyway costs nothing: it is dropped below).
+    const data = attributeValue(value);
+    const size = name.length + scope.length + (data === undefined ? 0 : JSON.stringify(data).length);
+    if (kept >= INVENTORY_LIMITS.attributesPerDevice || bytes + size > INVENTORY_LIMITS.bytesPerDevice) {
+      over++;
+      continue;
+    }
+    kept++;
+    bytes += size;
     // The first occurrence of a name decides, well-formed or not: a later one never sneaks in.
     const id = `${scope}/${name}`;
     if (seen.has(id)) {
@@ -176,7 +225,6 @@ export function parseInventory(attributes: unknown): ParsedInventory {
       continue;
     }
     seen.add(id);
-    const data = attributeValue(value);
     if (data === undefined) {
       drop('value must be a string, number, boolean or a list of them');
       continue;
@@ -222,6 +270,13 @@ export function parseInventory(attributes: unknown): ParsedInventory {
     }
     assign(out.vancore, key, parsed.data);
   }
+  // One counted entry each, not one per attribute: the quarantine must not grow with the flood.
+  if (over > 0)
+    out.dropped.push({
+      scope: '*',
+      name: '*',
+      reason: `over the per-device limit (${INVENTORY_LIMITS.attributesPerDevice} attributes, ${INVENTORY_LIMITS.bytesPerDevice / 1024} KiB)`,
+    });
   return out;
 }
 

@@ -47,8 +47,28 @@ function journalFailure(
   }
 }
 
+/**
+ * A gate that cannot decide says "not now" (exit 1) in bounded time instead of holding the client
+ * (issue #16 item 8): 120 s, or $VANCORE_GATE_DEADLINE_SECONDS. The commit gate is exempt: its
+ * validation window is its own, longer bound.
+ */
+function gateDeadlineMs(phase: GatePhase, env: NodeJS.ProcessEnv): number | undefined {
+  const raw = Number(env.VANCORE_GATE_DEADLINE_SECONDS);
+  if (Number.isFinite(raw) && raw > 0) return raw * 1000;
+  return phase === 'ArtifactCommit_Enter' ? undefined : 120_000;
+}
+
 export async function runScript(phase: GatePhase, main: GateMain): Promise<never> {
   let code: number;
+  const deadline = gateDeadlineMs(phase, process.env);
+  if (deadline !== undefined) {
+    setTimeout(() => {
+      const message = `no decision within ${deadline / 1000} s: not now`;
+      say(`vancore-gate ${phase}: ${message} (exit 1)\n`);
+      journalFailure(phase, 'internal_error', message);
+      process.exit(1);
+    }, deadline);
+  }
   try {
     const out = await main(scriptOptions());
     say(`${gateLine(out.decision)}\n`);
