@@ -123,7 +123,7 @@ describe('identity and inventory through the real client', () => {
         },
         gate: { state: 'deferred', phase: 'Download_Enter', reason: 'moving: the van is moving (imu, 4 s ago)' },
         vpn: { state: 'dual', step: 'verify' },
-        client: { flavour: 'mender-3', version: '3.4.0+ds1-5+b1' },
+        client: 'mender/3.4.0+ds1-5+b1',
       });
       expect(device.identity_data).toEqual({ mac: MAC, van_id: 'van-0042' });
     },

@@ -149,8 +149,10 @@ describe('the vertical slice: build → upload → rollout → a real van defers
         // The client sends the gate's verdict with its next inventory (every 5 s).
         const waiting = await reportWhen('gate deferred', (v) => v.gate.state === 'deferred');
         expect(waiting.gate).toMatchObject({ phase: 'Download_Enter', reason: 'moving: the van is moving (imu)' });
+        // 3.4 reports `downloading` substates while its gate defers (RECIPE-current §6); support sees the
+        // van waiting for the gate's reason, never downloading (issue #13).
         expect(waiting.updates).toMatchObject([
-          { deployment_id: menderId, artifact_name: ARTIFACT, status: 'downloading' },
+          { deployment_id: menderId, artifact_name: ARTIFACT, status: 'waiting', mender_status: 'downloading' },
         ]);
         expect(waiting.components.config).toBe('1.0.0');
         expect(await dev.mgmt.statistics(menderId!)).toMatchObject({ success: 0, failure: 0 });

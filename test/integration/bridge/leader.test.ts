@@ -115,7 +115,7 @@ describe('leader election on PostgreSQL', () => {
     for (const f of followers) expect(await roleMetric(f)).toBe(false);
     // Only the leader syncs: its first full sync runs, the followers' runners never start.
     await until('the leader syncs', () => leader.sync.metrics.runs.full > 0);
-    for (const f of followers) expect(f.sync.metrics.runs).toEqual({ incremental: 0, full: 0 });
+    for (const f of followers) expect(f.sync.metrics.runs).toEqual({ incremental: 0, reconcile: 0, full: 0 });
     expect(lines.some((l) => l.includes('"bridge role: leader (runs the sync and the controllers)"'))).toBe(true);
   }, 60_000);
 
