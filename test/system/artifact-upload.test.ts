@@ -91,20 +91,16 @@ describe('artifact upload (Mender simulator)', () => {
     const dir = await tempDir();
     const { s, list } = await sim();
     const file = await build(dir, 'b: 1\n');
-    s.injectFaults({ match: /\/deployments\/artifacts$/, status: 503, count: 1 });
+    // The upload itself (v1 POST): the artifact list is read through 4.1's v2 list (issue #14).
+    s.injectFaults({ match: /\/v1\/deployments\/artifacts$/, status: 503, count: 1 });
     const r = await artifactCli(['upload', file, '--server', s.url, '--token', await s.managementToken()]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^uploaded /);
     const calls = s
       .requests()
       .filter((q) => q.path.includes('/deployments/artifacts'))
-      .map((q) => `${q.method} ${q.path.replace(/^\/api\/management\/v1\/deployments/, '')} ${q.status}`);
-    expect(calls).toEqual([
-      'GET /artifacts/list 200',
-      'POST /artifacts 503',
-      'GET /artifacts/list 200',
-      'POST /artifacts 201',
-    ]);
+      .map((q) => `${q.method} ${q.path.replace(/^\/api\/management\/v\d\/deployments/, '')} ${q.status}`);
+    expect(calls).toEqual(['GET /artifacts 200', 'POST /artifacts 503', 'GET /artifacts 200', 'POST /artifacts 201']);
     expect(await list()).toHaveLength(1);
   });
 
