@@ -4,7 +4,7 @@
 // project's streaming reader once per artifact URL for the whole fleet — every device would read the same
 // bytes — and the other devices just count the bytes through. For a `vancore-vpn` artifact the device also
 // reads the payload's `vancore-index.json` (the step lives there, not in the meta-data), as the module does.
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -143,29 +143,29 @@ export class ArtifactDownloader {
           res.once('aborted', () => reject(new Error('connection closed mid-download')));
         });
       } else {
-        const tee = new PassThrough();
-        const indexTee = new PassThrough();
-        const index = readPayloadIndex(indexTee);
-        const parsed = Promise.all([readArtifactStream(tee), index]).then(([info, idx]) => artifactFacts(info, idx));
+        // The first download of an artifact is read whole, then parsed twice from memory (its header and
+        // its payload index). Teeing the live response into two tar parsers deadlocked when one of them
+        // paused (backpressure on one side starved the other); test artifacts are small, and later
+        // downloads of the same artifact only count bytes.
+        const chunks: Buffer[] = [];
+        await new Promise<void>((resolve, reject) => {
+          res.on('data', (c: Buffer) => {
+            bytes += c.length;
+            chunks.push(c);
+          });
+          res.once('end', resolve);
+          res.once('error', reject);
+          res.once('aborted', () => reject(new Error('connection closed mid-download')));
+        });
+        const body = Buffer.concat(chunks);
+        const parsed = Promise.all([
+          readArtifactStream(Readable.from([body])),
+          readPayloadIndex(Readable.from([body])),
+        ]).then(([info, idx]) => artifactFacts(info, idx));
         facts = parsed;
         this.#facts.set(key, parsed);
         parsed.catch(() => this.#facts.delete(key));
-        const count = new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            bytes += chunk.length;
-            indexTee.write(chunk);
-            done(null, chunk);
-          },
-          flush(done) {
-            indexTee.end();
-            done();
-          },
-          destroy(err, done) {
-            indexTee.destroy();
-            done(err);
-          },
-        });
-        await Promise.all([pipeline(res, count, tee), parsed]);
+        await parsed;
       }
     } catch (e) {
       res.destroy();
