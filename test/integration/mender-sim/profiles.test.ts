@@ -285,19 +285,32 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
     });
   });
 
-  it('inventory: boolean values are refused 400; lists of strings or numbers are fine [inventory DeviceAttribute validation]', async () => {
+  // Confirmed in mender-server backend/services/inventory/model/device.go (read at fa76d1af):
+  // DeviceAttribute.Validate → validateDeviceAttrVal accepts only float64, string, or a slice of one of
+  // them; nil is refused ("supported types are string, float64, and arrays thereof");
+  // validateDeviceAttrValArray accepts an empty list and refuses a list of mixed types.
+  it('inventory: boolean and null values are refused 400; lists of strings or numbers are fine [mender-server inventory model/device.go validateDeviceAttrVal]', async () => {
     await withSim({ profile }, async (sim) => {
       const dev = new SimDevice(sim.url, { mac: '02:00:00:00:0e:02', keyKind: 'rsa' });
       await dev.authenticate();
       expect((await dev.putInventory({ 'vancore.health.shore_power': true })).status).toBe(400);
       expect((await dev.putInventory({ flags: [true, false] })).status).toBe(400);
+      expect((await dev.putInventory({ gone: null })).status).toBe(400);
+      expect((await dev.putInventory({ mixed: ['a', 1] })).status).toBe(400);
+      expect((await dev.putInventory({ none: [] })).status).toBe(200);
       expect(
         (await dev.putInventory({ 'vancore.health.shore_power': 'true', ifaces: ['wlan0'], soc: 80 })).status,
       ).toBe(200);
     });
   });
 
-  it('inventory updated_ts moves only when the device reports, not on tag or group changes; deviceauth updated_ts follows check-ins [inventory, deviceauth store]', async () => {
+  // Tags, 4.1: confirmed in mender-server backend/services/inventory/store/mongo/datastore_mongo.go
+  // UpsertDevicesAttributesWithUpdated (`withUpdated := scope == model.AttrScopeInventory`), reached from
+  // api/http/api_inventory.go UpdateDeviceTagsHandler. NOT confirmed: 3.7 (the nearest stored
+  // mendersoftware/inventory datastore_mongo.go, DbVersion 1.0.2, sets updated_ts on every
+  // UpsertDevicesAttributesWithUpdated, i.e. also on PATCH tags; PUT tags skips it), the group change
+  // (UpdateDevicesGroup not read) and deviceauth's check-in (not read). See docs/simulator.md.
+  it('inventory updated_ts moves only when the device reports, not on tag or group changes; deviceauth updated_ts follows check-ins [mender-server inventory store/mongo/datastore_mongo.go UpsertDevicesAttributesWithUpdated]', async () => {
     const clock = new ManualClock('2026-11-22T10:00:00Z');
     await withSim({ profile, clock }, async (sim, mg) => {
       const dev = new SimDevice(sim.url, { mac: '02:00:00:00:0e:03', keyKind: 'rsa' });
@@ -323,9 +336,49 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
       expect(await invTs()).toBe('2026-11-22T10:02:00.000Z');
     });
   });
+
+  // Confirmed on the nearest stored deviceauth utils/crypto.go of the 3.7 era (Copyright 2023 header;
+  // ParsePubKey → x509.ParsePKIXPublicKey, any PKIX key type; VerifyAuthReqSign: RSA PKCS#1 v1.5 and
+  // ECDSA over SHA256, `case ed25519.PublicKey: ed25519.Verify(key, content, sig)` over the raw body).
+  // Ed25519 device keys were not 4.1-only: deviceauth verified them before the monorepo.
+  it('Ed25519, ECDSA and RSA device keys are accepted and their signatures verified [deviceauth utils/crypto.go VerifyAuthReqSign]', async () => {
+    for (const keyKind of ['ed25519', 'ec', 'rsa'] as const) {
+      await withSim({ profile, verifySignatures: true }, async (sim) => {
+        const dev = new SimDevice(sim.url, { keyKind });
+        expect((await dev.authenticate({ badSignature: true })).status, keyKind).toBe(401);
+        expect((await dev.authenticate()).status, keyKind).toBe(200);
+      });
+    }
+  });
 });
 
 describe('4.1 only', () => {
+  it('an unchanged inventory report on the same UTC day does not move updated_ts; a changed value, a removed attribute or a new day does [mender-server inventory inv/inventory.go needsUpsert]', async () => {
+    const clock = new ManualClock('2026-11-22T10:00:00Z');
+    await withSim({ profile: '4.1', clock }, async (sim, mg) => {
+      const dev = new SimDevice(sim.url, { mac: '02:00:00:00:0e:04', keyKind: 'rsa' });
+      await dev.authenticate();
+      const id = ((await mg.get('/v2/devauth/devices')).json as Json[])[0]?.id as string;
+      const invTs = async (): Promise<unknown> =>
+        ((await mg.get(`/v1/inventory/devices/${id}`)).json as Json).updated_ts;
+      expect((await dev.putInventory({ soc: 80, fw: '1.0' })).status).toBe(200);
+      expect(await invTs()).toBe('2026-11-22T10:00:00.000Z');
+      clock.advance(60_000);
+      expect((await dev.putInventory({ soc: 80, fw: '1.0' })).status).toBe(200); // same values: no write
+      expect((await dev.putInventory({ soc: 80 }, 'PATCH')).status).toBe(200);
+      expect(await invTs()).toBe('2026-11-22T10:00:00.000Z');
+      clock.advance(60_000);
+      expect((await dev.putInventory({ soc: 80 })).status).toBe(200); // PUT drops fw: a write
+      expect(await invTs()).toBe('2026-11-22T10:02:00.000Z');
+      clock.advance(60_000);
+      await dev.putInventory({ soc: 79 }, 'PATCH');
+      expect(await invTs()).toBe('2026-11-22T10:03:00.000Z');
+      clock.advance(24 * 3_600_000); // next UTC day: the same values are written again
+      await dev.putInventory({ soc: 79 }, 'PATCH');
+      expect(await invTs()).toBe('2026-11-23T10:03:00.000Z');
+    });
+  });
+
   it('GET /api/management/v2/deployments/deployments: id/name/status filters, sort, pagination [mender-server deployments api/http]; 3.7 has no such route', async () => {
     await withSim({ profile: '4.1' }, async (_sim, mg) => {
       await mg.upload(hwGen1);
