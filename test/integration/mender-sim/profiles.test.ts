@@ -205,8 +205,12 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
     });
   });
 
-  it('deployments: abort of an unknown id 422, statistics of [] 200 {}, non-UUID ids 400, ?status=aborted listed [deployments api/http AbortDeployment, GetDeploymentsStats; store/mongo]', async () => {
-    await withSim({ profile }, async (_sim, mg) => {
+  // ?status: mender-server backend/services/deployments/api/http/api_deployments.go ParseLookupQuery
+  // accepts `aborted` (400 "unknown status X" otherwise); deployments store/mongo/datastore_mongo.go
+  // `Find` maps every status query other than pending/inprogress to `status: finished`, so `aborted`
+  // lists all finished deployments — aborted or completed alike.
+  it('deployments: abort of an unknown id 422, statistics of [] 200 {}, non-UUID ids 400, ?status=aborted = finished [deployments api/http AbortDeployment, GetDeploymentsStats, ParseLookupQuery; store/mongo Find]', async () => {
+    await withSim({ profile }, async (sim, mg) => {
       const unknown = '00000000-0000-4000-8000-000000000000';
       const abort = await mg.call('PUT', `/v1/deployments/deployments/${unknown}/status`, { status: 'aborted' });
       expect(abort.status).toBe(422); // IsDeploymentFinished is true when no unfinished deployment matches
@@ -216,6 +220,19 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
       expect(bad.status).toBe(400);
 
       await mg.upload(hwGen1);
+      const van = new SimDevice(sim.url, { mac: '02:00:00:00:0e:05', keyKind: 'rsa' });
+      await van.authenticate();
+      await van.putInventory({ 'vancore.hw': 'gen1' });
+      const vanId = ((await mg.get('/v2/devauth/devices')).json as Json[])[0]?.id as string;
+      const done = idOf(
+        await mg.call('POST', '/v1/deployments/deployments', {
+          name: 'wave 0',
+          artifact_name: 'app-1.0',
+          devices: [vanId],
+        }),
+      );
+      expect((await van.next()).status).toBe(200);
+      expect((await van.status(done, 'success')).status).toBe(204);
       const dep = await mg.call('POST', '/v1/deployments/deployments', {
         name: 'wave 1',
         artifact_name: 'app-1.0',
@@ -231,14 +248,23 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
       ).toBe(204);
       const aborted = await mg.get('/v1/deployments/deployments?status=aborted');
       expect(aborted.status).toBe(200); // the spec lists pending|inprogress|finished only
-      expect((aborted.json as Json[]).map((d) => d.id)).toEqual([idOf(dep)]);
+      expect((aborted.json as Json[]).map((d) => d.id)).toEqual([idOf(dep), done]); // the completed one too
+      const finished = await mg.get('/v1/deployments/deployments?status=finished');
+      expect((finished.json as Json[]).map((d) => d.id)).toEqual([idOf(dep), done]);
+      const wrong = await mg.get('/v1/deployments/deployments?status=bogus');
+      expect([wrong.status, (wrong.json as Json).error]).toEqual([400, 'unknown status bogus']);
+      expect((await mg.get('/v1/deployments/deployments?type=bogus')).status).toBe(400);
+      expect((await mg.get('/v1/deployments/deployments?sort=ASC')).status).toBe(200);
       expect(((await mg.get('/v1/deployments/deployments?status=pending')).json as Json[]).map((d) => d.id)).toEqual([
         idOf(other),
       ]);
     });
   });
 
-  it('deployment search is a whole-word phrase match over name and artifact name [deployments store/mongo: $text "\\"…\\""]', async () => {
+  // mender-server backend/services/deployments/store/mongo/datastore_mongo.go (and the 3.7-era
+  // deployments store/mongo) `Find`: `{$text: {$search: match.SearchText}}` — not quoted, so MongoDB
+  // matches ANY of the words (whole words, case-insensitive; real servers also stem, the simulator not).
+  it('deployment search matches any of its words, whole words, over name and artifact name [deployments store/mongo Find: $text unquoted]', async () => {
     await withSim({ profile }, async (_sim, mg) => {
       await mg.upload(hwGen1);
       for (const name of ['pilot wave one', 'fleet rollout', 'pilots only']) {
@@ -252,9 +278,9 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
         ((await mg.get(`/v1/deployments/deployments?search=${encodeURIComponent(q)}`)).json as Json[])
           .map((d) => d.name)
           .sort();
-      expect(await names('pilot')).toEqual(['pilot wave one']); // not "pilots only": whole words
-      expect(await names('PILOT WAVE')).toEqual(['pilot wave one']);
-      expect(await names('wave pilot')).toEqual([]); // a phrase, in order
+      expect(await names('PILOT')).toEqual(['pilot wave one']); // whole words (no stemming here)
+      expect(await names('wave fleet')).toEqual(['fleet rollout', 'pilot wave one']); // any word
+      expect(await names('fleet nothing')).toEqual(['fleet rollout']);
       expect(await names('app')).toEqual(['fleet rollout', 'pilot wave one', 'pilots only']); // app-1.0 → app, 1, 0
       expect(await names('roll')).toEqual([]); // no substrings
     });
