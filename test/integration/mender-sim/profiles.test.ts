@@ -330,13 +330,16 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
     });
   });
 
-  // Tags, 4.1: confirmed in mender-server backend/services/inventory/store/mongo/datastore_mongo.go
+  // Tags, 4.1: mender-server backend/services/inventory/store/mongo/datastore_mongo.go
   // UpsertDevicesAttributesWithUpdated (`withUpdated := scope == model.AttrScopeInventory`), reached from
-  // api/http/api_inventory.go UpdateDeviceTagsHandler. NOT confirmed: 3.7 (the nearest stored
-  // mendersoftware/inventory datastore_mongo.go, DbVersion 1.0.2, sets updated_ts on every
-  // UpsertDevicesAttributesWithUpdated, i.e. also on PATCH tags; PUT tags skips it), the group change
-  // (UpdateDevicesGroup not read) and deviceauth's check-in (not read). See docs/simulator.md.
-  it('inventory updated_ts moves only when the device reports, not on tag or group changes; deviceauth updated_ts follows check-ins [mender-server inventory store/mongo/datastore_mongo.go UpsertDevicesAttributesWithUpdated]', async () => {
+  // api/http/api_inventory.go UpdateDeviceTagsHandler. Groups, every version read (mender-server and
+  // mendersoftware/inventory): UpdateDevicesGroup `$set`s the group attribute only. deviceauth, 4.1:
+  // backend/services/deviceauth/devauth/devauth.go VerifyToken → updateCheckInTime → store UpdateDevice,
+  // which sets UpdatedTs on every write (without the optional Redis cache). NOT confirmed for 3.7: tags —
+  // the nearest stored mendersoftware/inventory datastore_mongo.go (DbVersion 1.0.2) sets updated_ts on
+  // every UpsertDevicesAttributesWithUpdated, i.e. also on PATCH tags (PUT tags skips it). See
+  // docs/simulator.md.
+  it('inventory updated_ts moves only when the device reports, not on tag or group changes; deviceauth updated_ts follows check-ins [inventory store/mongo UpsertDevicesAttributesWithUpdated, UpdateDevicesGroup; deviceauth devauth.go updateCheckInTime]', async () => {
     const clock = new ManualClock('2026-11-22T10:00:00Z');
     await withSim({ profile, clock }, async (sim, mg) => {
       const dev = new SimDevice(sim.url, { mac: '02:00:00:00:0e:03', keyKind: 'rsa' });
