@@ -6,6 +6,7 @@
 // device's active device deployment or the front of its precomputed queue of targeting deployments
 // (filled once when a deployment is created), never scans devices × deployments.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { JwtSigner, PublicKeyCache, VerifiedSignatures, newJti, type JwtClaims } from './auth.js';
 import {
   compareRequest,
@@ -518,15 +519,28 @@ export class SimStore {
     };
   }
 
-  /** Device PUT (replace the inventory scope) or PATCH (merge). */
+  /**
+   * Device PUT (replace the inventory scope) or PATCH (merge). `skipUnchanged` (4.1): mender-server
+   * backend/services/inventory/inv/inventory.go `needsUpsert` writes nothing — updated_ts stays — when
+   * updated_ts is on the current (UTC) day and no reported value differs (descriptions are not compared)
+   * and, for PUT, no stored inventory attribute would be removed.
+   */
   putAttributes(
     deviceId: string,
     attrs: readonly { name: string; value: AttrValue; description?: string | undefined }[],
     replace: boolean,
+    skipUnchanged = false,
   ): void {
     const dev = this.#devices.get(deviceId);
     if (!dev) throw notFound('device not found');
     const now = this.now;
+    const DAY = 86_400_000;
+    if (skipUnchanged && Math.floor(dev.invUpdatedMs / DAY) === Math.floor(now / DAY)) {
+      const inv = dev.inventory;
+      const changed = attrs.some((a) => !(a.name in inv) || !isDeepStrictEqual(inv[a.name]?.value, a.value));
+      const removed = replace && Object.keys(inv).some((n) => !attrs.some((a) => a.name === n));
+      if (!changed && !removed) return;
+    }
     const next: Record<string, (typeof dev.inventory)[string]> = replace ? {} : dev.inventory;
     for (const a of attrs) {
       next[a.name] = { value: a.value, ts: now, ...(a.description ? { description: a.description } : {}) };

@@ -205,8 +205,12 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
     });
   });
 
-  it('deployments: abort of an unknown id 422, statistics of [] 200 {}, non-UUID ids 400, ?status=aborted listed [deployments api/http AbortDeployment, GetDeploymentsStats; store/mongo]', async () => {
-    await withSim({ profile }, async (_sim, mg) => {
+  // ?status: mender-server backend/services/deployments/api/http/api_deployments.go ParseLookupQuery
+  // accepts `aborted` (400 "unknown status X" otherwise); deployments store/mongo/datastore_mongo.go
+  // `Find` maps every status query other than pending/inprogress to `status: finished`, so `aborted`
+  // lists all finished deployments — aborted or completed alike.
+  it('deployments: abort of an unknown id 422, statistics of [] 200 {}, non-UUID ids 400, ?status=aborted = finished [deployments api/http AbortDeployment, GetDeploymentsStats, ParseLookupQuery; store/mongo Find]', async () => {
+    await withSim({ profile }, async (sim, mg) => {
       const unknown = '00000000-0000-4000-8000-000000000000';
       const abort = await mg.call('PUT', `/v1/deployments/deployments/${unknown}/status`, { status: 'aborted' });
       expect(abort.status).toBe(422); // IsDeploymentFinished is true when no unfinished deployment matches
@@ -216,6 +220,19 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
       expect(bad.status).toBe(400);
 
       await mg.upload(hwGen1);
+      const van = new SimDevice(sim.url, { mac: '02:00:00:00:0e:05', keyKind: 'rsa' });
+      await van.authenticate();
+      await van.putInventory({ 'vancore.hw': 'gen1' });
+      const vanId = ((await mg.get('/v2/devauth/devices')).json as Json[])[0]?.id as string;
+      const done = idOf(
+        await mg.call('POST', '/v1/deployments/deployments', {
+          name: 'wave 0',
+          artifact_name: 'app-1.0',
+          devices: [vanId],
+        }),
+      );
+      expect((await van.next()).status).toBe(200);
+      expect((await van.status(done, 'success')).status).toBe(204);
       const dep = await mg.call('POST', '/v1/deployments/deployments', {
         name: 'wave 1',
         artifact_name: 'app-1.0',
@@ -231,14 +248,23 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
       ).toBe(204);
       const aborted = await mg.get('/v1/deployments/deployments?status=aborted');
       expect(aborted.status).toBe(200); // the spec lists pending|inprogress|finished only
-      expect((aborted.json as Json[]).map((d) => d.id)).toEqual([idOf(dep)]);
+      expect((aborted.json as Json[]).map((d) => d.id)).toEqual([idOf(dep), done]); // the completed one too
+      const finished = await mg.get('/v1/deployments/deployments?status=finished');
+      expect((finished.json as Json[]).map((d) => d.id)).toEqual([idOf(dep), done]);
+      const wrong = await mg.get('/v1/deployments/deployments?status=bogus');
+      expect([wrong.status, (wrong.json as Json).error]).toEqual([400, 'unknown status bogus']);
+      expect((await mg.get('/v1/deployments/deployments?type=bogus')).status).toBe(400);
+      expect((await mg.get('/v1/deployments/deployments?sort=ASC')).status).toBe(200);
       expect(((await mg.get('/v1/deployments/deployments?status=pending')).json as Json[]).map((d) => d.id)).toEqual([
         idOf(other),
       ]);
     });
   });
 
-  it('deployment search is a whole-word phrase match over name and artifact name [deployments store/mongo: $text "\\"…\\""]', async () => {
+  // mender-server backend/services/deployments/store/mongo/datastore_mongo.go (and the 3.7-era
+  // deployments store/mongo) `Find`: `{$text: {$search: match.SearchText}}` — not quoted, so MongoDB
+  // matches ANY of the words (whole words, case-insensitive; real servers also stem, the simulator not).
+  it('deployment search matches any of its words, whole words, over name and artifact name [deployments store/mongo Find: $text unquoted]', async () => {
     await withSim({ profile }, async (_sim, mg) => {
       await mg.upload(hwGen1);
       for (const name of ['pilot wave one', 'fleet rollout', 'pilots only']) {
@@ -252,9 +278,9 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
         ((await mg.get(`/v1/deployments/deployments?search=${encodeURIComponent(q)}`)).json as Json[])
           .map((d) => d.name)
           .sort();
-      expect(await names('pilot')).toEqual(['pilot wave one']); // not "pilots only": whole words
-      expect(await names('PILOT WAVE')).toEqual(['pilot wave one']);
-      expect(await names('wave pilot')).toEqual([]); // a phrase, in order
+      expect(await names('PILOT')).toEqual(['pilot wave one']); // whole words (no stemming here)
+      expect(await names('wave fleet')).toEqual(['fleet rollout', 'pilot wave one']); // any word
+      expect(await names('fleet nothing')).toEqual(['fleet rollout']);
       expect(await names('app')).toEqual(['fleet rollout', 'pilot wave one', 'pilots only']); // app-1.0 → app, 1, 0
       expect(await names('roll')).toEqual([]); // no substrings
     });
@@ -285,19 +311,35 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
     });
   });
 
-  it('inventory: boolean values are refused 400; lists of strings or numbers are fine [inventory DeviceAttribute validation]', async () => {
+  // Confirmed in mender-server backend/services/inventory/model/device.go (read at fa76d1af):
+  // DeviceAttribute.Validate → validateDeviceAttrVal accepts only float64, string, or a slice of one of
+  // them; nil is refused ("supported types are string, float64, and arrays thereof");
+  // validateDeviceAttrValArray accepts an empty list and refuses a list of mixed types.
+  it('inventory: boolean and null values are refused 400; lists of strings or numbers are fine [mender-server inventory model/device.go validateDeviceAttrVal]', async () => {
     await withSim({ profile }, async (sim) => {
       const dev = new SimDevice(sim.url, { mac: '02:00:00:00:0e:02', keyKind: 'rsa' });
       await dev.authenticate();
       expect((await dev.putInventory({ 'vancore.health.shore_power': true })).status).toBe(400);
       expect((await dev.putInventory({ flags: [true, false] })).status).toBe(400);
+      expect((await dev.putInventory({ gone: null })).status).toBe(400);
+      expect((await dev.putInventory({ mixed: ['a', 1] })).status).toBe(400);
+      expect((await dev.putInventory({ none: [] })).status).toBe(200);
       expect(
         (await dev.putInventory({ 'vancore.health.shore_power': 'true', ifaces: ['wlan0'], soc: 80 })).status,
       ).toBe(200);
     });
   });
 
-  it('inventory updated_ts moves only when the device reports, not on tag or group changes; deviceauth updated_ts follows check-ins [inventory, deviceauth store]', async () => {
+  // Tags, 4.1: mender-server backend/services/inventory/store/mongo/datastore_mongo.go
+  // UpsertDevicesAttributesWithUpdated (`withUpdated := scope == model.AttrScopeInventory`), reached from
+  // api/http/api_inventory.go UpdateDeviceTagsHandler. Groups, every version read (mender-server and
+  // mendersoftware/inventory): UpdateDevicesGroup `$set`s the group attribute only. deviceauth, 4.1:
+  // backend/services/deviceauth/devauth/devauth.go VerifyToken → updateCheckInTime → store UpdateDevice,
+  // which sets UpdatedTs on every write (without the optional Redis cache). NOT confirmed for 3.7: tags —
+  // the nearest stored mendersoftware/inventory datastore_mongo.go (DbVersion 1.0.2) sets updated_ts on
+  // every UpsertDevicesAttributesWithUpdated, i.e. also on PATCH tags (PUT tags skips it). See
+  // docs/simulator.md.
+  it('inventory updated_ts moves only when the device reports, not on tag or group changes; deviceauth updated_ts follows check-ins [inventory store/mongo UpsertDevicesAttributesWithUpdated, UpdateDevicesGroup; deviceauth devauth.go updateCheckInTime]', async () => {
     const clock = new ManualClock('2026-11-22T10:00:00Z');
     await withSim({ profile, clock }, async (sim, mg) => {
       const dev = new SimDevice(sim.url, { mac: '02:00:00:00:0e:03', keyKind: 'rsa' });
@@ -323,9 +365,49 @@ describe.each(['3.7', '4.1'] as MenderProfile[])('both lines agree (Mender %s)',
       expect(await invTs()).toBe('2026-11-22T10:02:00.000Z');
     });
   });
+
+  // Confirmed on the nearest stored deviceauth utils/crypto.go of the 3.7 era (Copyright 2023 header;
+  // ParsePubKey → x509.ParsePKIXPublicKey, any PKIX key type; VerifyAuthReqSign: RSA PKCS#1 v1.5 and
+  // ECDSA over SHA256, `case ed25519.PublicKey: ed25519.Verify(key, content, sig)` over the raw body).
+  // Ed25519 device keys were not 4.1-only: deviceauth verified them before the monorepo.
+  it('Ed25519, ECDSA and RSA device keys are accepted and their signatures verified [deviceauth utils/crypto.go VerifyAuthReqSign]', async () => {
+    for (const keyKind of ['ed25519', 'ec', 'rsa'] as const) {
+      await withSim({ profile, verifySignatures: true }, async (sim) => {
+        const dev = new SimDevice(sim.url, { keyKind });
+        expect((await dev.authenticate({ badSignature: true })).status, keyKind).toBe(401);
+        expect((await dev.authenticate()).status, keyKind).toBe(200);
+      });
+    }
+  });
 });
 
 describe('4.1 only', () => {
+  it('an unchanged inventory report on the same UTC day does not move updated_ts; a changed value, a removed attribute or a new day does [mender-server inventory inv/inventory.go needsUpsert]', async () => {
+    const clock = new ManualClock('2026-11-22T10:00:00Z');
+    await withSim({ profile: '4.1', clock }, async (sim, mg) => {
+      const dev = new SimDevice(sim.url, { mac: '02:00:00:00:0e:04', keyKind: 'rsa' });
+      await dev.authenticate();
+      const id = ((await mg.get('/v2/devauth/devices')).json as Json[])[0]?.id as string;
+      const invTs = async (): Promise<unknown> =>
+        ((await mg.get(`/v1/inventory/devices/${id}`)).json as Json).updated_ts;
+      expect((await dev.putInventory({ soc: 80, fw: '1.0' })).status).toBe(200);
+      expect(await invTs()).toBe('2026-11-22T10:00:00.000Z');
+      clock.advance(60_000);
+      expect((await dev.putInventory({ soc: 80, fw: '1.0' })).status).toBe(200); // same values: no write
+      expect((await dev.putInventory({ soc: 80 }, 'PATCH')).status).toBe(200);
+      expect(await invTs()).toBe('2026-11-22T10:00:00.000Z');
+      clock.advance(60_000);
+      expect((await dev.putInventory({ soc: 80 })).status).toBe(200); // PUT drops fw: a write
+      expect(await invTs()).toBe('2026-11-22T10:02:00.000Z');
+      clock.advance(60_000);
+      await dev.putInventory({ soc: 79 }, 'PATCH');
+      expect(await invTs()).toBe('2026-11-22T10:03:00.000Z');
+      clock.advance(24 * 3_600_000); // next UTC day: the same values are written again
+      await dev.putInventory({ soc: 79 }, 'PATCH');
+      expect(await invTs()).toBe('2026-11-23T10:03:00.000Z');
+    });
+  });
+
   it('GET /api/management/v2/deployments/deployments: id/name/status filters, sort, pagination [mender-server deployments api/http]; 3.7 has no such route', async () => {
     await withSim({ profile: '4.1' }, async (_sim, mg) => {
       await mg.upload(hwGen1);

@@ -81,13 +81,14 @@ const wordsOf = (text: string): string[] =>
     .split(/[^\p{L}\p{N}_]+/u)
     .filter(Boolean);
 
-/** Whether `phrase` (words) occurs as consecutive whole words in `text`. */
-function containsPhrase(text: string, phrase: readonly string[]): boolean {
-  const words = wordsOf(text);
-  for (let i = 0; i + phrase.length <= words.length; i += 1) {
-    if (phrase.every((w, j) => words[i + j] === w)) return true;
-  }
-  return false;
+/**
+ * [code] deployments store/mongo `Find`: `{$text: {$search: SearchText}}`, the text NOT quoted — MongoDB
+ * matches a document holding ANY of the search words (a whole, case-insensitive word; the real index
+ * also stems and drops stop words, the simulator does not).
+ */
+function hasAnyWord(text: string, search: readonly string[]): boolean {
+  const words = new Set(wordsOf(text));
+  return search.some((w) => words.has(w));
 }
 
 function blank(field: string): SimHttpError {
@@ -143,17 +144,21 @@ export function deploymentRoutes(app: FastifyInstance, ctx: SimContext): void {
   });
 
   /**
-   * The deployment list filters of v1 (and 4.1's v2). [code] deployments store/mongo: `status` also takes
-   * `aborted` (the spec lists pending|inprogress|finished only); `search` is a MongoDB `$text` search for
-   * the quoted phrase over the deployment's name and artifact name — whole words, case-insensitive, not a
-   * substring (no stemming here; see docs/simulator.md).
+   * The deployment list filters of v1 (and 4.1's v2). [code] mender-server
+   * backend/services/deployments/api/http/api_deployments.go ParseLookupQuery (shared by v1 and v2; the
+   * 3.7-era deployments api/http has the same switch): `status` pending|inprogress|finished|aborted, else
+   * 400 "unknown status X"; `sort` case-insensitive, empty = desc; `type` software|configuration, else 400
+   * "unknown deployment type X". `search` is v1 only (ParseDeploymentLookupQueryV1). deployments
+   * store/mongo datastore_mongo.go `Find`: pending and inprogress select that status, any other status
+   * query — `aborted` included — selects `status: finished`, so `?status=aborted` lists every finished
+   * deployment, aborted or not; `search` is an unquoted `$text` (any word, see hasAnyWord).
    */
   const listDeployments = (q: ReturnType<typeof queryOf>, v2: boolean): DeploymentView[] => {
     const status = qOne(q, 'status');
     if (status && !['pending', 'inprogress', 'finished', 'aborted'].includes(status)) {
-      throw badRequest(`invalid status query: ${status}`);
+      throw badRequest(`unknown status ${status}`);
     }
-    const sort = qOne(q, 'sort') ?? 'desc';
+    const sort = (qOne(q, 'sort') || 'desc').toLowerCase();
     if (sort !== 'asc' && sort !== 'desc') throw badRequest('invalid form value: must be one of "asc" or "desc"');
     const unix = (name: string): number | undefined => {
       const v = qOne(q, name);
@@ -163,19 +168,19 @@ export function deploymentRoutes(app: FastifyInstance, ctx: SimContext): void {
     };
     const after = unix('created_after');
     const before = unix('created_before');
-    const phrase = v2 ? undefined : wordsOf(qOne(q, 'search') ?? '');
+    const search = v2 ? undefined : wordsOf(qOne(q, 'search') ?? '');
     const ids = v2 ? new Set(qAll(q, 'id')) : undefined;
     const names = v2 ? new Set(qAll(q, 'name')) : undefined;
     const type = qOne(q, 'type');
-    if (v2 && type && type !== 'software' && type !== 'configuration') throw badRequest(`invalid type: ${type}`);
+    if (type && type !== 'software' && type !== 'configuration') throw badRequest(`unknown deployment type ${type}`);
     return store
       .deployments()
       .filter(
         (d) =>
-          (!status || (status === 'aborted' ? d.rec.aborted : d.status === status)) &&
+          (!status || d.status === (status === 'aborted' ? 'finished' : status)) &&
           (after === undefined || d.rec.createdMs >= after) &&
           (before === undefined || d.rec.createdMs <= before) &&
-          (!phrase?.length || containsPhrase(d.rec.name, phrase) || containsPhrase(d.rec.artifactName, phrase)) &&
+          (!search?.length || hasAnyWord(d.rec.name, search) || hasAnyWord(d.rec.artifactName, search)) &&
           (!ids?.size || ids.has(d.rec.id)) &&
           (!names?.size || names.has(d.rec.name)) &&
           (!type || type === 'software'),

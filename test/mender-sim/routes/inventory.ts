@@ -91,7 +91,7 @@ export function inventoryRoutes(app: FastifyInstance, ctx: SimContext): void {
       handler: async (req, reply) => {
         const id = requireDevice(ctx, req);
         const attrs = parseBody(DeviceAttrs, req.body, 'failed to parse request body', fastDeviceAttrs);
-        store.putAttributes(id, attrs, method === 'PUT');
+        store.putAttributes(id, attrs, method === 'PUT', ctx.profile === '4.1');
         // RECIPE §6.2: the client accepts exactly 200 here (204 breaks it).
         return reply.code(200).send();
       },
