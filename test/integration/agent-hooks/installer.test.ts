@@ -4,7 +4,7 @@
 // what Debian's mender 3.4 prints (`3.4.0+ds1-5+b1\truntime: go1.19.8`, checked against the real one in
 // test/system/device-install-client.test.ts); the C++ client is a stand-in printing `5.1.0`, as
 // `mender-update --version` does (RECIPE-current §3.1 first row): it is not packaged here.
-import { generateKeyPairSync } from 'node:crypto';
+import { type KeyObject, generateKeyPairSync } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,18 +55,18 @@ beforeAll(async () => {
     join(kit, 'mender/mender.conf.fragment.json'),
     await readFile(join(repoRoot, 'deploy/device/mender/mender.conf.fragment.json')),
   );
-  const spki = { type: 'spki', format: 'pem' } as const;
+  const pem = (k: KeyObject) => k.export({ type: 'spki', format: 'pem' }).toString();
   pubKey = join(work, 'ci.pub');
-  await writeFile(pubKey, generateKeyPairSync('ec', { namedCurve: 'prime256v1', publicKeyEncoding: spki }).publicKey);
+  await writeFile(pubKey, pem(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey));
   const kinds = {
-    ed25519: generateKeyPairSync('ed25519', { publicKeyEncoding: spki }).publicKey,
-    rsa1024: generateKeyPairSync('rsa', { modulusLength: 1024, publicKeyEncoding: spki }).publicKey,
-    rsa2048: generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: spki }).publicKey,
-    p384: generateKeyPairSync('ec', { namedCurve: 'secp384r1', publicKeyEncoding: spki }).publicKey,
+    ed25519: pem(generateKeyPairSync('ed25519').publicKey),
+    rsa1024: pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey),
+    rsa2048: pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey),
+    p384: pem(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey),
   };
-  for (const [kind, pem] of Object.entries(kinds)) {
+  for (const [kind, text] of Object.entries(kinds)) {
     keys[kind as keyof typeof keys] = join(work, `${kind}.pub`);
-    await writeFile(join(work, `${kind}.pub`), pem);
+    await writeFile(join(work, `${kind}.pub`), text);
   }
 });
 
