@@ -1,5 +1,6 @@
 // `vancore-ota device install|uninstall`: sensing the van and the kit, running the planned actions
 // and keeping the manifest (written after every action, so an interrupted run is picked up again).
+import { createPublicKey } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, copyFile, lstat, mkdir, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -261,6 +262,41 @@ async function nodeVersion(runner: CommandRunner): Promise<string | null> {
   return res.code === 0 ? res.stdout.trim() : null;
 }
 
+/** RSA below this is refused on every client: too weak for signing releases (NIST SP 800-131A). */
+export const MIN_RSA_VERIFY_BITS = 2048;
+
+/**
+ * Why the installed client could not verify artifacts with this public key (undefined: it can).
+ * - mender 3.x (Go): the verifier takes RSA or ECDSA keys only and ECDSA signatures of 64 bytes
+ *   (P-256): mender's vendored mender-artifact `artifact/signer.go` `getKeyAndVerifyMethod` /
+ *   `ECDSA256.Verify`; an Ed25519 key is "unsupported public key type" (RECIPE.md §2.3, verified).
+ * - mender-update 5.x (C++): any key OpenSSL reads (`PEM_read_bio_PUBKEY` in
+ *   src/common/crypto/platform/openssl/crypto.cpp), Ed25519 included.
+ * RSA below 2048 bits is refused on both as too weak (the 3.4 client itself accepts 1024: measured).
+ */
+export function verifyKeyProblem(pem: Buffer, flavour: ClientFlavour): string | undefined {
+  let key;
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch (e) {
+    return `not a readable public key (${e instanceof Error ? e.message : String(e)})`;
+  }
+  const type = key.asymmetricKeyType ?? 'unknown';
+  const details = key.asymmetricKeyDetails ?? {};
+  if (type === 'rsa') {
+    const bits = details.modulusLength ?? 0;
+    return bits < MIN_RSA_VERIFY_BITS
+      ? `an RSA key of ${bits} bits is too weak to sign releases: use RSA ≥ ${MIN_RSA_VERIFY_BITS} bits or ECDSA P-256`
+      : undefined;
+  }
+  if (flavour === 'mender-update-5') return undefined;
+  if (type === 'ec')
+    return details.namedCurve === 'prime256v1'
+      ? undefined
+      : `mender 3.x verifies ECDSA signatures on P-256 only, not ${details.namedCurve ?? 'this curve'}: use an ECDSA P-256 or RSA ≥ ${MIN_RSA_VERIFY_BITS} key`;
+  return `mender 3.x cannot verify artifacts with an ${type === 'ed25519' ? 'Ed25519' : type} key (RSA and ECDSA P-256 only): use an ECDSA P-256 or RSA ≥ ${MIN_RSA_VERIFY_BITS} key, or mender-update 5.x`;
+}
+
 export async function deviceInstall(o: InstallOptions): Promise<InstallAction[]> {
   await checkRoot(o.paths.root, !o.dryRun);
   const nodeProblem = checkNode(await nodeVersion(o.runner));
@@ -302,6 +338,10 @@ export async function deviceInstall(o: InstallOptions): Promise<InstallAction[]>
         });
   if (verifyKey && !/-----BEGIN PUBLIC KEY-----/.test(verifyKey.toString('utf8'))) {
     throw new VanError('INPUT_INVALID', `${o.verifyKey} is not a PEM public key (-----BEGIN PUBLIC KEY-----)`);
+  }
+  if (verifyKey) {
+    const problem = verifyKeyProblem(verifyKey, client.flavour);
+    if (problem) throw new VanError('INPUT_INVALID', `--verify-key ${o.verifyKey}: ${problem}`);
   }
   const keyOnVan = (await fileState(o.paths.resolve(keyDest))) !== null;
   const menderKeys = { ...fragment };

@@ -106,6 +106,8 @@ export const VanDetail = VanSummary.extend({
   quarantined: z.array(
     z.object({ scope: z.string(), name: z.string(), reason: z.string(), count: z.number(), last_seen: z.string() }),
   ),
+  /** A replacement hub took this van id over from a decommissioned/rejected device (issue #16), newest first. */
+  takeovers: z.array(z.object({ at: z.string(), old_device_id: z.string(), new_device_id: z.string() })),
   attention: z.array(AttentionItem),
 });
 

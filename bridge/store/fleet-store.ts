@@ -89,6 +89,7 @@ export class FleetStore {
       // claims it (issue #16 item 4): its record keeps its history under its device id instead.
       const batchIds = new Set(ids);
       const released: string[] = [];
+      const releasedBy = new Map<string, string>(); // van id → the device that gave it up
       for (const part of chunks(claimed))
         for (const row of await trx
           .selectFrom('vans')
@@ -97,8 +98,10 @@ export class FleetStore {
           .execute()) {
           const gone =
             row.decommissioned === 1 || row.auth_status === 'rejected' || row.auth_status === 'decommissioned';
-          if (gone && !batchIds.has(row.device_id)) released.push(row.device_id);
-          else owners.set(row.van_id, row.device_id);
+          if (gone && !batchIds.has(row.device_id)) {
+            released.push(row.device_id);
+            releasedBy.set(row.van_id, row.device_id);
+          } else owners.set(row.van_id, row.device_id);
         }
       for (const part of chunks(released))
         await trx
@@ -114,6 +117,13 @@ export class FleetStore {
         })),
         (vanId) => owners.get(vanId),
       );
+      // The takeover is an entry in the van's timeline (GET /vans/:id `takeovers`).
+      const takeovers: Insertable<Database['van_takeovers']>[] = [];
+      for (const [deviceId, a] of vanIds) {
+        const old = a.refused ? undefined : releasedBy.get(a.vanId);
+        if (old !== undefined && old !== deviceId)
+          takeovers.push({ van_id: a.vanId, old_device_id: old, new_device_id: deviceId, at: now });
+      }
 
       const installed = new Map<string, Map<string, string>>();
       for (const part of chunks(ids)) {
@@ -258,6 +268,7 @@ export class FleetStore {
       }
       for (const part of chunks(health)) await trx.insertInto('health_reports').values(part).execute();
       for (const part of chunks(gates)) await trx.insertInto('gate_history').values(part).execute();
+      for (const part of chunks(takeovers)) await trx.insertInto('van_takeovers').values(part).execute();
       for (const part of chunks(tally(quarantine))) {
         await trx
           .insertInto('quarantine')

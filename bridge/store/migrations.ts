@@ -303,6 +303,21 @@ function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.alterTable('vans').addColumn('client', 'text').execute();
       },
     },
+    // Issue #16 item 4: a van id taken over by a replacement hub is an entry in the van's timeline.
+    // No foreign key to vans: the old device's record may be gone, the entry stays.
+    '0006_van_takeovers': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('van_takeovers')
+          .addColumn('id', autoId, idColumn)
+          .addColumn('van_id', 'text', (c) => c.notNull())
+          .addColumn('old_device_id', 'text', (c) => c.notNull())
+          .addColumn('new_device_id', 'text', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('van_takeovers_van').on('van_takeovers').columns(['van_id', 'id']).execute();
+      },
+    },
   };
 }
 

@@ -227,6 +227,8 @@ export interface VanDetail extends VanSummary {
     log_available: boolean;
   }[];
   quarantined: { scope: string; name: string; reason: string; count: number; last_seen: string }[];
+  /** Replacement hubs that took this van id over from a decommissioned/rejected device, newest first. */
+  takeovers: { at: string; old_device_id: string; new_device_id: string }[];
   attention: AttentionItem[];
 }
 
@@ -275,6 +277,13 @@ export async function getVan(
     .where('device_id', '=', v.device_id)
     .orderBy('last_seen', 'desc')
     .execute();
+  const takeovers = await db
+    .selectFrom('van_takeovers')
+    .select(['at', 'old_device_id', 'new_device_id'])
+    .where('van_id', '=', vanId)
+    .orderBy('id', 'desc')
+    .limit(20)
+    .execute();
   return {
     ...summary(v, comps.get(v.device_id) ?? {}),
     first_seen: v.first_seen,
@@ -306,6 +315,7 @@ export async function getVan(
       log_available: u.log_available === 1,
     })),
     quarantined: quarantined.map((q) => ({ ...q, count: Number(q.count) })),
+    takeovers,
     attention: attention.filter((a) => a.device_id === v.device_id),
   };
 }

@@ -63,6 +63,15 @@ export interface GateHistoryTable {
   recorded_at: string;
 }
 
+/** Issue #16 item 4: a replacement hub took over a van id released by a decommissioned/rejected device. */
+export interface VanTakeoversTable {
+  id: Generated<number>;
+  van_id: string;
+  old_device_id: string;
+  new_device_id: string;
+  at: string;
+}
+
 export interface DeploymentsTable {
   id: string;
   name: string;
@@ -144,6 +153,7 @@ export interface Database {
   vpn_migration_deployments: VpnMigrationDeploymentsTable;
   vpn_migration_outcomes: VpnMigrationOutcomesTable;
   vpn_migration_events: VpnMigrationEventsTable;
+  van_takeovers: VanTakeoversTable;
 }
 
 export interface ReleasesTable {

@@ -31,6 +31,8 @@ export interface MenderHttpOptions {
    */
   totalTimeoutMs?: number;
   retry?: RetryPolicy;
+  /** Largest answer read into memory (default MAX_ANSWER_BYTES, 64 MB); lowered by tests. */
+  maxAnswerBytes?: number;
   insecureTls?: boolean;
   logger?: Logger;
   /** Injected for tests and accelerated clocks. */
@@ -70,6 +72,9 @@ const LOGIN_PATH = '/api/management/v1/useradm/auth/login';
 /** Largest Mender answer read into memory; a larger one fails that call with a clear line. */
 export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
+const sizeText = (bytes: number): string =>
+  bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024} MB` : `${bytes} bytes`;
+
 export class MenderHttp {
   readonly baseUrl: string;
   readonly #axios: AxiosInstance;
@@ -97,7 +102,7 @@ export class MenderHttp {
       transformResponse: [(d: unknown) => d],
       maxBodyLength: Infinity,
       // A bounded answer (issue #16 item 7): Mender's largest page (500 devices) stays far below this.
-      maxContentLength: MAX_ANSWER_BYTES,
+      maxContentLength: options.maxAnswerBytes ?? MAX_ANSWER_BYTES,
       ...(options.insecureTls ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) } : {}),
     });
   }
@@ -184,7 +189,7 @@ export class MenderHttp {
               code === 'ECONNABORTED'
                 ? 'timed out'
                 : code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(e.message)
-                  ? `answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB (lower mender.page_size)`
+                  ? `answer larger than ${sizeText(this.#opts.maxAnswerBytes ?? MAX_ANSWER_BYTES)} (lower mender.page_size)`
                   : code
             } (${this.baseUrl})`,
             { cause: e },

@@ -4,6 +4,7 @@
 // what Debian's mender 3.4 prints (`3.4.0+ds1-5+b1\truntime: go1.19.8`, checked against the real one in
 // test/system/device-install-client.test.ts); the C++ client is a stand-in printing `5.1.0`, as
 // `mender-update --version` does (RECIPE-current §3.1 first row): it is not packaged here.
+import { type KeyObject, generateKeyPairSync } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,13 @@ import { repoRoot, runCli } from '../../helpers/cli.js';
 let work: string;
 let kit: string;
 let pubKey: string;
+/** Public keys of other kinds than the default ECDSA P-256 one (issue #16 item 9). */
+const keys: Record<'ed25519' | 'rsa1024' | 'rsa2048' | 'p384', string> = {
+  ed25519: '',
+  rsa1024: '',
+  rsa2048: '',
+  p384: '',
+};
 
 const KIT_FILES: Record<string, string> = {
   'mender-scripts/Download_Enter_50_vancore-gate': '#!/usr/bin/env node\n// gate\n',
@@ -47,11 +55,19 @@ beforeAll(async () => {
     join(kit, 'mender/mender.conf.fragment.json'),
     await readFile(join(repoRoot, 'deploy/device/mender/mender.conf.fragment.json')),
   );
+  const pem = (k: KeyObject) => k.export({ type: 'spki', format: 'pem' }).toString();
   pubKey = join(work, 'ci.pub');
-  await writeFile(
-    pubKey,
-    '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n',
-  );
+  await writeFile(pubKey, pem(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey));
+  const kinds = {
+    ed25519: pem(generateKeyPairSync('ed25519').publicKey),
+    rsa1024: pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey),
+    rsa2048: pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey),
+    p384: pem(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey),
+  };
+  for (const [kind, text] of Object.entries(kinds)) {
+    keys[kind as keyof typeof keys] = join(work, `${kind}.pub`);
+    await writeFile(join(work, `${kind}.pub`), text);
+  }
 });
 
 afterAll(async () => {
@@ -301,6 +317,44 @@ describe('device install / uninstall', () => {
       },
       'mender-update 4.0.2 is not supported',
     ],
+    // Verify keys the client cannot use (issue #16 item 9); the mender 3.4 rules are from its vendored
+    // mender-artifact artifact/signer.go (RSA or ECDSA P-256 only), see verifyKeyProblem.
+    [
+      'the verify key is Ed25519 and the client mender 3.4',
+      () => Promise.resolve({ verifyKey: keys.ed25519 }),
+      'ed25519.pub: mender 3.x cannot verify artifacts with an Ed25519 key (RSA and ECDSA P-256 only)',
+    ],
+    [
+      'the verify key is ECDSA P-384 and the client mender 3.4',
+      () => Promise.resolve({ verifyKey: keys.p384 }),
+      'mender 3.x verifies ECDSA signatures on P-256 only, not secp384r1',
+    ],
+    [
+      'the verify key is RSA 1024',
+      () => Promise.resolve({ verifyKey: keys.rsa1024 }),
+      'an RSA key of 1024 bits is too weak to sign releases',
+    ],
+    [
+      'the verify key is RSA 1024 and the client mender-update 5.1.0',
+      async (root) => {
+        await rm(join(root, 'usr/bin/mender'));
+        await clientBinary(root, 'mender-update', '5.1.0');
+        return { verifyKey: keys.rsa1024 };
+      },
+      'an RSA key of 1024 bits is too weak to sign releases',
+    ],
+    [
+      'the verify key is a PEM that does not parse',
+      async () => {
+        const bad = join(work, 'truncated.pub');
+        await writeFile(
+          bad,
+          '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n',
+        );
+        return { verifyKey: bad };
+      },
+      'truncated.pub: not a readable public key',
+    ],
     [
       '--client 5 but only mender 3.x is there',
       () => Promise.resolve({ client: 'mender-update-5' as const, runner: noHostClient }),
@@ -311,6 +365,29 @@ describe('device install / uninstall', () => {
     const over = await setup(root);
     const before = await snapshot(root);
     await expect(deviceInstall(opts(root, over))).rejects.toThrow(message);
+    expect(await snapshot(root)).toEqual(before);
+  });
+
+  it.each([
+    ['mender-3', 'rsa2048'],
+    ['mender-update-5', 'ed25519'],
+    ['mender-update-5', 'p384'],
+  ] as const)('%s accepts a %s verify key', async (flavour, kind) => {
+    const root = await van(flavour === 'mender-3' ? undefined : ['mender-update', '5.1.0']);
+    await deviceInstall(opts(root, { verifyKey: keys[kind] }));
+    expect(await readFile(join(root, 'etc/mender/artifact-verify-key.pem'), 'utf8')).toBe(
+      await readFile(keys[kind], 'utf8'),
+    );
+  });
+
+  it('the CLI: a verify key the client cannot use is one line, exit non-zero, nothing written', async () => {
+    const root = await van();
+    const before = await snapshot(root);
+    const r = runCli(['device', 'install', '--root', root, '--from', kit, '--verify-key', keys.ed25519]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `vancore-ota device install: --verify-key ${keys.ed25519}: mender 3.x cannot verify artifacts with an Ed25519 key (RSA and ECDSA P-256 only): use an ECDSA P-256 or RSA ≥ 2048 key, or mender-update 5.x\n`,
+    );
     expect(await snapshot(root)).toEqual(before);
   });
 

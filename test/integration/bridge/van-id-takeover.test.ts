@@ -35,6 +35,17 @@ describe.each(backends)('van id takeover on %s', (backend) => {
     else await t.store.applyInventory([hub('old-hub', 'rejected')], T2);
     const r = await t.store.applyInventory([hub('new-hub', 'accepted')], T2);
     expect(r.quarantined).toBe(0);
-    expect((await getVan(t.store.db, 'van-381', []))?.device_id).toBe('new-hub');
+    const van = await getVan(t.store.db, 'van-381', []);
+    expect(van?.device_id).toBe('new-hub');
+    // The takeover is in the van's timeline (fails without migration 0006 and the insert in
+    // fleet-store.ts: the field was absent). A second sync does not repeat it.
+    expect(van?.takeovers).toEqual([{ at: T2, old_device_id: 'old-hub', new_device_id: 'new-hub' }]);
+    await t.store.applyInventory([hub('new-hub', 'accepted')], T2);
+    expect((await getVan(t.store.db, 'van-381', []))?.takeovers).toHaveLength(1);
+  });
+
+  it('no takeover entry while the old hub keeps its van id', async () => {
+    await t.store.applyInventory([hub('new-hub', 'accepted')], T2);
+    expect((await getVan(t.store.db, 'van-381', []))?.takeovers).toEqual([]);
   });
 });
