@@ -54,6 +54,10 @@ export const attentionWords: Record<AttentionCode, { what: string; action: strin
     what: 'VPN step reverted by the van',
     action: 'Check the Headscale path from this van, then release it in the VPN migration.',
   },
+  clock_ahead: {
+    what: "The hub's clock is ahead",
+    action: 'Check the hub time source (GNSS / NTP); its gate decisions look dated in the future.',
+  },
   vpn_manual_rollback: {
     what: 'VPN rollback needs hands on the van',
     action: 'Follow docs/vpn-migration.md (manual rollback) with the owner or a technician.',
