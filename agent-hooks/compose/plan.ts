@@ -9,6 +9,7 @@
 //             → restore_images → restore_data → reconcile (up -d, or down on a first install) → verify
 //             → unrecord → remove FAILED → finish:rolled_back
 // Rollback steps depend on what the forward steps *started* (a started step may have had its effect).
+import { commitOpening } from '../lib/converge.js';
 import type { BundleMarker } from './bundle.js';
 import { TERMINAL, type ComposeJournal, type Outcome, type Slot } from './journal.js';
 
@@ -127,14 +128,9 @@ export function planInstall(f: ComposeFacts): ComposeStep[] {
 
 /** Commit: record the version, drop what only a rollback of this deployment needed. */
 export function planCommit(f: ComposeFacts): ComposeStep[] {
-  const j = f.journal;
-  if (j === null || j.artifact_name !== f.artifact) {
-    return [{ kind: 'stuck', why: `nothing to commit: ${f.artifact} was not installed by this module` }];
-  }
-  if (j.outcome === 'committed') return [];
-  if (j.outcome !== 'installed') return [{ kind: 'stuck', why: `cannot commit ${f.artifact}: it is ${j.outcome}` }];
-  const steps: ComposeStep[] = [];
-  if (!j.done.includes('commit:record')) steps.push({ kind: 'record' });
+  const opening = commitOpening(f.journal, f.artifact);
+  if (opening.final) return opening.steps;
+  const steps: ComposeStep[] = [...opening.steps];
   if (f.slots.OLDER !== null) steps.push({ kind: 'remove', slot: 'OLDER' });
   if (f.slots.FAILED !== null) steps.push({ kind: 'remove', slot: 'FAILED' });
   steps.push({ kind: 'finish', outcome: 'committed' });

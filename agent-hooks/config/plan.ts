@@ -4,6 +4,7 @@
 //   commit  : commit:record → finish:committed
 //   rollback: rollback:begin → rollback:restore → rollback:restart → rollback:unrecord → finish:rolled_back
 // `backup` finishes before `write` starts, so a rollback always has the complete set of originals.
+import { commitOpening } from '../lib/converge.js';
 import * as z from 'zod/mini';
 import { ComponentName, IsoDateTime, SemVer } from '../../core/schemas/common.js';
 
@@ -99,14 +100,9 @@ export function planConfigInstall(f: ConfigFacts): ConfigStep[] {
 }
 
 export function planConfigCommit(f: ConfigFacts): ConfigStep[] {
-  const j = f.journal;
-  if (j === null || j.artifact_name !== f.artifact) {
-    return [{ kind: 'stuck', why: `nothing to commit: ${f.artifact} was not installed by this module` }];
-  }
-  if (j.outcome === 'committed') return [];
-  if (j.outcome !== 'installed') return [{ kind: 'stuck', why: `cannot commit ${f.artifact}: it is ${j.outcome}` }];
-  const steps: ConfigStep[] = [];
-  if (!j.done.includes('commit:record')) steps.push({ kind: 'record' });
+  const opening = commitOpening(f.journal, f.artifact);
+  if (opening.final) return opening.steps;
+  const steps: ConfigStep[] = [...opening.steps];
   steps.push({ kind: 'finish', outcome: 'committed' });
   return steps;
 }

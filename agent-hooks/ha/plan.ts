@@ -7,6 +7,7 @@
 // A backup is written (and its slug journaled) before the add-on's update starts, so every add-on a
 // rollback must restore has its backup. An update that started is restored even if the add-on still
 // reports the old version: a killed module may have left the Supervisor mid-update.
+import { commitOpening } from '../lib/converge.js';
 import * as z from 'zod/mini';
 import { ComponentName, IsoDateTime, SemVer } from '../../core/schemas/common.js';
 
@@ -102,14 +103,9 @@ export function planHaInstall(f: HaFacts): HaStep[] {
 }
 
 export function planHaCommit(f: HaFacts): HaStep[] {
-  const j = f.journal;
-  if (j === null || j.artifact_name !== f.artifact) {
-    return [{ kind: 'stuck', why: `nothing to commit: ${f.artifact} was not installed by this module` }];
-  }
-  if (j.outcome === 'committed') return [];
-  if (j.outcome !== 'installed') return [{ kind: 'stuck', why: `cannot commit ${f.artifact}: it is ${j.outcome}` }];
-  const steps: HaStep[] = [];
-  if (!j.done.includes('commit:record')) steps.push({ kind: 'record' });
+  const opening = commitOpening(f.journal, f.artifact);
+  if (opening.final) return opening.steps;
+  const steps: HaStep[] = [...opening.steps];
   steps.push({ kind: 'finish', outcome: 'committed' });
   return steps;
 }

@@ -90,3 +90,32 @@ export async function convergeJournaled<F, S, J extends StepMarks & { error?: st
     throw e;
   }
 }
+
+/** The journal fields the commit rule reads (every module's journal has them). */
+export interface CommitJournal {
+  artifact_name: string;
+  outcome: string;
+  done: readonly string[];
+}
+
+/**
+ * The commit rule every update module shares: only the artifact this module installed, only once
+ * (`committed` plans nothing), never from another outcome (stuck), and the version record first unless
+ * a killed commit already wrote it. `final` steps are the whole plan; otherwise the module adds its own
+ * clean-up and `finish`.
+ */
+export function commitOpening(
+  j: CommitJournal | null,
+  artifact: string,
+): { final: true; steps: [] | [{ kind: 'stuck'; why: string }] } | { final: false; steps: [] | [{ kind: 'record' }] } {
+  if (j === null || j.artifact_name !== artifact) {
+    return {
+      final: true,
+      steps: [{ kind: 'stuck', why: `nothing to commit: ${artifact} was not installed by this module` }],
+    };
+  }
+  if (j.outcome === 'committed') return { final: true, steps: [] };
+  if (j.outcome !== 'installed')
+    return { final: true, steps: [{ kind: 'stuck', why: `cannot commit ${artifact}: it is ${j.outcome}` }] };
+  return { final: false, steps: j.done.includes('commit:record') ? [] : [{ kind: 'record' }] };
+}

@@ -9,6 +9,7 @@
 //             → finish:rolled_back
 // The deadman's revert after a commit is the same undo list (`undoSteps`), so a reverted van and a
 // rolled-back one are in the same configuration.
+import { commitOpening } from '../lib/converge.js';
 import * as z from 'zod/mini';
 import { IsoDateTime, SemVer } from '../../core/schemas/common.js';
 import { VpnStep } from '../../core/schemas/payload-index.js';
@@ -197,15 +198,11 @@ export function planVpnInstall(f: VpnFacts): VpnAction[] {
 }
 
 export function planVpnCommit(f: VpnFacts): VpnAction[] {
+  const opening = commitOpening(f.journal, f.artifact);
+  if (opening.final) return opening.steps;
+  const steps: VpnAction[] = [...opening.steps];
   const j = f.journal;
-  if (j === null || j.artifact_name !== f.artifact) {
-    return [{ kind: 'stuck', why: `nothing to commit: ${f.artifact} was not installed by this module` }];
-  }
-  if (j.outcome === 'committed') return [];
-  if (j.outcome !== 'installed') return [{ kind: 'stuck', why: `cannot commit ${f.artifact}: it is ${j.outcome}` }];
-  const steps: VpnAction[] = [];
-  if (!j.done.includes('commit:record')) steps.push({ kind: 'record' });
-  if (j.step === 'retire' && !j.done.includes('purge:saas')) {
+  if (j?.step === 'retire' && !j.done.includes('purge:saas')) {
     steps.push({ kind: 'effect', effect: { kind: 'purge_saas' }, phase: 'commit' });
   }
   steps.push({ kind: 'finish', outcome: 'committed' });
