@@ -6,9 +6,16 @@
 //   that do not move inventory `updated_ts`): time and Mender requests;
 // * `/api/v1/reports/fleet` throughput vs a bare Fastify route returning the same body, in the same
 //   autocannon run (target ≥ 0.5×, p99 reported).
-import { mkdtemp, rm } from 'node:fs/promises';
+// The simulator and its seeded devices run in a child process (this file with `--serve N`), the bridge
+// (sync, stores, report API) in this one, so the ratios and the peak RSS measure the bridge alone (issue
+// #19). The bridge's peak RSS (VmHWM, reset before each phase) is reported apart from the simulator's, for
+// the 10,000-device full sync (target ≤ 200 MB) and, with BENCH_SYNC_SCALE=1, a 100,000-device full sync
+// into SQLite (target ≤ 1 GB); a missed target records the V8 heap breakdown (where the memory goes).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { buildBridgeApp } from '../bridge/api/app.js';
@@ -17,6 +24,7 @@ import { systemClock } from '../core/clock.js';
 import { BridgeConfig } from '../core/config/bridge-config.js';
 import { MenderManagementClient } from '../core/mender/management.js';
 import { openTestStore } from '../test/helpers/fleet-db.js';
+import { ownPeakRssMb, serveUntilSignalled, spawnChildServer } from '../test/mender-sim/fleet/child-server.js';
 import { startMenderSim } from '../test/mender-sim/index.js';
 import { SimDevice } from '../test/mender-sim/testkit.js';
 import type { Benchmark, BenchResult } from './registry.js';
@@ -56,32 +64,82 @@ async function cannon(url: string, headers: Record<string, string> = {}): Promis
   return { rps: Math.round(r.requests.average), p99: r.latency.p99 };
 }
 
+const mac = (i: number) =>
+  `02:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`;
+
+/** In the child: the simulator, `n` devices authenticated with their inventory, and a control route
+ * (`POST /change`: 1 % of the devices report a new battery level). Prints `LISTENING <sim> <control>`. */
+async function serve(n: number): Promise<void> {
+  const sim = await startMenderSim({ autoAccept: true, requestLogSize: 100 });
+  const devices = Array.from({ length: n }, (_, i) => new SimDevice(sim.url, { mac: mac(i) }));
+  const t0 = performance.now();
+  await pool([...devices.entries()], 32, async ([i, d]) => {
+    await d.authenticate();
+    await d.putInventory(inventory(i));
+  });
+  const seedMs = performance.now() - t0;
+  const control = createServer((req, res) => {
+    if (req.url === '/seed') return void res.end(String(Math.round(seedMs)));
+    const changed = [...devices.entries()].filter(([i]) => i % 100 === 7);
+    void pool(changed, 16, async ([i, d]) => void (await d.putInventory(inventory(i, 12)))).then(
+      () => res.end(String(changed.length)),
+      (e: unknown) => res.writeHead(500).end(String(e)),
+    );
+  });
+  await new Promise<void>((r) => control.listen(0, '127.0.0.1', r));
+  const addr = control.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  serveUntilSignalled(`${sim.url} http://127.0.0.1:${port}`, async () => {
+    control.close();
+    await sim.close();
+  });
+}
+
+async function startSimChild(n: number) {
+  const child = await spawnChildServer(import.meta.filename, ['--serve', String(n)], { timeoutMs: 1_800_000 });
+  const [simUrl, controlUrl] = child.url.split(' ') as [string, string];
+  const seedMs = Number(await (await fetch(`${controlUrl}/seed`)).text());
+  return { child, simUrl, controlUrl, seedMs };
+}
+
+/** Reset this process's VmHWM (Linux: `5` into clear_refs), so each phase reports its own peak. */
+async function resetPeakRss(): Promise<void> {
+  await writeFile('/proc/self/clear_refs', '5').catch(() => undefined);
+}
+
+/** Where this process's memory goes, in MiB: V8 heap used/total, external and array buffers, and the rest
+ * of the RSS (code, native allocations such as SQLite's page cache, the tsx loader). */
+function memoryBreakdown(prefix: string): Record<string, number> {
+  const m = process.memoryUsage();
+  const h = getHeapStatistics();
+  const mb = (b: number) => Math.round(b / 2 ** 20);
+  const parts: Record<string, number> = {
+    rss_now_mb: mb(m.rss),
+    heap_used_mb: mb(h.used_heap_size),
+    heap_total_mb: mb(h.total_heap_size),
+    external_mb: mb(m.external),
+    array_buffers_mb: mb(m.arrayBuffers),
+    other_native_mb: mb(m.rss - h.total_heap_size - m.external),
+  };
+  return Object.fromEntries(Object.entries(parts).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+const menderFor = (url: string) =>
+  MenderManagementClient.create({
+    baseUrl: url,
+    auth: { kind: 'login', user: 'admin@vancore.local', password: 'vancore-sim' },
+    pageSize: 500,
+    timeoutMs: 60_000,
+  });
+
 export const bridgeSyncBench: Benchmark = {
   name: 'bridge-sync',
   async run(): Promise<BenchResult> {
-    const sim = await startMenderSim({ autoAccept: true, requestLogSize: 100 });
+    const { child, simUrl, controlUrl, seedMs } = await startSimChild(N);
     const dir = await mkdtemp(join(tmpdir(), 'vc-bench-bridge-'));
     try {
-      log(`seeding ${N} devices through the device API`);
-      const devices = Array.from(
-        { length: N },
-        (_, i) =>
-          new SimDevice(sim.url, {
-            mac: `02:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`,
-          }),
-      );
-      const [, seedMs] = await timed(() =>
-        pool([...devices.entries()], 32, async ([i, d]) => {
-          await d.authenticate();
-          await d.putInventory(inventory(i));
-        }),
-      );
-      log(`seeded in ${(seedMs / 1000).toFixed(1)} s`);
-      const mender = MenderManagementClient.create({
-        baseUrl: sim.url,
-        auth: { kind: 'login', user: sim.user, password: sim.password },
-        pageSize: 500,
-      });
+      log(`seeded ${N} devices in the simulator's process in ${(seedMs / 1000).toFixed(1)} s`);
+      const mender = menderFor(simUrl);
 
       // Baseline: the same API calls the sync makes, results thrown away.
       const [, pageMs] = await timed(async () => {
@@ -102,20 +160,26 @@ export const bridgeSyncBench: Benchmark = {
       const sqlite = await openTestStore('sqlite');
       const pg = await openTestStore('postgres');
       try {
+        const rssBefore = process.memoryUsage().rss / 2 ** 20;
+        await resetPeakRss();
         const [fullSqlite, sqliteMs] = await timed(() =>
           runSync({ mender, store: sqlite.store, now: () => new Date() }, 'full'),
         );
-        log(`full sync, SQLite: ${sqliteMs.toFixed(0)} ms (${fullSqlite.vans_applied} vans)`);
+        const bridgeRss = await ownPeakRssMb();
+        const simRss = (await child.peakRssMb()) ?? 0;
+        log(
+          `full sync, SQLite: ${sqliteMs.toFixed(0)} ms (${fullSqlite.vans_applied} vans); bridge peak RSS ${bridgeRss.toFixed(0)} MB, simulator ${simRss.toFixed(0)} MB`,
+        );
+        const bridgeBreakdown = memoryBreakdown('bridge_after_full_sync_');
         const [fullPg, pgMs] = await timed(() => runSync({ mender, store: pg.store, now: () => new Date() }, 'full'));
         log(`full sync, PostgreSQL: ${pgMs.toFixed(0)} ms (${fullPg.vans_applied} vans)`);
 
-        const changed = devices.filter((_, i) => i % 100 === 7);
-        await pool(changed, 16, async (d) => void (await d.putInventory(inventory(devices.indexOf(d), 12))));
+        const changedCount = Number(await (await fetch(`${controlUrl}/change`, { method: 'POST' })).text());
         const [inc, incMs] = await timed(() =>
           runSync({ mender, store: sqlite.store, now: () => new Date() }, 'incremental'),
         );
         log(
-          `incremental sync (${changed.length} changed), SQLite: ${incMs.toFixed(0)} ms (${inc.vans_applied} vans applied)`,
+          `incremental sync (${changedCount} changed), SQLite: ${incMs.toFixed(0)} ms (${inc.vans_applied} vans applied)`,
         );
 
         // Ops' changes: tags on 1 %, a group on another 1 %. Requests are counted at the client.
@@ -175,13 +239,20 @@ export const bridgeSyncBench: Benchmark = {
           `reports/fleet ${report.rps} req/s (p99 ${report.p99} ms) vs bare ${baseline.rps} req/s (p99 ${baseline.p99} ms)`,
         );
 
+        const scale = process.env.BENCH_SYNC_SCALE === '1' ? await bigSync(100_000) : undefined;
+
         const ratioSqlite = sqliteMs / pageMs;
         const ratioPg = pgMs / pageMs;
         const rpsRatio = report.rps / baseline.rps;
-        const met = ratioSqlite <= 2 && ratioPg <= 2 && rpsRatio >= 0.5;
+        const rssMet = bridgeRss <= 200 && (scale === undefined || scale.bridge_peak_rss_mb <= 1024);
+        const met = ratioSqlite <= 2 && ratioPg <= 2 && rpsRatio >= 0.5 && rssMet;
+        const scaleText = scale
+          ? `; 100,000-device full sync ${(scale.full_sync_sqlite_ms / 1000).toFixed(1)} s, bridge ${scale.bridge_peak_rss_mb} MB (target ≤ 1 GB), simulator ${scale.simulator_peak_rss_mb} MB`
+          : '; 100,000-device sync not run (BENCH_SYNC_SCALE=1)';
         return {
-          summary: `full sync of ${N}: SQLite ${(sqliteMs / 1000).toFixed(2)} s (${ratioSqlite.toFixed(2)}× paging), PostgreSQL ${(pgMs / 1000).toFixed(2)} s (${ratioPg.toFixed(2)}×); incremental 1 %: ${(incMs / 1000).toFixed(2)} s; reconcile ${(recMs / 1000).toFixed(2)} s, ${recCalls} requests, ${rec.tags_or_group_changed} ops changes caught; /reports/fleet ${report.rps} req/s = ${rpsRatio.toFixed(2)}× bare (p99 ${report.p99} ms)`,
-          target: 'full sync ≤ 2× paging; /reports/fleet ≥ 0.5× bare Fastify',
+          summary: `full sync of ${N}: SQLite ${(sqliteMs / 1000).toFixed(2)} s (${ratioSqlite.toFixed(2)}× paging), PostgreSQL ${(pgMs / 1000).toFixed(2)} s (${ratioPg.toFixed(2)}×); incremental 1 %: ${(incMs / 1000).toFixed(2)} s; reconcile ${(recMs / 1000).toFixed(2)} s, ${recCalls} requests, ${rec.tags_or_group_changed} ops changes caught; /reports/fleet ${report.rps} req/s = ${rpsRatio.toFixed(2)}× bare (p99 ${report.p99} ms); bridge peak RSS ${bridgeRss.toFixed(0)} MB during the full sync (target ≤ 200 MB), simulator ${simRss.toFixed(0)} MB in its own process${scaleText}`,
+          target:
+            'full sync ≤ 2× paging; /reports/fleet ≥ 0.5× bare Fastify; bridge RSS ≤ 200 MB at 10 k, ≤ 1 GB at 100 k',
           met,
           figures: {
             devices: N,
@@ -198,6 +269,11 @@ export const bridgeSyncBench: Benchmark = {
             reports_fleet_rps: report.rps,
             reports_fleet_p99_ms: report.p99,
             seed_ms: Math.round(seedMs),
+            bridge_rss_before_sync_mb: Math.round(rssBefore),
+            bridge_peak_rss_mb: Math.round(bridgeRss),
+            simulator_peak_rss_mb: Math.round(simRss),
+            ...(bridgeRss > 200 ? bridgeBreakdown : {}),
+            ...(scale ? Object.fromEntries(Object.entries(scale).map(([k, v]) => [`scale_100k_${k}`, v])) : {}),
           },
           baseline: {
             paging_only_ms: Math.round(pageMs),
@@ -211,8 +287,42 @@ export const bridgeSyncBench: Benchmark = {
         await pg.dispose();
       }
     } finally {
-      await sim.close();
+      await child.close();
       await rm(dir, { recursive: true, force: true });
     }
   },
 };
+
+/** A full sync of `n` devices into SQLite, the simulator in its own process; peak RSS of each side. */
+async function bigSync(n: number) {
+  log(`seeding ${n} devices in a second simulator process`);
+  const { child, simUrl, seedMs } = await startSimChild(n);
+  const store = await openTestStore('sqlite');
+  try {
+    const before = Math.round(process.memoryUsage().rss / 2 ** 20);
+    await resetPeakRss();
+    const [full, ms] = await timed(() =>
+      runSync({ mender: menderFor(simUrl), store: store.store, now: () => new Date() }, 'full'),
+    );
+    const bridge = Math.round(await ownPeakRssMb());
+    const sim = Math.round((await child.peakRssMb()) ?? 0);
+    log(
+      `full sync of ${n}: ${ms.toFixed(0)} ms (${full.vans_applied} vans); bridge peak RSS ${bridge} MB, simulator ${sim} MB`,
+    );
+    return {
+      devices: n,
+      seed_ms: Math.round(seedMs),
+      full_sync_sqlite_ms: Math.round(ms),
+      vans_applied: full.vans_applied,
+      bridge_rss_before_sync_mb: before,
+      bridge_peak_rss_mb: bridge,
+      simulator_peak_rss_mb: sim,
+      ...(bridge > 1024 ? memoryBreakdown('bridge_after_full_sync_') : {}),
+    };
+  } finally {
+    await store.dispose();
+    await child.close();
+  }
+}
+
+if (process.argv[2] === '--serve' && process.argv[1] === import.meta.filename) await serve(Number(process.argv[3]));
