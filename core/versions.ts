@@ -134,12 +134,13 @@ export async function setInstalledVersion(stateDir: string, component: string, v
 }
 
 /**
- * How an update module records the end of an update: success, or failure / rolled_back with the
- * journal's error (cut to 512 characters) as the detail support sees.
+ * How an update module records an update in `last-update.json`: `in_progress` when it starts, then
+ * success, or failure / rolled_back with the journal's error (cut to 512 characters) as the detail
+ * support sees.
  */
-export async function recordUpdateEnd(
+export async function recordUpdate(
   stateDir: string,
-  status: 'success' | 'failure' | 'rolled_back',
+  status: 'in_progress' | 'success' | 'failure' | 'rolled_back',
   update: { component: string; version: string; artifact_name: string; error?: string | undefined },
   at: Date,
 ): Promise<void> {
@@ -149,7 +150,9 @@ export async function recordUpdateEnd(
     version: update.version,
     artifact_name: update.artifact_name,
     at: at.toISOString(),
-    ...(status !== 'success' && update.error ? { detail: update.error.slice(0, 512) } : {}),
+    ...((status === 'failure' || status === 'rolled_back') && update.error
+      ? { detail: update.error.slice(0, 512) }
+      : {}),
   });
 }
 

@@ -11,14 +11,7 @@ import type { Clock } from '../../core/clock.js';
 import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ComposeBundleSettings } from '../../core/schemas/payload.js';
-import {
-  readVersions,
-  replaceFileAtomic,
-  setInstalledVersion,
-  syncDir,
-  writeLastUpdate,
-  recordUpdateEnd,
-} from '../../core/versions.js';
+import { readVersions, replaceFileAtomic, setInstalledVersion, syncDir, recordUpdate } from '../../core/versions.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
@@ -316,13 +309,12 @@ async function execute(rc: RunContext, step: ComposeStep, facts: ComposeFacts): 
         done: [],
         updated_at: now.toISOString(),
       });
-      await writeLastUpdate(deps.ctx.stateDir, {
-        status: 'in_progress',
-        component: bundle.component,
-        version: bundle.version,
-        artifact_name: tree.artifactName,
-        at: now.toISOString(),
-      });
+      await recordUpdate(
+        deps.ctx.stateDir,
+        'in_progress',
+        { component: bundle.component, version: bundle.version, artifact_name: tree.artifactName },
+        now,
+      );
       return;
     }
     case 'stage': {
@@ -410,14 +402,14 @@ async function execute(rc: RunContext, step: ComposeStep, facts: ComposeFacts): 
       const jr = needJournal();
       await patchJournal(base, clock, (x) => ({ ...x, outcome: step.outcome }));
       if (step.outcome === 'rolled_back') {
-        await recordUpdateEnd(deps.ctx.stateDir, 'rolled_back', jr, clock.now());
+        await recordUpdate(deps.ctx.stateDir, 'rolled_back', jr, clock.now());
       }
       return;
     }
     case 'record': {
       const jr = needJournal();
       await setInstalledVersion(deps.ctx.stateDir, jr.component, jr.version);
-      await recordUpdateEnd(deps.ctx.stateDir, 'success', jr, clock.now());
+      await recordUpdate(deps.ctx.stateDir, 'success', jr, clock.now());
       return;
     }
     case 'start_rollback':
@@ -528,7 +520,7 @@ export function composeHandlers(deps: ComposeDeps): ModuleHandlers {
       }
       const j = await readJournal(baseOf(bundle.component));
       if (j?.artifact_name === tree.artifactName && j.outcome === 'rolled_back') return;
-      await recordUpdateEnd(
+      await recordUpdate(
         deps.ctx.stateDir,
         'failure',
         { component: bundle.component, version: bundle.version, artifact_name: tree.artifactName, error: j?.error },

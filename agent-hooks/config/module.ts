@@ -16,7 +16,7 @@ import {
 } from '../../core/schemas/payload.js';
 import { PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
 import { parseWith } from '../../core/validation.js';
-import { readVersions, setInstalledVersion, syncDir, writeLastUpdate, recordUpdateEnd } from '../../core/versions.js';
+import { readVersions, setInstalledVersion, syncDir, recordUpdate } from '../../core/versions.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
@@ -224,13 +224,12 @@ export function configHandlers(deps: ConfigDeps): ModuleHandlers {
           done: [],
           updated_at: now,
         });
-        await writeLastUpdate(ctx.stateDir, {
-          status: 'in_progress',
-          component: p.component,
-          version: p.version,
-          artifact_name: p.artifactName,
-          at: now,
-        });
+        await recordUpdate(
+          ctx.stateDir,
+          'in_progress',
+          { component: p.component, version: p.version, artifact_name: p.artifactName },
+          new Date(now),
+        );
         return;
       }
       case 'backup': {
@@ -296,7 +295,7 @@ export function configHandlers(deps: ConfigDeps): ModuleHandlers {
       case 'record': {
         const jr = need(j, 'a journal');
         await setInstalledVersion(ctx.stateDir, jr.component, jr.version);
-        await recordUpdateEnd(ctx.stateDir, 'success', jr, clock.now());
+        await recordUpdate(ctx.stateDir, 'success', jr, clock.now());
         return;
       }
       case 'start_rollback':
@@ -333,7 +332,7 @@ export function configHandlers(deps: ConfigDeps): ModuleHandlers {
         const jr = need(j, 'a journal');
         await patch((x) => ({ ...x, outcome: step.outcome }));
         if (step.outcome === 'rolled_back') {
-          await recordUpdateEnd(ctx.stateDir, 'rolled_back', jr, clock.now());
+          await recordUpdate(ctx.stateDir, 'rolled_back', jr, clock.now());
         }
         return;
       }
@@ -381,7 +380,7 @@ export function configHandlers(deps: ConfigDeps): ModuleHandlers {
     async failure(tree) {
       const j = await read().catch(() => null);
       if (!j || j.artifact_name !== tree.artifactName || j.outcome === 'rolled_back') return;
-      await recordUpdateEnd(ctx.stateDir, 'failure', j, clock.now());
+      await recordUpdate(ctx.stateDir, 'failure', j, clock.now());
     },
     async cleanup() {
       // Backups stay until the next deployment begins: a rollback after a cut commit still needs them.

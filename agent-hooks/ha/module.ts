@@ -10,7 +10,7 @@ import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { HaAddonsIndex, PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
 import { parseWith } from '../../core/validation.js';
-import { readVersions, recordUpdateEnd, setInstalledVersion, writeLastUpdate } from '../../core/versions.js';
+import { readVersions, recordUpdate, setInstalledVersion } from '../../core/versions.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
@@ -168,13 +168,12 @@ export function haHandlers(deps: HaDeps): ModuleHandlers {
           done: [],
           updated_at: now,
         });
-        await writeLastUpdate(ctx.stateDir, {
-          status: 'in_progress',
-          component: p.component,
-          version: p.version,
-          artifact_name: p.artifactName,
-          at: now,
-        });
+        await recordUpdate(
+          ctx.stateDir,
+          'in_progress',
+          { component: p.component, version: p.version, artifact_name: p.artifactName },
+          new Date(now),
+        );
         return;
       }
       case 'backup': {
@@ -222,7 +221,7 @@ export function haHandlers(deps: HaDeps): ModuleHandlers {
       case 'record': {
         const jr = need(j, 'a journal');
         await setInstalledVersion(ctx.stateDir, jr.component, jr.version);
-        await recordUpdateEnd(ctx.stateDir, 'success', jr, clock.now());
+        await recordUpdate(ctx.stateDir, 'success', jr, clock.now());
         return;
       }
       case 'start_rollback':
@@ -252,7 +251,7 @@ export function haHandlers(deps: HaDeps): ModuleHandlers {
       case 'finish': {
         const jr = need(j, 'a journal');
         await patch((x) => ({ ...x, outcome: step.outcome }));
-        if (step.outcome === 'rolled_back') await recordUpdateEnd(ctx.stateDir, 'rolled_back', jr, clock.now());
+        if (step.outcome === 'rolled_back') await recordUpdate(ctx.stateDir, 'rolled_back', jr, clock.now());
         return;
       }
       case 'stuck':
@@ -345,7 +344,7 @@ export function haHandlers(deps: HaDeps): ModuleHandlers {
     async failure(tree) {
       const j = await read().catch(() => null);
       if (!j || j.artifact_name !== tree.artifactName || j.outcome === 'rolled_back') return;
-      await recordUpdateEnd(ctx.stateDir, 'failure', j, clock.now());
+      await recordUpdate(ctx.stateDir, 'failure', j, clock.now());
     },
     async cleanup() {
       // Backups stay until the next deployment begins: a rollback after a cut commit still needs them.

@@ -10,7 +10,7 @@ import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { PAYLOAD_INDEX_FILE, VpnIndex, type VpnStep } from '../../core/schemas/payload-index.js';
 import { parseWith } from '../../core/validation.js';
-import { readVersions, setInstalledVersion, writeLastUpdate, recordUpdateEnd } from '../../core/versions.js';
+import { readVersions, setInstalledVersion, recordUpdate } from '../../core/versions.js';
 import { readVpnState, VPN_STATE_INITIAL, writeVpnState } from '../../core/vpn-state.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
@@ -264,13 +264,12 @@ export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
           done: [],
           updated_at: now,
         });
-        await writeLastUpdate(ctx.stateDir, {
-          status: 'in_progress',
-          component: COMPONENT,
-          version: p.version,
-          artifact_name: p.artifactName,
-          at: now,
-        });
+        await recordUpdate(
+          ctx.stateDir,
+          'in_progress',
+          { component: COMPONENT, version: p.version, artifact_name: p.artifactName },
+          new Date(now),
+        );
         return;
       }
       case 'effect':
@@ -288,7 +287,7 @@ export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
           updated_at: now.toISOString(),
         });
         await setInstalledVersion(ctx.stateDir, COMPONENT, jr.version);
-        await recordUpdateEnd(ctx.stateDir, 'success', { ...jr, component: COMPONENT }, now);
+        await recordUpdate(ctx.stateDir, 'success', { ...jr, component: COMPONENT }, now);
         // Retire has nothing to go back to once SaaS state is purged; every other step is watched.
         if (jr.step !== 'retire' && settings.deadman.watch_seconds > 0) {
           await writeDeadman(ctx.stateDir, {
@@ -322,7 +321,7 @@ export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
         const jr = need(j, 'a journal');
         await patch((x) => ({ ...x, outcome: a.outcome }));
         if (a.outcome === 'rolled_back') {
-          await recordUpdateEnd(ctx.stateDir, 'rolled_back', { ...jr, component: COMPONENT }, clock.now());
+          await recordUpdate(ctx.stateDir, 'rolled_back', { ...jr, component: COMPONENT }, clock.now());
         }
         return;
       }
@@ -376,7 +375,7 @@ export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
     async failure(tree) {
       const j = await read().catch(() => null);
       if (!j || j.artifact_name !== tree.artifactName || j.outcome === 'rolled_back') return;
-      await recordUpdateEnd(ctx.stateDir, 'failure', { ...j, component: COMPONENT }, clock.now());
+      await recordUpdate(ctx.stateDir, 'failure', { ...j, component: COMPONENT }, clock.now());
     },
     async cleanup(tree) {
       // The key must not outlive the deployment, whatever happened to it (a failed add included).
