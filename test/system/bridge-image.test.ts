@@ -205,11 +205,13 @@ describe('the bridge container image', () => {
     const base = `http://127.0.0.1:${port}`;
     const logs = async () => (await d.docker(['logs', id])).stderr + (await d.docker(['logs', id])).stdout;
     let ready: { status?: string; role?: string } = {};
-    for (let i = 0; i < 600 && ready.status !== 'ready'; i++) {
+    // Ready comes first (the API serves as a follower while it elects); the lone replica then leads.
+    const settled = () => ready.status === 'ready' && ready.role === 'leader';
+    for (let i = 0; i < 600 && !settled(); i++) {
       ready = (await fetch(`${base}/readyz`)
         .then((r) => r.json())
         .catch(() => ({}))) as typeof ready;
-      if (ready.status !== 'ready') await new Promise((r) => setTimeout(r, 100));
+      if (!settled()) await new Promise((r) => setTimeout(r, 100));
     }
     expect(ready, await logs()).toEqual({ status: 'ready', role: 'leader', replica: expect.any(String) as string });
     let health = '';
