@@ -41,6 +41,7 @@ export default tseslint.config(
             '../bridge/*',
             '../cli/*',
             '../../*',
+            '**/test/**',
           ],
         },
       ],
@@ -60,11 +61,17 @@ export default tseslint.config(
             '!../cli/command.js',
             '!../../cli/command.js',
             '!../../../cli/command.js',
+            // Product code never imports test/ (issue #15): the simulator and fleet live in mender-sim/.
+            '**/test/**',
           ],
         },
       ],
     },
   })),
+  {
+    files: ['cli/**/*.ts', 'mender-sim/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/test/**'] }] },
+  },
   {
     files: ['**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,

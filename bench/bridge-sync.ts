@@ -24,9 +24,9 @@ import { systemClock } from '../core/clock.js';
 import { BridgeConfig } from '../core/config/bridge-config.js';
 import { MenderManagementClient } from '../core/mender/management.js';
 import { openTestStore } from '../test/helpers/fleet-db.js';
-import { ownPeakRssMb, serveUntilSignalled, spawnChildServer } from '../test/mender-sim/fleet/child-server.js';
-import { startMenderSim } from '../test/mender-sim/index.js';
-import { SimDevice } from '../test/mender-sim/testkit.js';
+import { ownPeakRssMb, serveUntilSignalled, spawnChildServer } from '../mender-sim/fleet/child-server.js';
+import { startMenderSim } from '../mender-sim/index.js';
+import { SimDevice } from '../mender-sim/testkit.js';
 import type { Benchmark, BenchResult } from './registry.js';
 
 const N = Number(process.env.BENCH_BRIDGE_DEVICES ?? 10_000);

@@ -15,7 +15,7 @@ import { BridgeConfig } from '../core/config/bridge-config.js';
 import { createLogger } from '../core/logger.js';
 import { parseInventory } from '../core/schemas/inventory.js';
 import { launchChromium } from '../test/e2e/console-kit.js';
-import { startMenderSim } from '../test/mender-sim/index.js';
+import { startMenderSim } from '../mender-sim/index.js';
 import type { Benchmark, BenchResult } from './registry.js';
 
 const N = Number(process.env.BENCH_CONSOLE_VANS ?? 10_000);

@@ -16,10 +16,10 @@ import { runSync } from '../bridge/sync/sync.js';
 import { ManualClock } from '../core/clock.js';
 import { RolloutSettings } from '../core/config/bridge-config.js';
 import { MenderManagementClient } from '../core/mender/management.js';
-import { spawnChildServer, serveUntilSignalled } from '../test/mender-sim/fleet/child-server.js';
-import { startVirtualFleet } from '../test/mender-sim/fleet/index.js';
-import { startMenderSim } from '../test/mender-sim/index.js';
-import { Mgmt, buildArtifact } from '../test/mender-sim/testkit.js';
+import { spawnChildServer, serveUntilSignalled } from '../mender-sim/fleet/child-server.js';
+import { startVirtualFleet } from '../mender-sim/fleet/index.js';
+import { startMenderSim } from '../mender-sim/index.js';
+import { Mgmt, buildArtifact } from '../mender-sim/testkit.js';
 import type { Benchmark, BenchResult } from './registry.js';
 
 const HOUR = 3_600_000;

@@ -10,10 +10,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnChildServer, serveUntilSignalled } from '../test/mender-sim/fleet/child-server.js';
-import { startVirtualFleet, type FleetStats } from '../test/mender-sim/fleet/index.js';
-import { startMenderSim } from '../test/mender-sim/index.js';
-import { Mgmt, buildArtifact } from '../test/mender-sim/testkit.js';
+import { spawnChildServer, serveUntilSignalled } from '../mender-sim/fleet/child-server.js';
+import { startVirtualFleet, type FleetStats } from '../mender-sim/fleet/index.js';
+import { startMenderSim } from '../mender-sim/index.js';
+import { Mgmt, buildArtifact } from '../mender-sim/testkit.js';
 import type { Benchmark, BenchResult } from './registry.js';
 
 const DEVICES = 10_000;

@@ -13,9 +13,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import { spawnChildServer, serveUntilSignalled, type ChildServer } from '../test/mender-sim/fleet/child-server.js';
-import { startMenderSim } from '../test/mender-sim/index.js';
-import { Mgmt, SimDevice, buildArtifact } from '../test/mender-sim/testkit.js';
+import { spawnChildServer, serveUntilSignalled, type ChildServer } from '../mender-sim/fleet/child-server.js';
+import { startMenderSim } from '../mender-sim/index.js';
+import { Mgmt, SimDevice, buildArtifact } from '../mender-sim/testkit.js';
 import type { Benchmark, BenchResult } from './registry.js';
 
 const NEXT = '/api/devices/v1/deployments/device/deployments/next';

@@ -8,7 +8,7 @@ import { configCommand } from './config-command.js';
 import { demoCommand } from './demo/command.js';
 import { deviceCommand, healthCommand } from '../agent-hooks/cli.js';
 import { gateCommand, sensordCommand } from '../state-scripts/cli.js';
-import { menderSimCommand } from '../test/mender-sim/cli.js';
+import { menderSimCommand } from '../mender-sim/cli.js';
 
 export function rootCommand(): CommandSpec {
   return {

@@ -8,9 +8,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InstalledVersions } from '../../core/versions.js';
-import { startDaemon, type Daemon } from '../../test/system/harness/mender.js';
-import { ProcessGroup } from '../../test/system/harness/processes.js';
-import { createSandbox, managedConfig, type Sandbox } from '../../test/system/harness/sandbox.js';
+import { startDaemon, type Daemon } from '../../mender-sim/real-client/mender.js';
+import { ProcessGroup } from '../../mender-sim/real-client/processes.js';
+import { createSandbox, managedConfig, type Sandbox } from '../../mender-sim/real-client/sandbox.js';
 import { DEMO_DEVICE_TYPE, FACTORY } from './script.js';
 
 export const REAL_VAN_ID = 'van-real-01';

@@ -14,9 +14,9 @@ import { parseConfig } from '../../core/config/load.js';
 import { VanError, oneLine } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { CLIENT_BINARY, ClientFlavours, type ClientFlavour } from '../../core/schemas/client.js';
-import { startVirtualFleet, type VirtualDeviceInfo, type VirtualFleet } from '../../test/mender-sim/fleet/index.js';
-import { CLIENT_MODELS } from '../../test/mender-sim/fleet/machine.js';
-import { startMenderSim, type MenderSim } from '../../test/mender-sim/index.js';
+import { startVirtualFleet, type VirtualDeviceInfo, type VirtualFleet } from '../../mender-sim/fleet/index.js';
+import { CLIENT_MODELS } from '../../mender-sim/fleet/machine.js';
+import { startMenderSim, type MenderSim } from '../../mender-sim/index.js';
 import { type CommandSpec, type Io, type RunContext, runCommand } from '../command.js';
 import type { DemoOptions } from './command.js';
 import {

@@ -3,8 +3,8 @@
 // settings that fit internal soak, pilot soak and the fleet waves into about a minute and a half of real
 // time. Pure: the same (vans, seed) always gives the same script (docs/demo.md).
 import type { BridgeConfigInput } from '../../core/config/bridge-config.js';
-import { prng, shuffle } from '../../test/mender-sim/fleet/scenario.js';
-import type { ScenarioInput } from '../../test/mender-sim/fleet/index.js';
+import { prng, shuffle } from '../../mender-sim/fleet/scenario.js';
+import type { ScenarioInput } from '../../mender-sim/fleet/index.js';
 
 export const DEMO_DEVICE_TYPE = 'vanpc';
 /** What every virtual van runs before the release (the fleet's defaults, stated here for the story). */

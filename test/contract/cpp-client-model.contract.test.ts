@@ -1,4 +1,4 @@
-// The virtual fleet's model of the C++ Mender client (`mender-update-5`, test/mender-sim/fleet/machine.ts
+// The virtual fleet's model of the C++ Mender client (`mender-update-5`, mender-sim/fleet/machine.ts
 // CLIENT_MODELS) against the verified rows of ../shared/mender-client/RECIPE-current.md, one case per row the
 // model covers, each naming its row. Every case drives one virtual van against the real simulator
 // (startMenderSim) and asserts the request sequence the simulator recorded (`requests()`: method, path,
@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientFlavour } from '../../core/schemas/client.js';
-import { startVirtualFleet, type VirtualFleet } from '../mender-sim/fleet/index.js';
-import type { ScenarioInput } from '../mender-sim/fleet/scenario.js';
-import { startMenderSim, type MenderSim } from '../mender-sim/index.js';
-import { Mgmt, buildArtifact } from '../mender-sim/testkit.js';
+import { startVirtualFleet, type VirtualFleet } from '../../mender-sim/fleet/index.js';
+import type { ScenarioInput } from '../../mender-sim/fleet/scenario.js';
+import { startMenderSim, type MenderSim } from '../../mender-sim/index.js';
+import { Mgmt, buildArtifact } from '../../mender-sim/testkit.js';
 import { startWire, type Wire, type WireRecord } from './cpp-client-model-wire.js';
 
 const TARGET = 'vancore-app-1.4.0';

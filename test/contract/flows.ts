@@ -2,8 +2,8 @@
 // seen by the caller's observer (each profile's contract test validates against its own spec). Shared by
 // mender-sim.contract.test.ts (3.7, Swagger 2.0) and mender-sim-4.1.contract.test.ts (OpenAPI 3).
 import { expect } from 'vitest';
-import type { MenderSim } from '../mender-sim/index.js';
-import { Mgmt, SimDevice, http, type HttpResult, type Observer } from '../mender-sim/testkit.js';
+import type { MenderSim } from '../../mender-sim/index.js';
+import { Mgmt, SimDevice, http, type HttpResult, type Observer } from '../../mender-sim/testkit.js';
 
 export interface FlowEnv {
   sim: MenderSim;

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSimApp } from '../mender-sim/app.js';
-import { FaultInjector, RequestLog } from '../mender-sim/faults.js';
-import { startMenderSim, type MenderSim } from '../mender-sim/index.js';
-import { SimStore } from '../mender-sim/store.js';
-import { Mgmt, SimDevice, buildArtifact, type HttpResult, type Observer } from '../mender-sim/testkit.js';
+import { buildSimApp } from '../../mender-sim/app.js';
+import { FaultInjector, RequestLog } from '../../mender-sim/faults.js';
+import { startMenderSim, type MenderSim } from '../../mender-sim/index.js';
+import { SimStore } from '../../mender-sim/store.js';
+import { Mgmt, SimDevice, buildArtifact, type HttpResult, type Observer } from '../../mender-sim/testkit.js';
 import { deploymentsFlow, deviceauthInventoryFlow, useradmFlow } from './flows.js';
 import {
   SpecRouter,

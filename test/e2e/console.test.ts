@@ -11,9 +11,9 @@ import type { Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { releaseArtifacts, RELEASE } from '../fault/kit.js';
-import { type MenderSim, startMenderSim } from '../mender-sim/index.js';
-import { type VirtualFleet, startVirtualFleet } from '../mender-sim/fleet/index.js';
-import { Mgmt, SimDevice } from '../mender-sim/testkit.js';
+import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { type VirtualFleet, startVirtualFleet } from '../../mender-sim/fleet/index.js';
+import { Mgmt, SimDevice } from '../../mender-sim/testkit.js';
 import { type BridgeProc, api, launchChromium, startBridgeProcess } from './console-kit.js';
 
 const OPS = 'console-ops-token-0123456789';

@@ -16,9 +16,9 @@ import { runSync } from '../../bridge/sync/sync.js';
 import { MenderManagementClient } from '../../core/mender/management.js';
 import { cliPath, repoRoot } from '../helpers/cli.js';
 import { PG_URL } from '../helpers/fleet-db.js';
-import { startVirtualFleet } from '../mender-sim/fleet/index.js';
-import { startMenderSim } from '../mender-sim/index.js';
-import { Mgmt } from '../mender-sim/testkit.js';
+import { startVirtualFleet } from '../../mender-sim/fleet/index.js';
+import { startMenderSim } from '../../mender-sim/index.js';
+import { Mgmt } from '../../mender-sim/testkit.js';
 import {
   FAULT_SETTINGS_INPUT,
   type NormalizedRollout,

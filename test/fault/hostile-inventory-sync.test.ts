@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSync } from '../../bridge/sync/sync.js';
 import { listVans } from '../../bridge/store/reports.js';
 import { MenderManagementClient } from '../../core/mender/management.js';
-import { type MenderSim, startMenderSim } from '../mender-sim/index.js';
-import { SimDevice } from '../mender-sim/testkit.js';
+import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { SimDevice } from '../../mender-sim/testkit.js';
 import { backends, openTestStore } from '../helpers/fleet-db.js';
 
 let sim: MenderSim;

@@ -9,8 +9,8 @@ import type { Database } from '../../bridge/store/schema.js';
 import { RolloutSettings } from '../../core/config/bridge-config.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import { seededRandom } from '../helpers/chaos-proxy.js';
-import type { ScenarioInput, VirtualFleet } from '../mender-sim/fleet/index.js';
-import { buildArtifact } from '../mender-sim/testkit.js';
+import type { ScenarioInput, VirtualFleet } from '../../mender-sim/fleet/index.js';
+import { buildArtifact } from '../../mender-sim/testkit.js';
 
 /** platform 1.0.0 and app 1.4.0 (requires platform ^1.0.0), built once with the real mender-artifact. */
 export async function releaseArtifacts(dir: string): Promise<Buffer[]> {

@@ -12,9 +12,9 @@ import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, repoRoot, runCli } from '../helpers/cli.js';
-import { type VirtualFleet, startVirtualFleet } from '../mender-sim/fleet/index.js';
-import { type MenderSim, startMenderSim } from '../mender-sim/index.js';
-import { Mgmt, buildArtifact } from '../mender-sim/testkit.js';
+import { type VirtualFleet, startVirtualFleet } from '../../mender-sim/fleet/index.js';
+import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { Mgmt, buildArtifact } from '../../mender-sim/testkit.js';
 import { releaseArtifacts, vanId } from './kit.js';
 
 let dir: string;

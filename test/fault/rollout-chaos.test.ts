@@ -17,9 +17,9 @@ import { ManualClock } from '../../core/clock.js';
 import { MenderManagementClient } from '../../core/mender/management.js';
 import { type ChaosProxy, startChaosProxy } from '../helpers/chaos-proxy.js';
 import { type Backend, openTestStore } from '../helpers/fleet-db.js';
-import { startVirtualFleet } from '../mender-sim/fleet/index.js';
-import { startMenderSim } from '../mender-sim/index.js';
-import { Mgmt } from '../mender-sim/testkit.js';
+import { startVirtualFleet } from '../../mender-sim/fleet/index.js';
+import { startMenderSim } from '../../mender-sim/index.js';
+import { Mgmt } from '../../mender-sim/testkit.js';
 import {
   FAULT_SETTINGS,
   FLEET_SIZE,

@@ -14,9 +14,9 @@ import { IMAGE, composeYaml, freePort, served } from '../integration/agent-hooks
 import { startDockerd, type Dockerd } from '../integration/agent-hooks/support/dockerd.js';
 import { artifactCli } from '../unit/mender-artifacts/fixtures.js';
 import { systemTest, type Bed } from './harness/bed.js';
-import type { Daemon } from './harness/mender.js';
-import { runMender } from './harness/mender.js';
-import type { Sandbox } from './harness/sandbox.js';
+import type { Daemon } from '../../mender-sim/real-client/mender.js';
+import { runMender } from '../../mender-sim/real-client/mender.js';
+import type { Sandbox } from '../../mender-sim/real-client/sandbox.js';
 
 const execFileP = promisify(execFile);
 

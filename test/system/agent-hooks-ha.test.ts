@@ -11,8 +11,8 @@ import { addon, startHaStandin, type Standin, type StandinAddon } from '../ha-su
 import { copyBuiltHooks } from '../integration/agent-hooks/support/bundles.js';
 import { artifactCli } from '../unit/mender-artifacts/fixtures.js';
 import { systemTest } from './harness/bed.js';
-import { runMender } from './harness/mender.js';
-import type { Sandbox } from './harness/sandbox.js';
+import { runMender } from '../../mender-sim/real-client/mender.js';
+import type { Sandbox } from '../../mender-sim/real-client/sandbox.js';
 
 const TOKEN = 'supervisor-token';
 let work: string;

@@ -22,8 +22,8 @@ import {
 import { copyBuiltHooks } from '../integration/agent-hooks/support/bundles.js';
 import { artifactCli } from '../unit/mender-artifacts/fixtures.js';
 import { systemTest } from './harness/bed.js';
-import { runMender } from './harness/mender.js';
-import type { Sandbox } from './harness/sandbox.js';
+import { runMender } from '../../mender-sim/real-client/mender.js';
+import type { Sandbox } from '../../mender-sim/real-client/sandbox.js';
 
 const AUTHKEY = 'hskey-auth-system-0123456789-SECRET';
 

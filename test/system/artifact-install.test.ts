@@ -7,9 +7,9 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { GATE_SCRIPTS } from '../../mender-artifacts/build-facts.js';
-import { runMender } from './harness/mender.js';
-import { ProcessGroup } from './harness/processes.js';
-import { createSandbox, standaloneConfig, type Sandbox } from './harness/sandbox.js';
+import { runMender } from '../../mender-sim/real-client/mender.js';
+import { ProcessGroup } from '../../mender-sim/real-client/processes.js';
+import { createSandbox, standaloneConfig, type Sandbox } from '../../mender-sim/real-client/sandbox.js';
 import { artifactCli, gateScriptsDir, keyPair, tempDir } from '../unit/mender-artifacts/fixtures.js';
 
 /** Update module stand-in (protocol v3): installs each file of the index under $VC_SB_DEPLOY. */

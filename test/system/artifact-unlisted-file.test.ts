@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { copyBuiltHooks } from '../integration/agent-hooks/support/bundles.js';
 import { artifactCli, keyPair } from '../unit/mender-artifacts/fixtures.js';
 import { systemTest } from './harness/bed.js';
-import { runMender } from './harness/mender.js';
-import { standaloneConfig } from './harness/sandbox.js';
+import { runMender } from '../../mender-sim/real-client/mender.js';
+import { standaloneConfig } from '../../mender-sim/real-client/sandbox.js';
 
 const run = promisify(execFile);
 let work: string;

@@ -1,11 +1,11 @@
-// `vancore-ota artifact upload` against the project's Mender simulator (test/mender-sim): a streamed
+// `vancore-ota artifact upload` against the project's Mender simulator (mender-sim): a streamed
 // multipart upload lands in the artifact list; uploading again is "already uploaded"; the same name
 // with other content is a conflict; a 503 is retried.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
-import { startMenderSim } from '../mender-sim/index.js';
+import { startMenderSim } from '../../mender-sim/index.js';
 import { artifactCli, keyPair, tempDir } from '../unit/mender-artifacts/fixtures.js';
 
 const Listed = z.array(

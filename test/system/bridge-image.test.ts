@@ -25,8 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
 import { PG_URL } from '../helpers/fleet-db.js';
 import { type Dockerd, startDockerd } from '../integration/agent-hooks/support/dockerd.js';
-import { type MenderSim, startMenderSim } from '../mender-sim/index.js';
-import { SimDevice } from '../mender-sim/testkit.js';
+import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { SimDevice } from '../../mender-sim/testkit.js';
 
 const execFileP = promisify(execFile);
 const BASE_TAG = 'vancore-test/node20-host:local';

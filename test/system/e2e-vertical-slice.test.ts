@@ -24,7 +24,7 @@ import { VanDetail } from '../../bridge/api/schemas.js';
 import type { VanDetail as VanReport } from '../../bridge/store/reports.js';
 import { systemTest } from './harness/bed.js';
 import { SUPPORT_TOKEN, runVancoreCli, secretFile, startTestBridge } from './harness/bridge.js';
-import { managedConfig } from './harness/sandbox.js';
+import { managedConfig } from '../../mender-sim/real-client/sandbox.js';
 import { copyVanKit, installVan, type VanKit } from './harness/van.js';
 
 const VAN = 'van-e2e-0001';

@@ -39,7 +39,7 @@ import { copyBuiltHooks } from '../integration/agent-hooks/support/bundles.js';
 import { artifactCli } from '../unit/mender-artifacts/fixtures.js';
 import { ALL_ARTIFACT_PROBES } from './harness/artifact.js';
 import { systemTest } from './harness/bed.js';
-import { runMender } from './harness/mender.js';
+import { runMender } from '../../mender-sim/real-client/mender.js';
 import {
   HOLDING_SCRIPT,
   holdModule,
@@ -49,7 +49,7 @@ import {
   waitForHold,
   type HoldWhen,
 } from './harness/power-cut.js';
-import { probeScript, type Sandbox } from './harness/sandbox.js';
+import { probeScript, type Sandbox } from '../../mender-sim/real-client/sandbox.js';
 
 const OLD = { version: '1.0.0', hub: 'mode: old\n' };
 const NEW = { version: '2.0.0', hub: 'mode: new\n', extra: 'added: true\n' };

@@ -18,8 +18,8 @@ import { deviceInstall } from '../../agent-hooks/installer/install.js';
 import { nodeRunner } from '../../agent-hooks/lib/runner.js';
 import { repoRoot } from '../helpers/cli.js';
 import { FINAL_STATUSES, systemTest, type Bed, type ManagedDevice } from './harness/bed.js';
-import type { Daemon } from './harness/mender.js';
-import { managedConfig, type Sandbox } from './harness/sandbox.js';
+import type { Daemon } from '../../mender-sim/real-client/mender.js';
+import { managedConfig, type Sandbox } from '../../mender-sim/real-client/sandbox.js';
 
 const GATES = join(repoRoot, 'dist/device/mender-scripts');
 const NEW = 'vancore-notnow-2.0.0';

@@ -18,8 +18,8 @@ import { metaDoc } from '../helpers/builders.js';
 import { repoRoot } from '../helpers/cli.js';
 import { ALL_ARTIFACT_PROBES } from './harness/artifact.js';
 import { systemTest, type Bed } from './harness/bed.js';
-import { runMender } from './harness/mender.js';
-import { probeScript, standaloneConfig, type Sandbox } from './harness/sandbox.js';
+import { runMender } from '../../mender-sim/real-client/mender.js';
+import { probeScript, standaloneConfig, type Sandbox } from '../../mender-sim/real-client/sandbox.js';
 
 const GATES = join(repoRoot, 'dist/device/mender-scripts');
 const DL = 'Download_Enter_50_vancore-gate';

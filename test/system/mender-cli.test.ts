@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { startMenderSim, type MenderProfile } from '../mender-sim/index.js';
-import { SimDevice } from '../mender-sim/testkit.js';
+import { startMenderSim, type MenderProfile } from '../../mender-sim/index.js';
+import { SimDevice } from '../../mender-sim/testkit.js';
 
 const execFileP = promisify(execFile);
 

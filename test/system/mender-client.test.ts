@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { ALL_ARTIFACT_PROBES } from './harness/artifact.js';
 import { systemTest, type Bed, type ManagedDevice } from './harness/bed.js';
-import { runMender, type Daemon } from './harness/mender.js';
-import type { Marker } from './harness/sandbox.js';
+import { runMender, type Daemon } from '../../mender-sim/real-client/mender.js';
+import type { Marker } from '../../mender-sim/real-client/sandbox.js';
 
 const NEW = 'vancore-test-2.0.0';
 const PAYLOAD = {

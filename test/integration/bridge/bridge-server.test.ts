@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge } from '../../../bridge/server.js';
 import { BridgeConfig } from '../../../core/config/bridge-config.js';
 import { createLogger } from '../../../core/logger.js';
-import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
-import { MENDER_PROFILES } from '../../mender-sim/profile.js';
-import { Mgmt, SimDevice, buildArtifact } from '../../mender-sim/testkit.js';
+import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
+import { MENDER_PROFILES } from '../../../mender-sim/profile.js';
+import { Mgmt, SimDevice, buildArtifact } from '../../../mender-sim/testkit.js';
 import { cliPath, runCli } from '../../helpers/cli.js';
 import { Writable } from 'node:stream';
 

@@ -7,8 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
-import { SimDevice } from '../../mender-sim/testkit.js';
+import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
+import { SimDevice } from '../../../mender-sim/testkit.js';
 import { cliPath, runCli } from '../../helpers/cli.js';
 import { PG_URL } from '../../helpers/fleet-db.js';
 

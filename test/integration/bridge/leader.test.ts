@@ -15,7 +15,7 @@ import { BridgeConfig } from '../../../core/config/bridge-config.js';
 import { createLogger } from '../../../core/logger.js';
 import { cliPath, repoRoot } from '../../helpers/cli.js';
 import { PG_URL } from '../../helpers/fleet-db.js';
-import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
+import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
 
 const lines: string[] = [];
 const logger = createLogger({

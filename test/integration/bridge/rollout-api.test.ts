@@ -13,9 +13,9 @@ import { BridgeConfig } from '../../../core/config/bridge-config.js';
 import { type Io, runCommand } from '../../../cli/command.js';
 import { rolloutCommand } from '../../../bridge/cli.js';
 import { MenderManagementClient } from '../../../core/mender/management.js';
-import { startVirtualFleet } from '../../mender-sim/fleet/index.js';
-import { startMenderSim } from '../../mender-sim/index.js';
-import { Mgmt, buildArtifact } from '../../mender-sim/testkit.js';
+import { startVirtualFleet } from '../../../mender-sim/fleet/index.js';
+import { startMenderSim } from '../../../mender-sim/index.js';
+import { Mgmt, buildArtifact } from '../../../mender-sim/testkit.js';
 import { backends, openTestStore } from '../../helpers/fleet-db.js';
 
 const OPS = 'ops-token-0123456789';
@@ -50,7 +50,7 @@ afterEach(async () => {
 
 /**
  * Both Mender server lines without doubling the run: SQLite against the 3.7 profile, PostgreSQL against
- * 4.1 (test/mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
+ * 4.1 (mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
  */
 const PROFILE_OF = { sqlite: '3.7', postgres: '4.1' } as const;
 

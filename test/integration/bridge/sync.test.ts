@@ -1,5 +1,5 @@
 // The sync against the Mender simulator over HTTP (not an in-memory fake), on SQLite and PostgreSQL,
-// against both server lines the simulator answers as (4.1 and 3.7: test/mender-sim/profile.ts).
+// against both server lines the simulator answers as (4.1 and 3.7: mender-sim/profile.ts).
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -10,9 +10,9 @@ import { runSync } from '../../../bridge/sync/sync.js';
 import { SyncRunner } from '../../../bridge/sync/runner.js';
 import { ManualClock } from '../../../core/clock.js';
 import { MenderManagementClient } from '../../../core/mender/management.js';
-import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
-import { MENDER_PROFILES } from '../../mender-sim/profile.js';
-import { Mgmt, SimDevice, buildArtifact } from '../../mender-sim/testkit.js';
+import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
+import { MENDER_PROFILES } from '../../../mender-sim/profile.js';
+import { Mgmt, SimDevice, buildArtifact } from '../../../mender-sim/testkit.js';
 import { startChaosProxy } from '../../helpers/chaos-proxy.js';
 import { type TestStore, backends, openTestStore } from '../../helpers/fleet-db.js';
 

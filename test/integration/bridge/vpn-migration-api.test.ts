@@ -18,9 +18,9 @@ import { buildArtifact as buildVanCoreArtifact } from '../../../mender-artifacts
 import { parseBuildOptions } from '../../../mender-artifacts/build-options.js';
 import { silentProgress } from '../../../mender-artifacts/progress.js';
 import { execaRunner } from '../../../mender-artifacts/runner.js';
-import { type VirtualFleet, startVirtualFleet } from '../../mender-sim/fleet/index.js';
-import { startMenderSim } from '../../mender-sim/index.js';
-import { Mgmt } from '../../mender-sim/testkit.js';
+import { type VirtualFleet, startVirtualFleet } from '../../../mender-sim/fleet/index.js';
+import { startMenderSim } from '../../../mender-sim/index.js';
+import { Mgmt } from '../../../mender-sim/testkit.js';
 import { backends, openTestStore } from '../../helpers/fleet-db.js';
 
 const OPS = 'ops-token-0123456789';
@@ -87,7 +87,7 @@ afterEach(async () => {
  */
 /**
  * Both Mender server lines without doubling the run: SQLite against the 3.7 profile, PostgreSQL against
- * 4.1 (test/mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
+ * 4.1 (mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
  */
 const PROFILE_OF = { sqlite: '3.7', postgres: '4.1' } as const;
 

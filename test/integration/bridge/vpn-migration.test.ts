@@ -19,9 +19,9 @@ import { buildArtifact as buildVanCoreArtifact } from '../../../mender-artifacts
 import { parseBuildOptions } from '../../../mender-artifacts/build-options.js';
 import { silentProgress } from '../../../mender-artifacts/progress.js';
 import { execaRunner } from '../../../mender-artifacts/runner.js';
-import { type VirtualFleet, startVirtualFleet } from '../../mender-sim/fleet/index.js';
-import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
-import { Mgmt } from '../../mender-sim/testkit.js';
+import { type VirtualFleet, startVirtualFleet } from '../../../mender-sim/fleet/index.js';
+import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
+import { Mgmt } from '../../../mender-sim/testkit.js';
 import { type Backend, backends, openTestStore } from '../../helpers/fleet-db.js';
 
 const HOUR = 3_600_000;
@@ -75,7 +75,7 @@ const settings = VpnMigrationSettings.parse({
 
 /**
  * Both Mender server lines without doubling the run: SQLite against the 3.7 profile, PostgreSQL against
- * 4.1 (test/mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
+ * 4.1 (mender-sim/profile.ts); sync.test.ts, waiting.test.ts and rollout.test.ts run the full matrix.
  */
 const PROFILE_OF = { sqlite: '3.7', postgres: '4.1' } as const;
 

@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionReport, fleetReport, getVan } from '../../../bridge/store/reports.js';
 import { runSync } from '../../../bridge/sync/sync.js';
 import { MenderManagementClient } from '../../../core/mender/management.js';
-import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
-import { MENDER_PROFILES } from '../../mender-sim/profile.js';
-import { Mgmt, SimDevice, buildArtifact } from '../../mender-sim/testkit.js';
+import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
+import { MENDER_PROFILES } from '../../../mender-sim/profile.js';
+import { Mgmt, SimDevice, buildArtifact } from '../../../mender-sim/testkit.js';
 import { type TestStore, backends, openTestStore } from '../../helpers/fleet-db.js';
 
 const matrix = backends.flatMap((b) => MENDER_PROFILES.map((p) => [b, p] as const));

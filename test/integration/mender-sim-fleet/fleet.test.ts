@@ -12,9 +12,9 @@ import {
   type VirtualDeviceInfo,
   type VirtualFleet,
   type VirtualFleetOptions,
-} from '../../mender-sim/fleet/index.js';
-import { startMenderSim, type MenderSim, type MenderSimOptions } from '../../mender-sim/index.js';
-import { Mgmt, buildArtifact } from '../../mender-sim/testkit.js';
+} from '../../../mender-sim/fleet/index.js';
+import { startMenderSim, type MenderSim, type MenderSimOptions } from '../../../mender-sim/index.js';
+import { Mgmt, buildArtifact } from '../../../mender-sim/testkit.js';
 
 const TARGET = 'vancore-app-1.4.0';
 

@@ -2,7 +2,7 @@
 // keep-alive reuse, a server closing an idle connection, errors and time-outs.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawHttp } from '../../mender-sim/fleet/raw-http.js';
+import { RawHttp } from '../../../mender-sim/fleet/raw-http.js';
 
 let server: Server | undefined;
 const sockets = new Set<Socket>();

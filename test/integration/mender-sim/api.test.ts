@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMenderSim, type MenderSim } from '../../mender-sim/index.js';
-import { Mgmt, SimDevice, buildArtifact, http } from '../../mender-sim/testkit.js';
+import { startMenderSim, type MenderSim } from '../../../mender-sim/index.js';
+import { Mgmt, SimDevice, buildArtifact, http } from '../../../mender-sim/testkit.js';
 
 const AUTH = '/api/devices/v1/authentication/auth_requests';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

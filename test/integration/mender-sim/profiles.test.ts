@@ -9,8 +9,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../core/clock.js';
-import { startMenderSim, type MenderProfile, type MenderSim } from '../../mender-sim/index.js';
-import { Mgmt, SimDevice, buildArtifact, http } from '../../mender-sim/testkit.js';
+import { startMenderSim, type MenderProfile, type MenderSim } from '../../../mender-sim/index.js';
+import { Mgmt, SimDevice, buildArtifact, http } from '../../../mender-sim/testkit.js';
 import { runCli } from '../../helpers/cli.js';
 
 const execFileP = promisify(execFile);

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PROBE_MODULE_TYPE, probeScript } from './sandbox.js';
+import { PROBE_MODULE_TYPE, probeScript } from '../../../mender-sim/real-client/sandbox.js';
 
 const execFileP = promisify(execFile);
 

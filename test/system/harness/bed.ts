@@ -3,12 +3,12 @@
 // On failure it prints what is needed to understand the run: the simulator's request log, the probe
 // markers and the tail of each daemon's log.
 import { test } from 'vitest';
-import { startMenderSim, type MenderSim, type MenderSimOptions } from '../../mender-sim/index.js';
+import { startMenderSim, type MenderSim, type MenderSimOptions } from '../../../mender-sim/index.js';
 import { buildArtifact, type ArtifactSpec } from './artifact.js';
-import { startDaemon, type Daemon, type DaemonOptions } from './mender.js';
+import { startDaemon, type Daemon, type DaemonOptions } from '../../../mender-sim/real-client/mender.js';
 import { MgmtClient, type Statistics } from './mgmt.js';
-import { ProcessGroup } from './processes.js';
-import { createSandbox, managedConfig, type MenderConf, type Sandbox, type SandboxOptions } from './sandbox.js';
+import { ProcessGroup } from '../../../mender-sim/real-client/processes.js';
+import { createSandbox, managedConfig, type MenderConf, type Sandbox, type SandboxOptions } from '../../../mender-sim/real-client/sandbox.js';
 import { waitFor, type WaitOptions } from './wait.js';
 
 export type Sim = MenderSim;

@@ -11,7 +11,7 @@ import { createLogger } from '../../../core/logger.js';
 import { type RunningBridge, startBridge } from '../../../bridge/server.js';
 import { cliPath, repoRoot } from '../../helpers/cli.js';
 import type { Sim } from './bed.js';
-import type { ProcessGroup } from './processes.js';
+import type { ProcessGroup } from '../../../mender-sim/real-client/processes.js';
 
 export const OPS_TOKEN = 'ops-token-e2e-0123456789';
 export const SUPPORT_TOKEN = 'support-token-e2e-0123456789';

@@ -8,8 +8,8 @@
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Bed } from './bed.js';
-import type { Daemon } from './mender.js';
-import type { Sandbox } from './sandbox.js';
+import type { Daemon } from '../../../mender-sim/real-client/mender.js';
+import type { Sandbox } from '../../../mender-sim/real-client/sandbox.js';
 
 /**
  * A v3 update module that delegates every call to `real` and adds, per call, through files in the

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readGateJournal } from '../../../core/gate-journal.js';
 import { copyBuiltHooks } from '../../integration/agent-hooks/support/bundles.js';
 import { repoRoot } from '../../helpers/cli.js';
-import type { Sandbox } from './sandbox.js';
+import type { Sandbox } from '../../../mender-sim/real-client/sandbox.js';
 
 export const DOWNLOAD_GATE = 'Download_Enter_50_vancore-gate';
 /** Where the van keeps its state (ota.yaml `state_dir` default), relative to the van's root. */

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type Snapshot, changeKey, plainReporter, renderBlock, renderLine } from '../../../cli/demo/progress.js';
 import { DEMO_ROLLOUT, demoScript, plannedDays, ringSizes } from '../../../cli/demo/script.js';
-import { assignBehaviours } from '../../mender-sim/fleet/scenario.js';
+import { assignBehaviours } from '../../../mender-sim/fleet/scenario.js';
 
 describe('the demo script', () => {
   it('has the rings of the issue for 60 vans, and scales them for other sizes', () => {

@@ -14,7 +14,7 @@ import {
   readArtifactStream,
 } from '../../../core/artifact-file.js';
 import { VanError } from '../../../core/errors.js';
-import { buildArtifact } from '../../mender-sim/testkit.js';
+import { buildArtifact } from '../../../mender-sim/testkit.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -18,8 +18,8 @@ import { BridgeConfig } from '../../../core/config/bridge-config.js';
 import { createLogger } from '../../../core/logger.js';
 import { repoRoot } from '../../helpers/cli.js';
 import { PG_URL } from '../../helpers/fleet-db.js';
-import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
-import { SimDevice } from '../../mender-sim/testkit.js';
+import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
+import { SimDevice } from '../../../mender-sim/testkit.js';
 
 const execFileP = promisify(execFile);
 const logger = createLogger({

@@ -10,8 +10,8 @@ import {
   type OfferedDeployment,
   type StepInput,
   type Timing,
-} from '../../mender-sim/fleet/machine.js';
-import type { Behaviour } from '../../mender-sim/fleet/scenario.js';
+} from '../../../mender-sim/fleet/machine.js';
+import type { Behaviour } from '../../../mender-sim/fleet/scenario.js';
 
 const T: Timing = {
   pollIntervalMs: 1_000,

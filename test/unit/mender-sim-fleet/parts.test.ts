@@ -3,10 +3,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseInventory } from '../../../core/schemas/inventory.js';
-import { artifactFacts } from '../../mender-sim/fleet/artifact.js';
-import { DueQueue } from '../../mender-sim/fleet/due-queue.js';
-import { inventoryAttributes, macFor, makeProfile, vanIdFor } from '../../mender-sim/fleet/inventory.js';
-import { advance, initialState, type DeviceState, type Timing } from '../../mender-sim/fleet/machine.js';
+import { artifactFacts } from '../../../mender-sim/fleet/artifact.js';
+import { DueQueue } from '../../../mender-sim/fleet/due-queue.js';
+import { inventoryAttributes, macFor, makeProfile, vanIdFor } from '../../../mender-sim/fleet/inventory.js';
+import { advance, initialState, type DeviceState, type Timing } from '../../../mender-sim/fleet/machine.js';
 
 describe('DueQueue', () => {
   it('pops by due time, ties in insertion order', () => {

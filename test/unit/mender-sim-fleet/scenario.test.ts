@@ -1,6 +1,6 @@
 // The seeded script: exact, reproducible behaviour per device, and readable errors for bad scenarios.
 import { describe, expect, it } from 'vitest';
-import { vanIdFor } from '../../mender-sim/fleet/inventory.js';
+import { vanIdFor } from '../../../mender-sim/fleet/inventory.js';
 import {
   assignBehaviours,
   assignStages,
@@ -9,7 +9,7 @@ import {
   seed32,
   shuffle,
   type Behaviour,
-} from '../../mender-sim/fleet/scenario.js';
+} from '../../../mender-sim/fleet/scenario.js';
 
 const tally = (bs: Behaviour[]) => ({
   offline: bs.filter((b) => b.offline).length,

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInventory } from '../../../core/schemas/inventory.js';
 import { readArtifactFile } from '../../../core/artifact-file.js';
-import { artifactFacts, readPayloadIndex } from '../../mender-sim/fleet/artifact.js';
-import { inventoryAttributes, makeProfile } from '../../mender-sim/fleet/inventory.js';
+import { artifactFacts, readPayloadIndex } from '../../../mender-sim/fleet/artifact.js';
+import { inventoryAttributes, makeProfile } from '../../../mender-sim/fleet/inventory.js';
 import {
   advance,
   initialState,
@@ -18,9 +18,9 @@ import {
   type DeviceState,
   type StepInput,
   type Timing,
-} from '../../mender-sim/fleet/machine.js';
-import { assignBehaviours, type Behaviour } from '../../mender-sim/fleet/scenario.js';
-import { buildArtifact } from '../../mender-sim/testkit.js';
+} from '../../../mender-sim/fleet/machine.js';
+import { assignBehaviours, type Behaviour } from '../../../mender-sim/fleet/scenario.js';
+import { buildArtifact } from '../../../mender-sim/testkit.js';
 
 const T: Timing = {
   pollIntervalMs: 1_000,

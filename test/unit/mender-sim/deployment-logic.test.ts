@@ -7,7 +7,7 @@ import {
   pickDeployment,
   statusFilter,
   type Stats,
-} from '../../../test/mender-sim/deployment-logic.js';
+} from '../../../mender-sim/deployment-logic.js';
 
 const q = (...entries: [string, number, boolean][]) => entries.map(([id, seq, active]) => ({ id, seq, active }));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayReplaces, errorBody } from '../../../test/mender-sim/errors.js';
+import { gatewayReplaces, errorBody } from '../../../mender-sim/errors.js';
 import {
   attributesOf,
   checkV2Filters,
@@ -9,9 +9,9 @@ import {
   project,
   sortDevices,
   type InventoryView,
-} from '../../../test/mender-sim/inventory-query.js';
-import { lastSegment, linkHeaders, parsePage, slicePage } from '../../../test/mender-sim/pagination.js';
-import { SimHttpError } from '../../../test/mender-sim/errors.js';
+} from '../../../mender-sim/inventory-query.js';
+import { lastSegment, linkHeaders, parsePage, slicePage } from '../../../mender-sim/pagination.js';
+import { SimHttpError } from '../../../mender-sim/errors.js';
 
 const T = Date.parse('2026-11-22T10:00:00Z');
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VanError } from '../../../core/errors.js';
-import type { StateFile } from '../../../test/mender-sim/model.js';
-import { StateSaver, loadState } from '../../../test/mender-sim/persist.js';
+import type { StateFile } from '../../../mender-sim/model.js';
+import { StateSaver, loadState } from '../../../mender-sim/persist.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -2,9 +2,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../core/clock.js';
-import type { ArtifactRec } from '../../../test/mender-sim/model.js';
-import { SimStore } from '../../../test/mender-sim/store.js';
-import { SimHttpError } from '../../../test/mender-sim/errors.js';
+import type { ArtifactRec } from '../../../mender-sim/model.js';
+import { SimStore } from '../../../mender-sim/store.js';
+import { SimHttpError } from '../../../mender-sim/errors.js';
 
 const PUB = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
 

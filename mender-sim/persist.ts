@@ -7,8 +7,8 @@
 // one) so a big fleet under load spends most of its time serving, not serialising.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { VanError } from '../../core/errors.js';
-import { parseWith } from '../../core/validation.js';
+import { VanError } from '../core/errors.js';
+import { parseWith } from '../core/validation.js';
 import { StateFile } from './model.js';
 
 export async function loadState(file: string): Promise<StateFile | undefined> {

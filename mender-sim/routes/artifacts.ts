@@ -15,8 +15,8 @@ import {
   mergedProvides,
   readArtifactFile,
   type ArtifactFileInfo,
-} from '../../../core/artifact-file.js';
-import { isVanError } from '../../../core/errors.js';
+} from '../../core/artifact-file.js';
+import { isVanError } from '../../core/errors.js';
 import { readArtifactV2, type ArtifactV2Info } from '../artifact-v2.js';
 import { SimHttpError, badRequest, notFound } from '../errors.js';
 import {

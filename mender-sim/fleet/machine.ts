@@ -22,13 +22,13 @@
 // and is not retried (§3.2 (a)); inventory is a PUT only, skipped when unchanged and sent again after a
 // token arrives (§3.3); the update check falls back from POST v2 to GET v1 on 404 (source:
 // src/mender-update/deployments/deployments.cpp, CheckNewDeployments).
-import { type VpnBefore, stateAfter, stepAllowed } from '../../../agent-hooks/vpn/plan.js';
-import { NOT_NOW_STATE, type ClientFlavour, type NotNowState } from '../../../core/schemas/client.js';
-import type { GatePhase } from '../../../core/schemas/common.js';
-import type { VpnStep } from '../../../core/schemas/payload-index.js';
-import { VPN_STATE_INITIAL } from '../../../core/vpn-state.js';
-import type { GateState } from '../../../core/schemas/gate.js';
-import type { LastUpdateStatuses } from '../../../core/schemas/inventory.js';
+import { type VpnBefore, stateAfter, stepAllowed } from '../../agent-hooks/vpn/plan.js';
+import { NOT_NOW_STATE, type ClientFlavour, type NotNowState } from '../../core/schemas/client.js';
+import type { GatePhase } from '../../core/schemas/common.js';
+import type { VpnStep } from '../../core/schemas/payload-index.js';
+import { VPN_STATE_INITIAL } from '../../core/vpn-state.js';
+import type { GateState } from '../../core/schemas/gate.js';
+import type { LastUpdateStatuses } from '../../core/schemas/inventory.js';
 import type { Behaviour, DeferralReason } from './scenario.js';
 
 export type LastUpdateStatus = (typeof LastUpdateStatuses)[number];

@@ -3,8 +3,8 @@
 // behaviour per device, deterministically from the seed, with exact counts (round(share × count)), so a
 // test can predict a deployment's statistics to the device.
 import { z } from 'zod';
-import { ClientFlavours, type ClientFlavour } from '../../../core/schemas/client.js';
-import { type VpnStep, VpnStepsInArtifact } from '../../../core/schemas/payload-index.js';
+import { ClientFlavours, type ClientFlavour } from '../../core/schemas/client.js';
+import { type VpnStep, VpnStepsInArtifact } from '../../core/schemas/payload-index.js';
 
 export const DeferralReasons = ['moving', 'weak_signal', 'low_battery'] as const;
 export type DeferralReason = (typeof DeferralReasons)[number];

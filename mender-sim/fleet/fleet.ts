@@ -7,9 +7,9 @@
 // plain object replaced by the pure `advance` (machine.ts) after each reply; nothing per request
 // outlives the request.
 import { generateKeyPairSync, sign } from 'node:crypto';
-import type { VpnBefore } from '../../../agent-hooks/vpn/plan.js';
-import type { ClientFlavour } from '../../../core/schemas/client.js';
-import type { Clock } from '../../../core/clock.js';
+import type { VpnBefore } from '../../agent-hooks/vpn/plan.js';
+import type { ClientFlavour } from '../../core/schemas/client.js';
+import type { Clock } from '../../core/clock.js';
 import { ArtifactDownloader } from './artifact.js';
 import { DueQueue } from './due-queue.js';
 import { HttpPool, type Reply } from './http-pool.js';

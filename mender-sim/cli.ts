@@ -1,7 +1,7 @@
 // `vancore-ota mender-sim`: run the Mender server simulator until SIGINT/SIGTERM.
-import { VanError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
-import { opt, type CommandSpec } from '../../cli/command.js';
+import { VanError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { opt, type CommandSpec } from '../cli/command.js';
 import { DEFAULT_PASSWORD, DEFAULT_USER } from './defaults.js';
 
 export const menderSimCommand: CommandSpec = {

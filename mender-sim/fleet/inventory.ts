@@ -9,8 +9,8 @@
 // and the provides, mender-inventory-update-modules the modules, mender-inventory-network the interfaces;
 // device_type has to be printed by VanCore's script), and the list goes out sorted by name, every value a
 // string or a list of strings (RECIPE-current §3.3; src/mender-update/inventory.cpp PushInventoryData).
-import { formatClientAttribute, type ClientFlavour } from '../../../core/schemas/client.js';
-import { formatInventoryLines } from '../../../core/schemas/inventory.js';
+import { formatClientAttribute, type ClientFlavour } from '../../core/schemas/client.js';
+import { formatInventoryLines } from '../../core/schemas/inventory.js';
 import { CLIENT_MODELS, type DeviceState } from './machine.js';
 import { prng, type DeferralReason } from './scenario.js';
 

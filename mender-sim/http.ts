@@ -2,8 +2,8 @@
 // checks, body parsing with Mender-like 400s, query access and paginated replies.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
-import type { Logger } from '../../core/logger.js';
-import { describeIssues } from '../../core/validation.js';
+import type { Logger } from '../core/logger.js';
+import { describeIssues } from '../core/validation.js';
 import { bearer } from './auth.js';
 import { SimHttpError, badRequest, type ErrorShape } from './errors.js';
 import { lenientPage, linkHeaders, parsePage, slicePage, type Page, type PageLimits } from './pagination.js';

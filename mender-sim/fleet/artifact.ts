@@ -8,8 +8,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { mergedProvides, readArtifactStream, type ArtifactFileInfo } from '../../../core/artifact-file.js';
-import { PAYLOAD_INDEX_FILE, VpnIndex } from '../../../core/schemas/payload-index.js';
+import { mergedProvides, readArtifactStream, type ArtifactFileInfo } from '../../core/artifact-file.js';
+import { PAYLOAD_INDEX_FILE, VpnIndex } from '../../core/schemas/payload-index.js';
 import type { HttpPool } from './http-pool.js';
 import type { ArtifactFacts } from './machine.js';
 
