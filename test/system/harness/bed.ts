@@ -8,7 +8,13 @@ import { buildArtifact, type ArtifactSpec } from './artifact.js';
 import { startDaemon, type Daemon, type DaemonOptions } from '../../../mender-sim/real-client/mender.js';
 import { MgmtClient, type Statistics } from './mgmt.js';
 import { ProcessGroup } from '../../../mender-sim/real-client/processes.js';
-import { createSandbox, managedConfig, type MenderConf, type Sandbox, type SandboxOptions } from '../../../mender-sim/real-client/sandbox.js';
+import {
+  createSandbox,
+  managedConfig,
+  type MenderConf,
+  type Sandbox,
+  type SandboxOptions,
+} from '../../../mender-sim/real-client/sandbox.js';
 import { waitFor, type WaitOptions } from './wait.js';
 
 export type Sim = MenderSim;
