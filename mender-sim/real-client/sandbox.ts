@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessGroup } from './processes.js';
 
-export const fixturesDir = join(import.meta.dirname, '../fixtures');
+/** The recording probes (scripts, module, inventory) the sandbox installs unless told otherwise. */
+export const fixturesDir = join(import.meta.dirname, 'probes');
 export const probeScript = join(fixturesDir, 'probe.sh');
 export const probeModule = join(fixturesDir, 'probe-module.sh');
 export const inventoryProbe = join(fixturesDir, 'inventory-probe.sh');
