@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // A run id for PostgreSQL test schemas, dropped after the last test (test/helpers/pg-global.ts).
+    globalSetup: ['test/helpers/pg-global.ts'],
     // System tests drive real processes (mender-client, mender-artifact); give them room but never hang CI.
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -10,6 +10,9 @@ import { FleetStore } from '../../bridge/store/fleet-store.js';
 
 export const PG_URL = process.env.VANCORE_TEST_PG_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/test';
 
+/** Set by the global setup (test/helpers/pg-global.ts): the schemas of a test run are dropped after it. */
+export const RUN_ENV = 'VANCORE_TEST_RUN';
+
 export interface TestStore {
   store: FleetStore;
   /** The url (and schema) another process would use to open the same database. */
@@ -29,7 +32,8 @@ export async function openTestStore(backend: Backend): Promise<TestStore> {
     await store.migrate();
     return { store, url, dispose: async () => (await store.close(), await rm(dir, { recursive: true, force: true })) };
   }
-  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const run = process.env[RUN_ENV];
+  const schema = `t_${run ? `${run}_` : ''}${randomBytes(6).toString('hex')}`;
   const store = new FleetStore(await openFleetDb(PG_URL, { pgSchema: schema, poolSize: 4 }));
   await store.migrate();
   return {
@@ -38,6 +42,8 @@ export async function openTestStore(backend: Backend): Promise<TestStore> {
     pgSchema: schema,
     dispose: async () => {
       await store.close();
+      // Inside a vitest run the global teardown drops the run's schemas (pg-global.ts says why not here).
+      if (run) return;
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -105,7 +105,9 @@ describe('mender-client 3.4 daemon against the simulator', () => {
         daemon,
       });
       // The next regular poll (UpdatePollIntervalSeconds = 5, no signal) offers the same deployment again.
-      await bed.waitFor(async () => (await gateRuns()) >= 2 && offered() >= 2, {
+      // The daemon runs Download_Error right after the refused Download_Enter: wait for both markers.
+      const errorRuns = async () => (await dev.sb.markers()).filter((m) => m.name === 'Download_Error_00_probe').length;
+      await bed.waitFor(async () => (await gateRuns()) >= 2 && (await errorRuns()) >= 2 && offered() >= 2, {
         describe: 'the deployment offered and refused again at the next poll',
         daemon,
         timeoutMs: 12_000,
