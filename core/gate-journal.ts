@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { GatePhase } from './schemas/common.js';
 import { GateDecision } from './schemas/gate.js';
+import { formatCodes, formatReasonLine } from './reason-codes.js';
 import { readStateFile } from './state-files.js';
 
 /** Latest decision overall and per phase (atomically replaced). */
@@ -73,20 +74,33 @@ export function gateInventoryValues(journal: GateJournal | null): {
   state: GateDecision['state'] | undefined;
   phase: GatePhase | 'none';
   reason: string;
+  /** `vancore.gate.codes`: comma-separated, in the gate's order; '' when the decision had none. */
+  codes: string;
   since: string | undefined;
 } {
-  if (!journal) return { state: undefined, phase: 'none', reason: '', since: undefined };
+  if (!journal) return { state: undefined, phase: 'none', reason: '', codes: '', since: undefined };
   const p = journal.published;
-  if (p) return { state: p.state, phase: p.phase, reason: p.reason.slice(0, 256), since: p.since };
+  if (p)
+    return {
+      state: p.state,
+      phase: p.phase,
+      reason: p.reason.slice(0, 256),
+      codes: formatCodes(p.codes),
+      since: p.since,
+    };
   const d = journal.last;
-  return { state: d.state, phase: d.phase, reason: gateReasonLine(d).slice(0, 256), since: d.since };
+  return {
+    state: d.state,
+    phase: d.phase,
+    reason: gateReasonLine(d).slice(0, 256),
+    codes: formatCodes(d.reasons.map((r) => r.code)),
+    since: d.since,
+  };
 }
 
 /** One line: `moving, signal_low: the van is moving (imu, 4 s ago); …`. */
 export function gateReasonLine(d: Pick<GateDecision, 'reasons'>): string {
-  if (d.reasons.length === 0) return '';
-  const codes = d.reasons.map((r) => r.code).join(', ');
-  return `${codes}: ${d.reasons.map((r) => r.message).join('; ')}`;
+  return formatReasonLine(d.reasons);
 }
 
 /** Pure: the journal's `published` view after decision `d` (kept while phase, state, codes and artifact stay). */

@@ -102,6 +102,7 @@ export function inventoryEntries(f: InventoryFacts): Record<string, string | num
   out['vancore.gate.state'] = gate.state;
   out['vancore.gate.phase'] = gate.phase;
   out['vancore.gate.reason'] = gate.reason === '' ? undefined : gate.reason;
+  out['vancore.gate.codes'] = gate.codes === '' ? undefined : gate.codes;
   out['vancore.gate.since'] = gate.since;
   out['vancore.vpn.state'] = f.vpn?.state ?? 'unknown';
   out['vancore.vpn.step'] = f.vpn?.step;

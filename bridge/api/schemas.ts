@@ -42,6 +42,8 @@ export const VanSummary = z.object({
     state: z.string().nullable(),
     phase: z.string().nullable(),
     reason: z.string().nullable(),
+    /** The reason's codes (`vancore.gate.codes`, catalogue in core/reason-codes.ts). */
+    codes: z.array(z.string()),
     since: z.string().nullable(),
   }),
   health: z.object({
@@ -86,6 +88,7 @@ export const VanDetail = VanSummary.extend({
       state: z.string(),
       phase: z.string().nullable(),
       reason: z.string().nullable(),
+      codes: z.array(z.string()),
       since: z.string().nullable(),
     }),
   ),
@@ -125,7 +128,8 @@ export const FleetReport = z.object({
       already_installed: z.number(),
     }),
   ),
-  deferral_reasons: z.array(z.object({ reason: z.string(), vans: z.number() })),
+  /** Deferred vans per set of reason codes (one bucket per cause); `reason` is the codes' catalogue titles. */
+  deferral_reasons: z.array(z.object({ reason: z.string(), codes: z.array(z.string()), vans: z.number() })),
   /** Vans per status of their open deployments, `waiting` instead of pending/downloading while the gate holds. */
   updates_in_progress: z.record(z.string(), z.number()),
   /** Deferred vans by the gate's reason code (a van deferred for two reasons counts under both). */

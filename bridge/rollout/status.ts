@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import { VanError } from '../../core/errors.js';
 import { shownStatus } from '../lib/waiting.js';
-import { gateReasonCodes } from '../../core/gate-reason.js';
+import { parseCodes } from '../../core/reason-codes.js';
 import type { Database } from '../store/schema.js';
 import { planRollout } from './planner.js';
 import * as R from './store.js';
@@ -61,19 +61,18 @@ export async function rolloutStatus(db: Kysely<Database>, id: string, now: Date)
   const done = doneVans.size;
   // Why the wave's waiting vans wait: their gate's reason codes, from the fleet records.
   const waiting = facts.waves.flatMap((w) => w.deviceIds).filter((d) => !doneVans.has(d));
-  const deferredReason = new Map<string, string | null>();
+  const deferredCodes = new Map<string, string[]>();
   for (let i = 0; i < waiting.length; i += 400)
     for (const v of await db
       .selectFrom('vans')
-      .select(['device_id', 'gate_reason'])
+      .select(['device_id', 'gate_codes'])
       .where('gate_state', '=', 'deferred')
       .where('device_id', 'in', waiting.slice(i, i + 400))
       .execute())
-      deferredReason.set(v.device_id, v.gate_reason);
+      deferredCodes.set(v.device_id, v.gate_codes === null ? ['none'] : parseCodes(v.gate_codes));
   const deferredBy = (deviceIds: string[]) => {
     const out: Record<string, number> = {};
-    for (const d of deviceIds)
-      if (deferredReason.has(d)) for (const c of gateReasonCodes(deferredReason.get(d))) out[c] = (out[c] ?? 0) + 1;
+    for (const d of deviceIds) for (const c of deferredCodes.get(d) ?? []) out[c] = (out[c] ?? 0) + 1;
     return out;
   };
   // Outcomes as support sees them: a van whose gate holds a not-yet-installing deployment is `waiting`.

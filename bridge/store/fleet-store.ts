@@ -5,6 +5,7 @@ import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { ParsedInventory } from '../../core/schemas/inventory.js';
 import { type DialectName, type FleetDb } from './db.js';
 import { migrateToLatest } from './migrations.js';
+import { mergeVan } from './merge-van.js';
 import { assignVanIds } from './van-ids.js';
 import type { ArtifactsTable, Database, DeploymentDevicesTable, DeploymentsTable, VansTable } from './schema.js';
 
@@ -26,7 +27,6 @@ export interface ApplyResult {
   quarantined: number;
 }
 
-const b = (v: boolean | undefined): number | null => (v === undefined ? null : v ? 1 : 0);
 const CHUNK = 400;
 
 function chunks<T>(items: T[], size = CHUNK): T[][] {
@@ -148,7 +148,6 @@ export class FleetStore {
       for (const s of snaps) {
         const prev = existing.get(s.deviceId);
         const inv = s.inventory;
-        const v = inv.vancore;
         for (const d of inv.dropped)
           quarantine.push({ device_id: s.deviceId, scope: d.scope, name: d.name, reason: d.reason });
 
@@ -163,91 +162,15 @@ export class FleetStore {
           });
         if (!prev) created++;
         const tagStage = inv.tags[this.stageTag];
-        const stage =
-          prev?.stage ??
-          (typeof tagStage === 'string' && (Stages as readonly string[]).includes(tagStage) ? tagStage : 'fleet');
-        const group = inv.system.group;
-        // A record carrying system attributes without `group` is a device ops took out of its group.
-        const hasSystem = Object.keys(inv.system).length > 0;
-        const row: VansTable = {
-          device_id: s.deviceId,
-          van_id: vanId,
-          stage,
-          hold: prev?.hold ?? 0,
-          excluded: prev?.excluded ?? 0,
-          auth_status: s.authStatus ?? prev?.auth_status ?? null,
-          device_type: inv.mender.device_type ?? prev?.device_type ?? null,
-          artifact_name: inv.mender.artifact_name ?? prev?.artifact_name ?? null,
-          mender_group: typeof group === 'string' ? group : hasSystem ? null : (prev?.mender_group ?? null),
-          tags_json: JSON.stringify(inv.tags),
-          first_seen: prev?.first_seen ?? now,
-          last_check_in: s.checkInTime ?? prev?.last_check_in ?? null,
-          inventory_updated_ts: s.inventoryUpdatedTs ?? prev?.inventory_updated_ts ?? null,
-          gate_state: v.gate.state ?? prev?.gate_state ?? null,
-          gate_phase: v.gate.phase ?? prev?.gate_phase ?? null,
-          gate_reason: v.gate.reason ?? prev?.gate_reason ?? null,
-          gate_since: v.gate.since ?? prev?.gate_since ?? null,
-          vpn_state: v.vpn.state ?? prev?.vpn_state ?? null,
-          vpn_step: v.vpn.step ?? prev?.vpn_step ?? null,
-          disk_ok: b(v.health.disk_ok) ?? prev?.disk_ok ?? null,
-          temp_ok: b(v.health.temp_ok) ?? prev?.temp_ok ?? null,
-          signal_quality: v.health.signal_quality ?? prev?.signal_quality ?? null,
-          battery_soc: v.health.battery_soc ?? prev?.battery_soc ?? null,
-          shore_power: b(v.health.shore_power) ?? prev?.shore_power ?? null,
-          last_update_status: v.health.last_update_status ?? prev?.last_update_status ?? null,
-          client: v.client ?? prev?.client ?? null,
-          decommissioned: 0,
-          updated_at: now,
-        };
-        // A resync mostly finds vans as they were: only changed rows are written.
-        if (!prev || (Object.keys(row) as (keyof VansTable)[]).some((k) => k !== 'updated_at' && row[k] !== prev[k]))
-          rows.push(row);
-        const had = installed.get(s.deviceId);
-        for (const [component, version] of Object.entries(v.components)) {
-          if (had?.get(component) !== version)
-            components.push({ device_id: s.deviceId, component, version, updated_at: now });
-        }
-
-        const healthKeys = [
-          'disk_ok',
-          'temp_ok',
-          'signal_quality',
-          'battery_soc',
-          'shore_power',
-          'last_update_status',
-        ] as const;
-        if (
-          healthKeys.some((k) => v.health[k] !== undefined) &&
-          (!prev || healthKeys.some((k) => row[k] !== prev[k]))
-        ) {
-          health.push({
-            device_id: s.deviceId,
-            at: now,
-            disk_ok: row.disk_ok,
-            temp_ok: row.temp_ok,
-            signal_quality: row.signal_quality,
-            battery_soc: row.battery_soc,
-            shore_power: row.shore_power,
-            last_update_status: row.last_update_status,
-          });
-        }
-        if (
-          row.gate_state &&
-          (!prev ||
-            prev.gate_state !== row.gate_state ||
-            prev.gate_phase !== row.gate_phase ||
-            prev.gate_reason !== row.gate_reason ||
-            prev.gate_since !== row.gate_since)
-        ) {
-          gates.push({
-            device_id: s.deviceId,
-            state: row.gate_state,
-            phase: row.gate_phase,
-            reason: row.gate_reason,
-            since: row.gate_since,
-            recorded_at: now,
-          });
-        }
+        const initialStage: Stage =
+          typeof tagStage === 'string' && (Stages as readonly string[]).includes(tagStage)
+            ? (tagStage as Stage)
+            : 'fleet';
+        const m = mergeVan(prev, { snapshot: s, vanId, initialStage }, installed.get(s.deviceId), now);
+        if (m.changed) rows.push(m.row);
+        for (const c of m.components) components.push({ device_id: s.deviceId, ...c, updated_at: now });
+        if (m.health) health.push(m.health);
+        if (m.gate) gates.push(m.gate);
       }
 
       const moving = rows

@@ -2,6 +2,8 @@
 // shipped; add the next one.
 import { type ColumnDefinitionBuilder, type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { VanError } from '../../core/errors.js';
+import { gateReasonCodes } from '../../core/gate-reason.js';
+import { codesKey } from '../../core/reason-codes.js';
 import type { DialectName } from './db.js';
 
 function migrations(dialect: DialectName): Record<string, Migration> {
@@ -316,6 +318,36 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           .addColumn('at', 'text', (c) => c.notNull())
           .execute();
         await db.schema.createIndex('van_takeovers_van').on('van_takeovers').columns(['van_id', 'id']).execute();
+      },
+    },
+    // Issue #15: why a van waits as codes — the gate's reason codes in their own columns, filled for
+    // the records already stored from the codes at the head of their reason lines.
+    '0007_gate_codes': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('vans').addColumn('gate_codes', 'text').execute();
+        await db.schema.alterTable('gate_history').addColumn('codes', 'text').execute();
+        const t = db as unknown as Kysely<{
+          vans: { device_id: string; gate_reason: string | null; gate_codes: string | null };
+          gate_history: { id: number; reason: string | null; codes: string | null };
+        }>;
+        for (const r of await t
+          .selectFrom('vans')
+          .select(['device_id', 'gate_reason'])
+          .where('gate_reason', 'is not', null)
+          .execute())
+          await t
+            .updateTable('vans')
+            .set({ gate_codes: r.gate_reason === null ? null : codesKey(gateReasonCodes(r.gate_reason)) })
+            .where('device_id', '=', r.device_id)
+            .execute();
+        // History lines share few distinct reasons: one update per distinct line.
+        const lines = await t.selectFrom('gate_history').select('reason').distinct().execute();
+        for (const { reason } of lines)
+          await t
+            .updateTable('gate_history')
+            .set({ codes: reason === null ? null : codesKey(gateReasonCodes(reason)) })
+            .where((eb) => (reason === null ? eb('reason', 'is', null) : eb('reason', '=', reason)))
+            .execute();
       },
     },
   };

@@ -5,7 +5,7 @@ import satisfies from 'semver/functions/satisfies.js';
 import { parseClientAttribute } from '../../core/schemas/client.js';
 import { shownStatus } from '../lib/waiting.js';
 import type { Database, VansTable } from './schema.js';
-import { gateReasonCodes } from '../../core/gate-reason.js';
+import { formatReasonLine, parseCodes } from '../../core/reason-codes.js';
 
 export interface VanFilter {
   stage?: string | undefined;
@@ -73,7 +73,7 @@ export interface VanSummary {
   artifact_name: string | null;
   auth_status: string | null;
   components: Record<string, string>;
-  gate: { state: string | null; phase: string | null; reason: string | null; since: string | null };
+  gate: { state: string | null; phase: string | null; reason: string | null; codes: string[]; since: string | null };
   health: {
     disk_ok: boolean | null;
     temp_ok: boolean | null;
@@ -116,7 +116,13 @@ function summary(v: VansTable, components: Record<string, string>): VanSummary {
     artifact_name: v.artifact_name,
     auth_status: v.auth_status,
     components,
-    gate: { state: v.gate_state, phase: v.gate_phase, reason: v.gate_reason, since: v.gate_since },
+    gate: {
+      state: v.gate_state,
+      phase: v.gate_phase,
+      reason: v.gate_reason,
+      codes: parseCodes(v.gate_codes),
+      since: v.gate_since,
+    },
     health: {
       disk_ok: bool(v.disk_ok),
       temp_ok: bool(v.temp_ok),
@@ -212,6 +218,7 @@ export interface VanDetail extends VanSummary {
     state: string;
     phase: string | null;
     reason: string | null;
+    codes: string[];
     since: string | null;
   }[];
   updates: {
@@ -302,6 +309,7 @@ export async function getVan(
       state: g.state,
       phase: g.phase,
       reason: g.reason,
+      codes: parseCodes(g.codes),
       since: g.since,
     })),
     updates: updates.map((u) => ({
@@ -451,7 +459,8 @@ export interface FleetReport {
   gate_states: Record<string, number>;
   versions: Record<string, { version: string; vans: number }[]>;
   outcomes: { day: string; success: number; failure: number; aborted: number; already_installed: number }[];
-  deferral_reasons: { reason: string; vans: number }[];
+  /** Deferred vans grouped by their set of reason codes: one bucket per cause, whatever the words said. */
+  deferral_reasons: { reason: string; codes: string[]; vans: number }[];
   updates_in_progress: Record<string, number>;
   deferral_codes: { code: string; vans: number }[];
   quarantined_attributes: number;
@@ -483,9 +492,9 @@ export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 
     .where('finished', '>=', since)
     .execute();
   const reasons = await live
-    .select(['gate_reason', (eb) => eb.fn.countAll<number>().as('n')])
+    .select(['gate_codes', (eb) => eb.fn.countAll<number>().as('n')])
     .where('gate_state', '=', 'deferred')
-    .groupBy('gate_reason')
+    .groupBy('gate_codes')
     .execute();
   const q = await db
     .selectFrom('quarantine')
@@ -529,8 +538,9 @@ export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 
     perDay.set(day, o);
   }
   const byCode = new Map<string, number>();
+  const bucketCodes = (c: string | null) => (c === null ? ['none'] : parseCodes(c));
   for (const r of reasons)
-    for (const code of gateReasonCodes(r.gate_reason)) byCode.set(code, (byCode.get(code) ?? 0) + Number(r.n));
+    for (const code of bucketCodes(r.gate_codes)) byCode.set(code, (byCode.get(code) ?? 0) + Number(r.n));
   return {
     vans_total: total,
     by_stage: Object.fromEntries(stages.map((s) => [s.stage, Number(s.n)])),
@@ -538,8 +548,11 @@ export async function fleetReport(db: Kysely<Database>, now: Date, windowDays = 
     versions: byVersion,
     outcomes: [...perDay.values()].sort((a, b) => a.day.localeCompare(b.day)),
     deferral_reasons: reasons
-      .map((r) => ({ reason: r.gate_reason ?? 'no reason reported', vans: Number(r.n) }))
-      .sort((a, b) => b.vans - a.vans),
+      .map((r) => {
+        const codes = bucketCodes(r.gate_codes);
+        return { reason: formatReasonLine(codes.map((code) => ({ code }))), codes, vans: Number(r.n) };
+      })
+      .sort((a, b) => b.vans - a.vans || a.reason.localeCompare(b.reason)),
     updates_in_progress: inProgress,
     deferral_codes: [...byCode]
       .map(([code, vans]) => ({ code, vans }))

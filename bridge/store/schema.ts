@@ -19,6 +19,8 @@ export interface VansTable {
   gate_state: string | null;
   gate_phase: string | null;
   gate_reason: string | null;
+  /** The gate's reason codes, sorted and comma-separated (`vancore.gate.codes`, issue #15); reports group by it. */
+  gate_codes: string | null;
   gate_since: string | null;
   vpn_state: string | null;
   vpn_step: string | null;
@@ -59,6 +61,8 @@ export interface GateHistoryTable {
   state: string;
   phase: string | null;
   reason: string | null;
+  /** The codes of `reason` (sorted, comma-separated): a row is added only when state, phase or codes change. */
+  codes: string | null;
   since: string | null;
   recorded_at: string;
 }

@@ -2,6 +2,7 @@
 // <state_dir>/gate.json (latest per phase) and published as `vancore.gate.*` inventory.
 import * as z from 'zod/mini';
 import { StateScriptExit } from '../errors.js';
+import { ReasonCodes } from '../reason-codes.js';
 import { ClientFlavour, NOT_NOW_STATE } from './client.js';
 import { ComponentName, GatePhase, IsoDateTime, SemVer } from './common.js';
 
@@ -15,8 +16,8 @@ export const GateState = z.enum(GateStates);
 export type GateState = z.infer<typeof GateState>;
 
 export const GateReason = z.object({
-  /** Stable machine code, e.g. `moving`, `signal_low`, `battery_low`, `outside_window`, `stale_readings`. */
-  code: z.string().check(z.regex(/^[a-z][a-z0-9_]*$/)),
+  /** Stable machine code from the catalogue (core/reason-codes.ts), e.g. `moving`, `signal_low`. */
+  code: z.enum(ReasonCodes),
   message: z.string().check(z.maxLength(200)),
 });
 export type GateReason = z.infer<typeof GateReason>;

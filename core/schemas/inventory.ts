@@ -49,6 +49,8 @@ export const InventoryKeySchemas = {
   'vancore.gate.state': GateState,
   'vancore.gate.phase': z.union([GatePhase, z.literal('none')]),
   'vancore.gate.reason': z.string().check(z.maxLength(256)),
+  /** The reason codes of `vancore.gate.reason`, comma-separated in the gate's order (core/reason-codes.ts). */
+  'vancore.gate.codes': z.string().check(z.maxLength(256), z.regex(/^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*$/)),
   'vancore.gate.since': IsoDateTime,
   'vancore.vpn.state': z.enum(VpnStates),
   'vancore.vpn.step': z.enum(VpnSteps),
@@ -82,6 +84,8 @@ export interface VanInventory {
     state?: GateState;
     phase?: GatePhase | 'none';
     reason?: string;
+    /** `vancore.gate.codes` as reported (absent from hubs before issue #15: the bridge parses the line). */
+    codes?: string;
     since?: string;
   };
   vpn: { state?: (typeof VpnStates)[number]; step?: (typeof VpnSteps)[number] };

@@ -11,8 +11,9 @@
 // string or a list of strings (RECIPE-current §3.3; src/mender-update/inventory.cpp PushInventoryData).
 import { formatClientAttribute, type ClientFlavour } from '../../core/schemas/client.js';
 import { formatInventoryLines } from '../../core/schemas/inventory.js';
-import { CLIENT_MODELS, type DeviceState } from './machine.js';
-import { prng, type DeferralReason } from './scenario.js';
+import { formatCodes } from '../../core/reason-codes.js';
+import { CLIENT_MODELS, DEFERRAL_CODE, type DeviceState } from './machine.js';
+import { DeferralReasons, prng, type DeferralReason } from './scenario.js';
 
 /** A device's fixed facts, drawn once from the fleet seed. */
 export interface DeviceProfile {
@@ -77,11 +78,8 @@ function healthUnder(profile: DeviceProfile, deferredFor: DeferralReason | undef
   return profile.health;
 }
 
-function reasonOf(gateReason: string): DeferralReason | undefined {
-  if (gateReason.startsWith('signal_low')) return 'weak_signal';
-  if (gateReason.startsWith('battery_low')) return 'low_battery';
-  if (gateReason.startsWith('moving')) return 'moving';
-  return undefined;
+function reasonOf(codes: readonly string[]): DeferralReason | undefined {
+  return DeferralReasons.find((r) => codes.includes(DEFERRAL_CODE[r]));
 }
 
 /** `vancore.client` of a flavour as the model runs it, e.g. `mender-update/5.1.0`. */
@@ -141,7 +139,7 @@ function attributes3(profile: DeviceProfile, s: DeviceState): InventoryAttribute
 
 /** What `mender-inventory-vancore` prints for this device, as key=value lines. */
 function vancoreLines(profile: DeviceProfile, s: DeviceState): string[] {
-  const health = healthUnder(profile, s.gate.state === 'deferred' ? reasonOf(s.gate.reason) : undefined);
+  const health = healthUnder(profile, s.gate.state === 'deferred' ? reasonOf(s.gate.codes) : undefined);
   const entries: Record<string, string | number | boolean | undefined> = {
     'vancore.van_id': profile.vanId,
   };
@@ -156,6 +154,7 @@ function vancoreLines(profile: DeviceProfile, s: DeviceState): string[] {
     'vancore.gate.state': s.gate.state,
     'vancore.gate.phase': s.gate.phase,
     'vancore.gate.reason': s.gate.reason === '' ? undefined : s.gate.reason,
+    'vancore.gate.codes': s.gate.codes.length ? formatCodes(s.gate.codes) : undefined,
     'vancore.gate.since': new Date(s.gate.sinceMs).toISOString(),
     'vancore.vpn.state': s.vpn?.state ?? profile.vpnState,
     'vancore.vpn.step': s.vpn?.step ?? 'none',

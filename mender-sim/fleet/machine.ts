@@ -28,6 +28,7 @@ import type { GatePhase } from '../../core/schemas/common.js';
 import type { VpnStep } from '../../core/schemas/payload-index.js';
 import { VPN_STATE_INITIAL } from '../../core/vpn-state.js';
 import type { GateState } from '../../core/schemas/gate.js';
+import { formatReasonLine, type ReasonCode } from '../../core/reason-codes.js';
 import type { LastUpdateStatuses } from '../../core/schemas/inventory.js';
 import type { Behaviour, DeferralReason } from './scenario.js';
 
@@ -160,6 +161,8 @@ export interface GateView {
   state: GateState;
   phase: GatePhase | NotNowState | 'none';
   reason: string;
+  /** `vancore.gate.codes`: the reason's codes, as the real inventory script prints them. */
+  codes: ReasonCode[];
   sinceMs: number;
 }
 
@@ -220,14 +223,16 @@ export interface Step {
   event?: FleetEvent;
 }
 
-const DEFERRAL_TEXT: Record<DeferralReason, string> = {
-  moving: 'moving: the van is moving',
-  weak_signal: 'signal_low: signal quality is below the artifact minimum',
-  low_battery: 'battery_low: battery is below the artifact minimum and no shore power',
+/** The gate's reason code for each scripted deferral (the catalogue's codes, core/reason-codes.ts). */
+export const DEFERRAL_CODE: Record<DeferralReason, ReasonCode> = {
+  moving: 'moving',
+  weak_signal: 'signal_low',
+  low_battery: 'battery_low',
 };
 
-export function deferralReasonText(reason: DeferralReason): string {
-  return DEFERRAL_TEXT[reason];
+/** The gate's view of a deferral, its line made by the gates' own formatter (never a hand-written string). */
+function deferredGate(code: ReasonCode): Pick<GateView, 'reason' | 'codes'> {
+  return { reason: formatReasonLine([{ code }]), codes: [code] };
 }
 
 export function initialState(
@@ -245,7 +250,7 @@ export function initialState(
     versions,
     provides: versionProvides(versions),
     lastUpdateStatus: 'none',
-    gate: { state: 'open', phase: 'none', reason: '', sinceMs: now },
+    gate: { state: 'open', phase: 'none', reason: '', codes: [], sinceMs: now },
     deferralsLeft: behaviour.deferral?.polls ?? 0,
     polls: 0,
     nextPollAt: now,
@@ -453,7 +458,7 @@ function offered(s: DeviceState, behaviour: Behaviour, dep: OfferedDeployment, n
     s.deferralsLeft -= 1;
     const at = deferral.at ?? model.notNowState;
     if (s.gate.state !== 'deferred' || s.gate.phase !== at) {
-      s.gate = { state: 'deferred', phase: at, reason: deferralReasonText(deferral.reason), sinceMs: now };
+      s.gate = { state: 'deferred', phase: at, ...deferredGate(DEFERRAL_CODE[deferral.reason]), sinceMs: now };
       s.inventoryDue = true;
     }
     s.activity = 'deferred';
@@ -474,6 +479,7 @@ function offered(s: DeviceState, behaviour: Behaviour, dep: OfferedDeployment, n
       state: 'open',
       phase: model.notNowState,
       reason: '',
+      codes: [],
       sinceMs: s.gate.state === 'open' ? s.gate.sinceMs : now,
     };
   }
@@ -643,7 +649,7 @@ function commitRefused(s: DeviceState, now: number, at: number): Step {
   s.gate = {
     state: 'blocked',
     phase: 'ArtifactCommit_Enter',
-    reason: 'health_failed: health checks failed after install',
+    ...deferredGate('health_check_failed'),
     sinceMs: now,
   };
   s.inventoryDue = true;

@@ -4,38 +4,9 @@ import type { Readings } from '../../core/schemas/readings.js';
 import type { GateReason, GateVerdict } from '../../core/schemas/gate.js';
 import type { Weekday } from '../../core/schemas/common.js';
 
-/** Every reason code a gate can give (stable: support tooling and docs/gates.md use them). */
-export const ReasonCodes = [
-  'conditions_met',
-  'moving',
-  'settling',
-  'signal_low',
-  'battery_low',
-  'outside_window',
-  'stale_readings',
-  'readings_unknown',
-  'readings_invalid',
-  'config_invalid',
-  'meta_data_invalid',
-  'versions_unknown',
-  'requires_unmet',
-  'wait_budget_exhausted',
-  'retry_time_limit',
-  'health_check_failed',
-  'cloud_unreachable',
-  'cloud_target_unknown',
-  'validation_passed',
-  'internal_error',
-  // Presence and consent from Home Assistant (issue #21, policy/presence.ts).
-  'van_occupied',
-  'someone_sleeping',
-  'heating_on_hub',
-  'owner_postponed',
-  'postpone_budget_exhausted',
-  'presence_unknown',
-  'notice_pending',
-] as const;
-export type ReasonCode = (typeof ReasonCodes)[number];
+// Every reason code a gate can give lives in one catalogue in core/ (issue #15): codes, phases, titles.
+import { type ReasonCode } from '../../core/reason-codes.js';
+export { ReasonCodes, type ReasonCode } from '../../core/reason-codes.js';
 
 /** One condition a policy looked at, passing or not. */
 export interface Check {

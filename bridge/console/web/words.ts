@@ -2,6 +2,7 @@
 // docs/contracts.md), attention codes (bridge/store/reports.ts), VPN states and steps. A code without
 // words shows as itself, so a new code is never hidden.
 import type { AttentionCode } from '../../store/reports.js';
+import { ReasonCodes, reasonTitle } from '../../../core/reason-codes.js';
 
 export const gateStateWords: Record<string, string> = {
   open: 'Free to update',
@@ -9,15 +10,10 @@ export const gateStateWords: Record<string, string> = {
   blocked: 'Refused by a check',
 };
 
-export const reasonWords: Record<string, string> = {
-  moving: 'the van is moving (or has not been parked long enough)',
-  signal_low: 'the mobile / Wi-Fi signal is too weak',
-  battery_low: 'the house battery is too low and no shore power',
-  outside_window: 'outside its maintenance window',
-  stale_readings: 'sensor readings are too old to trust',
-  none: 'no reason reported',
-  unknown: 'a reason without a code (older hub)',
-};
+/** Gate reason codes in words: the one catalogue's titles (core/reason-codes.ts), never a second list. */
+export const reasonWords: Record<string, string> = Object.fromEntries(
+  [...ReasonCodes, 'none', 'unknown'].map((code) => [code, reasonTitle(code)]),
+);
 
 export const attentionWords: Record<AttentionCode, { what: string; action: string }> = {
   failed_repeatedly: {

@@ -154,6 +154,7 @@ describe('mender-inventory-vancore', () => {
       state: 'deferred',
       phase: 'ArtifactInstall_Enter',
       reason: 'battery_low: battery 12 % < 30 % and falling=fast',
+      codes: 'battery_low',
       since: now,
     });
     expect(parsed.vancore.vpn).toEqual({ state: 'dual', step: 'verify' });

@@ -6,6 +6,7 @@ import type { SyncKind, SyncReport } from '../../../bridge/sync/sync.js';
 import { ManualClock } from '../../../core/clock.js';
 import { BridgeConfig, type BridgeConfigInput } from '../../../core/config/bridge-config.js';
 import { parseInventory } from '../../../core/schemas/inventory.js';
+import { formatReasonLine } from '../../../core/reason-codes.js';
 import type * as z from 'zod';
 import type * as S from '../../../bridge/api/schemas.js';
 import { attrs } from '../../helpers/builders.js';
@@ -56,7 +57,8 @@ async function seed(t: TestStore): Promise<void> {
       dev('d2', 'van-002', {
         'vancore.gate.state': 'deferred',
         'vancore.gate.phase': 'Download_Enter',
-        'vancore.gate.reason': 'moving',
+        'vancore.gate.reason': formatReasonLine([{ code: 'moving', message: 'stationary 0 of 3 min' }]),
+        'vancore.gate.codes': 'moving',
         'vancore.gate.since': '2026-11-17T10:00:00Z',
       }),
       dev(
@@ -241,7 +243,8 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
     expect(d.gate).toEqual({
       state: 'deferred',
       phase: 'Download_Enter',
-      reason: 'moving',
+      reason: 'moving: stationary 0 of 3 min',
+      codes: ['moving'],
       since: '2026-11-17T10:00:00Z',
     });
     expect((await get('/api/v1/vans/van-999')).json<unknown>()).toMatchObject({
@@ -262,7 +265,7 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
       { version: '0.9.2', vans: 2 },
       { version: '0.9.1', vans: 1 },
     ]);
-    expect(f.deferral_reasons).toEqual([{ reason: 'moving', vans: 1 }]);
+    expect(f.deferral_reasons).toEqual([{ reason: 'moving: the van is moving', codes: ['moving'], vans: 1 }]);
     expect(f.outcomes).toEqual([
       { day: '2026-11-20', success: 1, failure: 1, aborted: 0, already_installed: 0 },
       { day: '2026-11-21', success: 0, failure: 1, aborted: 0, already_installed: 0 },
@@ -275,7 +278,7 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
       'van-381:low_disk',
       'van-381:rollback_loop',
     ]);
-    expect(a[0]?.detail).toBe('deferred 5.0 days: moving');
+    expect(a[0]?.detail).toBe('deferred 5.0 days: moving: stationary 0 of 3 min');
 
     const csv = await get('/api/v1/reports/attention?format=csv');
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);

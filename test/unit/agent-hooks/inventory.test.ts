@@ -9,6 +9,7 @@ import {
 } from '../../../agent-hooks/inventory/inventory.js';
 import { cpuTempFromZones, mountFor } from '../../../agent-hooks/inventory/si-probes.js';
 import { hostPaths } from '../../../core/host-paths.js';
+import type { ReasonCode } from '../../../core/reason-codes.js';
 import { DeviceConfig } from '../../../core/config/device-config.js';
 
 const NOW = new Date('2026-11-22T10:00:00Z');
@@ -89,6 +90,7 @@ describe('inventoryEntries', () => {
         state: 'deferred',
         phase: 'Download_Enter',
         reason: 'moving: the van is moving',
+        codes: 'moving',
         since: '2026-11-22T09:50:00Z',
       },
       vpn: { state: 'dual', step: 'verify' },
@@ -103,7 +105,7 @@ describe('inventoryEntries', () => {
   });
 
   it('gate keys follow the published view: a new message with the same codes changes nothing', () => {
-    const decision = (message: string, code = 'settling') => ({
+    const decision = (message: string, code: ReasonCode = 'settling') => ({
       phase: 'Sync_Leave' as const,
       verdict: 'defer' as const,
       state: 'deferred' as const,

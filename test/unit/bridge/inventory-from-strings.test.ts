@@ -17,6 +17,7 @@ const AS_STRINGS: Record<(typeof InventoryKeys)[number], [string, unknown]> = {
   'vancore.gate.state': ['deferred', 'deferred'],
   'vancore.gate.phase': ['Download_Enter', 'Download_Enter'],
   'vancore.gate.reason': ['moving', 'moving'],
+  'vancore.gate.codes': ['moving,signal_low', 'moving,signal_low'],
   'vancore.gate.since': ['2026-11-22T10:00:00Z', '2026-11-22T10:00:00Z'],
   'vancore.vpn.state': ['dual', 'dual'],
   'vancore.vpn.step': ['add', 'add'],

@@ -13,10 +13,10 @@ import { InventoryKeySchemas } from '../../../core/schemas/inventory.js';
 import * as env from '../../../state-scripts/env.js';
 import { recordDecision, sinceFor, toDecision } from '../../../state-scripts/journal.js';
 import { nextInstallWait, WAIT_GAP_RESET_S } from '../../../state-scripts/install-wait.js';
-import type { Verdict } from '../../../state-scripts/policy/types.js';
+import type { ReasonCode, Verdict } from '../../../state-scripts/policy/types.js';
 import { NOW } from './builders.js';
 
-const v = (verdict: Verdict['verdict'], code = 'moving'): Verdict => ({
+const v = (verdict: Verdict['verdict'], code: ReasonCode = 'moving'): Verdict => ({
   verdict,
   reasons: [{ code, message: `because ${code}` }],
   checks: [],
@@ -75,16 +75,18 @@ describe('decision journal', () => {
       state: 'open',
       phase: 'ArtifactInstall_Enter',
       reason: 'conditions_met: because conditions_met',
+      codes: 'conditions_met',
       since: at(3 * 3600 + 60).toISOString(),
     });
     // what the inventory script will publish fits the inventory contract
     expect(InventoryKeySchemas['vancore.gate.reason'].safeParse(inv.reason).success).toBe(true);
     expect(InventoryKeySchemas['vancore.gate.since'].safeParse(inv.since).success).toBe(true);
+    expect(InventoryKeySchemas['vancore.gate.codes'].safeParse(inv.codes).success).toBe(true);
   });
 
   it('the published view (vancore.gate.*) changes with phase, state, codes or artifact, not with a message', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
-    const say = (verdict: Verdict['verdict'], codes: string[], message: string, t: number) =>
+    const say = (verdict: Verdict['verdict'], codes: ReasonCode[], message: string, t: number) =>
       recordDecision(
         dir,
         toDecision(
@@ -100,12 +102,14 @@ describe('decision journal', () => {
       state: 'deferred',
       phase: 'Sync_Leave',
       reason: 'settling: stationary for 10 s, needs 5 min',
+      codes: 'settling',
       since: at(0).toISOString(),
     });
     say('defer', ['settling'], 'stationary for 40 s, needs 5 min', 30);
     expect(published()).toEqual(first);
     say('defer', ['settling', 'signal_low'], 'signal quality 0.4 is below 0.6', 60);
     expect(published().reason).toMatch(/^settling, signal_low: /);
+    expect(published().codes).toBe('settling,signal_low');
     expect(published().since).toBe(at(0).toISOString());
     say('proceed', ['conditions_met'], 'stationary for 6 min', 400);
     const open = published();
@@ -118,7 +122,7 @@ describe('decision journal', () => {
 
   it('Sync_Leave (every sync on 5.x) adds a history line only when its answer changes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
-    const sync = (verdict: Verdict['verdict'], code: string, t: number) =>
+    const sync = (verdict: Verdict['verdict'], code: ReasonCode, t: number) =>
       recordDecision(dir, toDecision('Sync_Leave', v(verdict, code), at(t)));
     sync('defer', 'moving', 0);
     sync('defer', 'moving', 1800);
@@ -160,7 +164,13 @@ describe('decision journal', () => {
     expect(readGateJournal(dir)).toEqual({ journal: null });
     await writeFile(join(dir, 'gate.json'), '{"last": 1');
     expect(readGateJournal(dir)).toEqual({ journal: null, problem: 'not JSON' });
-    expect(gateInventoryValues(null)).toEqual({ state: undefined, phase: 'none', reason: '', since: undefined });
+    expect(gateInventoryValues(null)).toEqual({
+      state: undefined,
+      phase: 'none',
+      reason: '',
+      codes: '',
+      since: undefined,
+    });
     // and the next decision starts it afresh
     recordDecision(dir, toDecision('Download_Enter', v('proceed'), NOW));
     expect(readGateJournal(dir).journal?.history_lines).toBe(1);

@@ -26,7 +26,8 @@ const deviceUrl = (ui: string, id: string) => `${ui}/ui/devices?id=${enc(id)}`;
 
 function Gate({ van }: { van: Van }) {
   const g = van.gate;
-  const codes = g.state === 'deferred' || g.state === 'blocked' ? gateReasonCodes(g.reason) : [];
+  const codes =
+    g.state === 'deferred' || g.state === 'blocked' ? (g.codes.length ? g.codes : gateReasonCodes(g.reason)) : [];
   return html`<div class=${`gate-box gate-${g.state ?? 'unknown'}`} id="gate">
     <p class="gate-state">
       <strong>${words(gateStateWords, g.state)}</strong>
