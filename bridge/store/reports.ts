@@ -1,9 +1,9 @@
 // Read side of the fleet records: the queries behind the reports API and `vancore-ota report`.
 // Each takes the database and an explicit `now`, never reads a clock.
 import { type Kysely, sql } from 'kysely';
-import satisfies from 'semver/functions/satisfies.js';
 import { parseClientAttribute } from '../../core/schemas/client.js';
 import { shownStatus } from '../lib/waiting.js';
+import { attention, type AttentionFacts, type AttentionItem, type AttentionThresholds } from '../rules/attention.js';
 import type { Database, VansTable } from './schema.js';
 import { formatReasonLine, parseCodes } from '../../core/reason-codes.js';
 
@@ -34,35 +34,13 @@ export const VanSorts = [
 ] as const;
 export type VanSort = (typeof VanSorts)[number];
 
-export interface AttentionThresholds {
-  failed_times: number;
-  deferred_days: number;
-  not_seen_days: number;
-  stuck_downloading_hours: number;
-}
-
-export const AttentionCodes = [
-  'failed_repeatedly',
-  'rollback_loop',
-  'deferred_long',
-  'not_seen',
-  'inconsistent_artifact',
-  'stuck_downloading',
-  'low_disk',
-  'incompatible_components',
-  'excluded_from_rollouts',
-  'vpn_reverted',
-  'vpn_manual_rollback',
-  'clock_ahead',
-] as const;
-export type AttentionCode = (typeof AttentionCodes)[number];
-
-export interface AttentionItem {
-  van_id: string;
-  device_id: string;
-  code: AttentionCode;
-  detail: string;
-}
+// The attention rules and their types live in bridge/rules/attention.ts (pure); this module loads facts.
+export {
+  AttentionCodes,
+  type AttentionCode,
+  type AttentionItem,
+  type AttentionThresholds,
+} from '../rules/attention.js';
 
 export interface VanSummary {
   van_id: string;
@@ -328,103 +306,25 @@ export async function getVan(
   };
 }
 
-/** Every rule of the attention report, over the whole (non-decommissioned) fleet. */
-export async function attentionReport(
-  db: Kysely<Database>,
-  t: AttentionThresholds,
-  now: Date,
-): Promise<AttentionItem[]> {
+/** The facts every attention rule reads, loaded once (the rules are pure: bridge/rules/attention.ts). */
+export async function loadAttentionFacts(db: Kysely<Database>): Promise<AttentionFacts> {
   const vans = await db.selectFrom('vans').selectAll().where('decommissioned', '=', 0).execute();
-  const byDevice = new Map(vans.map((v) => [v.device_id, v]));
-  const items: AttentionItem[] = [];
-  const add = (deviceId: string, code: AttentionCode, detail: string) => {
-    const v = byDevice.get(deviceId);
-    if (v) items.push({ van_id: v.van_id, device_id: deviceId, code, detail });
-  };
-
   const failures = await db
     .selectFrom('deployment_devices')
     .innerJoin('deployments', 'deployments.id', 'deployment_devices.deployment_id')
-    .select(['deployment_devices.device_id', 'deployments.artifact_name', 'deployment_devices.status'])
+    .select(['deployment_devices.device_id', 'deployments.artifact_name'])
     .where('deployment_devices.status', '=', 'failure')
     .execute();
-  const failCount = new Map<string, number>();
-  const perArtifact = new Map<string, number>();
-  for (const f of failures) {
-    failCount.set(f.device_id, (failCount.get(f.device_id) ?? 0) + 1);
-    const k = `${f.device_id}\u0000${f.artifact_name}`;
-    perArtifact.set(k, (perArtifact.get(k) ?? 0) + 1);
-  }
-  for (const [device, n] of failCount) if (n >= t.failed_times) add(device, 'failed_repeatedly', `${n} failed updates`);
-  for (const [k, n] of perArtifact) {
-    if (n < 2) continue;
-    const [device, artifact] = k.split('\u0000') as [string, string];
-    add(device, 'rollback_loop', `${artifact} failed and rolled back ${n} times`);
-  }
-
-  for (const v of vans) {
-    if (
-      v.gate_state === 'deferred' &&
-      v.gate_since &&
-      now.getTime() - Date.parse(v.gate_since) > days(t.deferred_days)
-    ) {
-      const d = ((now.getTime() - Date.parse(v.gate_since)) / days(1)).toFixed(1);
-      add(v.device_id, 'deferred_long', `deferred ${d} days: ${v.gate_reason ?? 'no reason reported'}`);
-    }
-    // A gate dated in the future (a hub's clock ahead, or a forged value) would never count as
-    // "deferred long": it is flagged instead (#16 item 9). Ten minutes of skew are tolerated.
-    if (v.gate_since && Date.parse(v.gate_since) - now.getTime() > 10 * 60_000)
-      add(v.device_id, 'clock_ahead', `gate state dated ${v.gate_since}, after the bridge's ${now.toISOString()}`);
-    if (!v.last_check_in || now.getTime() - Date.parse(v.last_check_in) > days(t.not_seen_days)) {
-      add(v.device_id, 'not_seen', v.last_check_in ? `last seen ${v.last_check_in}` : 'never checked in');
-    }
-    if (v.artifact_name?.endsWith('_INCONSISTENT'))
-      add(v.device_id, 'inconsistent_artifact', `artifact ${v.artifact_name}`);
-    if (v.disk_ok === 0) add(v.device_id, 'low_disk', 'disk check failing');
-    // Set by the rollout controller after a van failed more times than rollout.max_retries_per_van.
-    if (v.excluded === 1)
-      add(
-        v.device_id,
-        'excluded_from_rollouts',
-        'excluded from rollouts after repeated failures; clear it with PATCH /api/v1/vans/:vanId',
-      );
-  }
-
-  // VPN migration (docs/vpn-migration.md): the van's deadman put the previous step back (its own report),
-  // or ops asked for a rollback that only hands on the van can do (the migration's per-van record).
-  for (const v of vans)
-    if (v.vpn_state === 'reverted')
-      add(
-        v.device_id,
-        'vpn_reverted',
-        `VPN migration reverted by the van's deadman (now at step ${v.vpn_step ?? 'unknown'}); support access is back on the previous VPN`,
-      );
-  const manual = await db
+  const manualVpnRollbacks = await db
     .selectFrom('vpn_migration_vans')
     .select(['device_id', 'migration_id', 'rollback_step', 'rollback_detail'])
     .where('rollback_kind', '=', 'manual')
     .execute();
-  for (const m of manual)
-    add(
-      m.device_id,
-      'vpn_manual_rollback',
-      `VPN migration ${m.migration_id}: the rollback${m.rollback_step ? ` of step ${m.rollback_step}` : ''} needs hands on the van${m.rollback_detail ? `: ${m.rollback_detail}` : ''}`,
-    );
-
   const downloading = await db
     .selectFrom('deployment_devices')
     .select(['device_id', 'started', 'deployment_id'])
     .where('status', '=', 'downloading')
     .execute();
-  for (const d of downloading) {
-    // A van whose gate holds the update is waiting, not stuck (deferred_long covers it).
-    const v = byDevice.get(d.device_id);
-    if (v && shownStatus('downloading', { state: v.gate_state, reason: v.gate_reason }).status === 'waiting') continue;
-    if (d.started && now.getTime() - Date.parse(d.started) > t.stuck_downloading_hours * 3_600_000)
-      add(d.device_id, 'stuck_downloading', `downloading since ${d.started} (deployment ${d.deployment_id})`);
-  }
-
-  // Installed combinations against the `requires` of the artifact each installed version came from.
   const rules = await db
     .selectFrom('artifacts')
     .select(['component', 'version', 'requires_json'])
@@ -433,24 +333,20 @@ export async function attentionReport(
   const requires = new Map(
     rules.map((r) => [`${r.component}@${r.version}`, JSON.parse(r.requires_json) as Record<string, string>]),
   );
-  const comps = await componentsOf(
+  const components = await componentsOf(
     db,
     vans.map((v) => v.device_id),
   );
-  for (const [device, installed] of comps) {
-    for (const [component, version] of Object.entries(installed)) {
-      for (const [needed, range] of Object.entries(requires.get(`${component}@${version}`) ?? {})) {
-        const have = installed[needed];
-        if (!have || !satisfies(have, range))
-          add(
-            device,
-            'incompatible_components',
-            `${component} ${version} requires ${needed} ${range}, has ${have ?? 'none'}`,
-          );
-      }
-    }
-  }
-  return items.sort((a, b) => a.van_id.localeCompare(b.van_id) || a.code.localeCompare(b.code));
+  return { vans, failures, downloading, manualVpnRollbacks, requires, components };
+}
+
+/** Every rule of the attention report, over the whole (non-decommissioned) fleet. */
+export async function attentionReport(
+  db: Kysely<Database>,
+  t: AttentionThresholds,
+  now: Date,
+): Promise<AttentionItem[]> {
+  return attention(await loadAttentionFacts(db), t, now);
 }
 
 export interface FleetReport {
