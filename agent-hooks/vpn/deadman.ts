@@ -9,7 +9,7 @@ import * as z from 'zod/mini';
 import { IsoDateTime } from '../../core/schemas/common.js';
 import { VpnStep } from '../../core/schemas/payload-index.js';
 import { replaceFileAtomic } from '../../core/versions.js';
-import { VpnBefore } from './plan.js';
+import { VpnPosition } from '../../core/vpn-steps.js';
 
 export const Deadman = z.object({
   format: z.literal(1),
@@ -17,7 +17,7 @@ export const Deadman = z.object({
   step: VpnStep,
   login_server: z.string(),
   /** Where a revert goes back to. */
-  before: VpnBefore,
+  before: VpnPosition,
   armed_at: IsoDateTime,
   until: IsoDateTime,
   /** Failed rounds in a row. */

@@ -12,6 +12,7 @@ import { PAYLOAD_INDEX_FILE, VpnIndex, type VpnStep } from '../../core/schemas/p
 import { parseWith } from '../../core/validation.js';
 import { readVersions, setInstalledVersion, recordUpdate } from '../../core/versions.js';
 import { readVpnState, VPN_STATE_INITIAL, writeVpnState } from '../../core/vpn-state.js';
+import { stateAfter, stepAllowed, type VpnPosition } from '../../core/vpn-steps.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
@@ -33,13 +34,10 @@ import {
   planVpnCommit,
   planVpnInstall,
   planVpnRollback,
-  stateAfter,
-  stepAllowed,
   undoEffects,
   VpnJournal,
   vpnActionLabel,
   type VpnAction,
-  type VpnBefore,
   type VpnEffect,
   type VpnFacts,
 } from './plan.js';
@@ -435,7 +433,7 @@ export async function runDeadman(deps: VpnDeps): Promise<DeadmanVerdict> {
       await writeDeadman(ctx.stateDir, { ...deadman, phase: 'reverting', last_failure: verdict.why.slice(0, 500) });
       const effect = vpnEffects(deps, tailscale);
       for (const e of undoEffects(deadman.step, () => true)) await effect(e, undefined, BEST_EFFORT.includes(e.kind));
-      const before: VpnBefore = deadman.before;
+      const before: VpnPosition = deadman.before;
       await writeVpnState(ctx.stateDir, {
         state: 'reverted',
         step: before.step,

@@ -8,19 +8,17 @@
 //   rollback: rollback:begin → the undo of every effect that *started*, newest first → rollback:restore
 //             → finish:rolled_back
 // The deadman's revert after a commit is the same undo list (`undoSteps`), so a reverted van and a
-// rolled-back one are in the same configuration.
+// rolled-back one are in the same configuration. Which step may start from where the van is, and the
+// state a step leaves, are core/vpn-steps.ts (the bridge and the simulator use the same rules).
 import { commitOpening } from '../lib/converge.js';
 import * as z from 'zod/mini';
 import { IsoDateTime, SemVer } from '../../core/schemas/common.js';
 import { VpnStep } from '../../core/schemas/payload-index.js';
-import { VpnStateName, VpnStepName } from '../../core/vpn-state.js';
+import { VpnPosition } from '../../core/vpn-steps.js';
 
 export const VpnOutcomes = ['installing', 'installed', 'committed', 'rolling_back', 'rolled_back'] as const;
 export type VpnOutcome = (typeof VpnOutcomes)[number];
 const TERMINAL: readonly VpnOutcome[] = ['committed', 'rolled_back'];
-
-export const VpnBefore = z.object({ state: VpnStateName, step: VpnStepName });
-export type VpnBefore = z.infer<typeof VpnBefore>;
 
 export const VpnJournal = z.object({
   format: z.literal(1),
@@ -29,7 +27,7 @@ export const VpnJournal = z.object({
   step: VpnStep,
   login_server: z.string(),
   /** vpn.json before this step (what a rollback or the deadman goes back to). */
-  before: VpnBefore,
+  before: VpnPosition,
   versions_before: z.nullable(SemVer),
   outcome: z.enum(VpnOutcomes),
   started: z.array(z.string()),
@@ -141,36 +139,6 @@ export function undoEffects(step: VpnStep, started: (label: string) => boolean):
     case 'retire':
       return started('stash:saas') && !started('purge:saas') ? [{ kind: 'unstash_saas' }] : [];
   }
-}
-
-/** What vpn.json says once a step is in place. */
-export function stateAfter(step: VpnStep): VpnBefore {
-  switch (step) {
-    case 'add':
-    case 'verify':
-      return { state: 'dual', step };
-    case 'cutover':
-      return { state: 'headscale', step };
-    case 'retire':
-      return { state: 'retired', step };
-  }
-}
-
-/**
- * Pure: may this step start from where the van is? Steps go in order; a step may be repeated (a new
- * artifact after a rollback or a deadman revert), and `reverted` counts as the step it went back to.
- */
-export function stepAllowed(step: VpnStep, current: VpnBefore): string | null {
-  const order = ['none', 'add', 'verify', 'cutover', 'retire'] as const;
-  const at = order.indexOf(current.step);
-  const want = order.indexOf(step);
-  if (current.state === 'retired') return 'the migration is finished (SaaS retired)';
-  if (want > at + 1)
-    return `step ${step} needs step ${order[want - 1] ?? 'none'} first (the van is at ${current.step}, ${current.state})`;
-  if (want < at && !(want === at - 1 && current.state === 'reverted')) {
-    return `step ${step} is behind the van (at ${current.step}, ${current.state})`;
-  }
-  return null;
 }
 
 export interface VpnFacts {

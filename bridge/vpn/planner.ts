@@ -3,14 +3,16 @@
 // `wait`); the controller runs them and plans again until only `wait` remains. See docs/vpn-migration.md
 // ("Bridge side") for the state machine, the limits and what a rollback means per step.
 //
-// What the device accepts (agent-hooks/vpn/plan.ts `stepAllowed`, mirrored here because bridge/ may not
-// import agent-hooks/): steps in order none → add → verify → cutover → retire; a step may be repeated;
-// nothing after `retired`; a step behind the van is refused (except one step back from `reverted`).
+// What the device accepts, the step order and the state each step leaves are core/vpn-steps.ts (the
+// same rules the vancore-vpn module refuses a step with): steps in order none → add → verify → cutover
+// → retire; a step may be repeated; nothing after `retired`; a step behind the van is refused (except
+// one step back from `reverted`).
 import { createHash } from 'node:crypto';
 import type * as z from 'zod';
 import type { VpnMigrationSettings } from '../../core/config/bridge-config.js';
 import { type VpnStep, VpnStepsInArtifact } from '../../core/schemas/payload-index.js';
-import { VpnSteps } from '../../core/schemas/inventory.js';
+import type { VpnStepName } from '../../core/vpn-state.js';
+import { expectedState, nextStep, vpnStepOf } from '../../core/vpn-steps.js';
 
 export type MigrationSettings = z.output<typeof VpnMigrationSettings>;
 export const MigrationStatuses = ['active', 'completed', 'cancelled'] as const;
@@ -19,20 +21,6 @@ export const MigrationSteps = VpnStepsInArtifact;
 export type MigrationStep = VpnStep;
 export type StepArtifacts = Record<MigrationStep, string>;
 export type Purpose = 'forward' | 'rollback';
-type Position = (typeof VpnSteps)[number];
-
-/** vpn.json `state` once a step is committed (agent-hooks/vpn/plan.ts `stateAfter`). */
-export const EXPECTED_STATE: Record<Position, string> = {
-  none: 'tailscale',
-  add: 'dual',
-  verify: 'dual',
-  cutover: 'headscale',
-  retire: 'retired',
-};
-
-export function nextStep(at: Position): MigrationStep | undefined {
-  return MigrationSteps[VpnSteps.indexOf(at)];
-}
 
 export interface VanMigrationFacts {
   deviceId: string;
@@ -204,8 +192,8 @@ export function vanVerdict(van: VanMigrationFacts, attempts: Attempt[], s: Migra
       since: flying.createdAt,
       stuck: ageOver(flying.createdAt, now, s.stuck_hours),
     };
-  const at = (VpnSteps as readonly string[]).includes(van.step ?? '') ? (van.step as Position) : undefined;
-  const verifiedAt = (step: Position) => at === step && van.state === EXPECTED_STATE[step];
+  const at = vpnStepOf(van.step);
+  const verifiedAt = (step: VpnStepName) => at === step && van.state === expectedState(step);
 
   // Ops asked for a rollback: it comes before anything else (and the van is held).
   const rb = van.rollback;
@@ -403,7 +391,7 @@ export function decideRollback(van: VanMigrationFacts, inFlight: boolean): Rollb
       ok: false,
       reason: `van ${van.vanId} has a migration deployment in flight (Mender OSS cannot abort it for one van): hold it and roll back once it ended`,
     };
-  const at = (VpnSteps as readonly string[]).includes(van.step ?? '') ? (van.step as Position) : undefined;
+  const at = vpnStepOf(van.step);
   if (at === undefined) return { ok: false, reason: `van ${van.vanId} reports no usable vpn step` };
   if (van.state === 'reverted') {
     if (at === 'none')
@@ -415,7 +403,7 @@ export function decideRollback(van: VanMigrationFacts, inFlight: boolean): Rollb
       };
     return { ok: true, kind: 'redeploy', step: at, detail: `the deadman reverted the van to ${at}` };
   }
-  if (van.state !== EXPECTED_STATE[at])
+  if (van.state !== expectedState(at))
     return { ok: false, reason: `van ${van.vanId} is in vpn state ${van.state ?? 'none'} at ${at}: fix it by hand` };
   switch (at) {
     case 'none':

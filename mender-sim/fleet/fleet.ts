@@ -7,7 +7,7 @@
 // plain object replaced by the pure `advance` (machine.ts) after each reply; nothing per request
 // outlives the request.
 import { generateKeyPairSync, sign } from 'node:crypto';
-import type { VpnBefore } from '../../agent-hooks/vpn/plan.js';
+import type { VpnPosition } from '../../core/vpn-steps.js';
 import type { ClientFlavour } from '../../core/schemas/client.js';
 import type { Clock } from '../../core/clock.js';
 import { ArtifactDownloader } from './artifact.js';
@@ -55,7 +55,7 @@ export interface VirtualFleetOptions {
    * vpn.json of every device at start (e.g. `{ state: 'tailscale', step: 'none' }` before a migration);
    * default: none, so inventory shows the profile's drawn state at step `none`.
    */
-  vpn?: VpnBefore;
+  vpn?: VpnPosition;
   /** Requests in flight at most (across the fleet); default 64. */
   concurrency?: number;
   /** UpdatePollIntervalSeconds in ms; default 5,000. */

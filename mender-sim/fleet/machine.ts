@@ -22,7 +22,7 @@
 // and is not retried (§3.2 (a)); inventory is a PUT only, skipped when unchanged and sent again after a
 // token arrives (§3.3); the update check falls back from POST v2 to GET v1 on 404 (source:
 // src/mender-update/deployments/deployments.cpp, CheckNewDeployments).
-import { type VpnBefore, stateAfter, stepAllowed } from '../../agent-hooks/vpn/plan.js';
+import { type VpnPosition, stateAfter, stepAllowed } from '../../core/vpn-steps.js';
 import { NOT_NOW_STATE, type ClientFlavour, type NotNowState } from '../../core/schemas/client.js';
 import type { GatePhase } from '../../core/schemas/common.js';
 import type { VpnStep } from '../../core/schemas/payload-index.js';
@@ -195,9 +195,9 @@ export interface DeviceState {
    * vpn.json as the vancore-vpn module keeps it (`vancore.vpn.state/step` in inventory); undefined until
    * a VPN step ran or the fleet was given a start state (then the profile's drawn state, step none).
    */
-  vpn: Readonly<VpnBefore> | undefined;
+  vpn: Readonly<VpnPosition> | undefined;
   /** The deadman will revert the committed step to this (after the inventory that reported the commit). */
-  vpnRevertTo: Readonly<VpnBefore> | undefined;
+  vpnRevertTo: Readonly<VpnPosition> | undefined;
 }
 
 export interface Timing {
@@ -237,7 +237,12 @@ function deferredGate(code: ReasonCode): Pick<GateView, 'reason' | 'codes'> {
 
 export function initialState(
   behaviour: Behaviour,
-  base: { artifactName: string; versions: Record<string, string>; vpn?: VpnBefore | undefined; client?: ClientFlavour },
+  base: {
+    artifactName: string;
+    versions: Record<string, string>;
+    vpn?: VpnPosition | undefined;
+    client?: ClientFlavour;
+  },
   now: number,
 ): DeviceState {
   const versions = { ...base.versions, ...behaviour.versions };

@@ -1,4 +1,4 @@
-// The vancore-vpn planners, step order, probe verdicts, deadman decisions and tailscale output
+// The vancore-vpn planners, probe verdicts, deadman decisions and tailscale output
 // parsing: all pure.
 import { describe, expect, it } from 'vitest';
 import type { VpnStep } from '../../../core/schemas/payload-index.js';
@@ -7,8 +7,6 @@ import {
   planVpnCommit,
   planVpnInstall,
   planVpnRollback,
-  stateAfter,
-  stepAllowed,
   vpnActionLabel,
   type VpnAction,
   type VpnJournal,
@@ -142,34 +140,6 @@ describe('planVpnRollback', () => {
     expect(planVpnRollback({ artifact: 'vpn-a', journal: null })).toEqual([]);
     expect(planVpnRollback({ artifact: 'vpn-a', journal: journal({ outcome: 'rolled_back' }) })).toEqual([]);
     expect(planVpnRollback({ artifact: 'vpn-b', journal: journal({ outcome: 'committed' }) })).toEqual([]);
-  });
-});
-
-describe('stepAllowed', () => {
-  it.each<
-    [VpnStep, { state: 'tailscale' | 'dual' | 'headscale' | 'retired' | 'reverted'; step: 'none' | VpnStep }, boolean]
-  >([
-    ['add', { state: 'tailscale', step: 'none' }, true],
-    ['verify', { state: 'tailscale', step: 'none' }, false],
-    ['verify', { state: 'dual', step: 'add' }, true],
-    ['add', { state: 'dual', step: 'add' }, true],
-    ['cutover', { state: 'dual', step: 'add' }, false],
-    ['cutover', { state: 'dual', step: 'verify' }, true],
-    ['cutover', { state: 'reverted', step: 'verify' }, true],
-    ['add', { state: 'headscale', step: 'cutover' }, false],
-    ['retire', { state: 'headscale', step: 'cutover' }, true],
-    ['retire', { state: 'retired', step: 'retire' }, false],
-  ])('%s from %o: %s', (step, current, allowed) => {
-    expect(stepAllowed(step, current) === null).toBe(allowed);
-  });
-
-  it('names the state each step leaves', () => {
-    expect(['add', 'verify', 'cutover', 'retire'].map((s) => stateAfter(s as VpnStep).state)).toEqual([
-      'dual',
-      'dual',
-      'headscale',
-      'retired',
-    ]);
   });
 });
 
