@@ -28,7 +28,7 @@ export interface SyncMetrics {
   consecutiveErrors?: number;
   /** When the running sync started (epoch ms); undefined when none runs. */
   runningSinceMs?: number;
-  /** A sync running longer than this is reported stuck (/readyz, /metrics). */
+  /** A sync running longer than this is aborted (and reported stuck should the abort not end it). */
   deadlineMs?: number;
 }
 
@@ -47,6 +47,10 @@ export function scheduledKind(f: {
   if (f.nowMs - f.lastFullMs >= f.fullEveryMs) return 'full';
   if (f.reconcileEvery > 0 && f.incrementalsSinceReconcile >= f.reconcileEvery) return 'reconcile';
   return 'incremental';
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
 
 export class SyncRunner {
@@ -68,7 +72,7 @@ export class SyncRunner {
       fullEveryMs: number;
       reconcileEvery?: number;
       logger?: Logger;
-      /** A sync running longer is reported stuck; default 15 min. */
+      /** A sync running longer is aborted and reported failed; default 15 min. */
       deadlineMs?: number;
     },
   ) {
@@ -109,8 +113,23 @@ export class SyncRunner {
 
   async #run(kind: SyncKind): Promise<SyncReport> {
     const log = this.settings.logger;
+    const deadlineMs = this.metrics.deadlineMs ?? 15 * 60_000;
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    // The overall deadline (issue #16 item 2): at it the run is aborted — no further Mender call or store
+    // write starts — and reported failed at once, even while a call is still waiting for its own deadline.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`sync aborted: still running after its deadline of ${formatMs(deadlineMs)}`);
+        abort.abort(err);
+        reject(err);
+      }, deadlineMs);
+      timer.unref();
+    });
     try {
-      const report = await runSync(this.deps, kind);
+      const run = runSync(this.deps, kind, abort.signal);
+      run.catch(() => undefined);
+      const report = await Promise.race([run, deadline]);
       this.metrics.runs[kind]++;
       this.metrics.lastReport = report;
       this.metrics.lastDurationMs = report.duration_ms;
@@ -126,6 +145,8 @@ export class SyncRunner {
       this.metrics.lastError = e instanceof Error ? e.message : String(e);
       log?.warn({ err: this.metrics.lastError, kind }, 'sync failed');
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

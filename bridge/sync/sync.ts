@@ -51,7 +51,30 @@ export interface SyncDeps {
   now: () => Date;
 }
 
-export async function runSync(deps: SyncDeps, kind: SyncKind): Promise<SyncReport> {
+/**
+ * A view of `target` whose every method first checks `signal`: once the sync's deadline aborts it, no
+ * further Mender call starts and nothing more is written (issue #16 item 2). Methods run on the target
+ * itself, so private fields keep working.
+ */
+export function abortable<T extends object>(target: T, signal: AbortSignal): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      const v = Reflect.get(t, prop, t) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        signal.throwIfAborted();
+        return (v as (...a: unknown[]) => unknown).apply(t, args);
+      };
+    },
+  });
+}
+
+/**
+ * One sync. With a `signal` (the runner's overall deadline), an abort stops it at the next Mender call
+ * or store write: the cursor only moves when a run gets that far, so the next run reads the rest.
+ */
+export async function runSync(deps: SyncDeps, kind: SyncKind, signal?: AbortSignal): Promise<SyncReport> {
+  if (signal) deps = { ...deps, mender: abortable(deps.mender, signal), store: abortable(deps.store, signal) };
   const started = deps.now();
   const startedIso = started.toISOString();
   const report: SyncReport = {
