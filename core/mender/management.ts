@@ -22,6 +22,7 @@ import {
   DeploymentStatistics,
   DeviceDeploymentHistoryEntry,
   InventoryDevice,
+  MenderGroupName,
   StatisticsListEntry,
 } from './schemas.js';
 
@@ -112,6 +113,12 @@ type MenderQuery = Record<string, string | number | boolean | (string | number)[
 function total(headers: Record<string, string | undefined>): number | undefined {
   const v = headers['x-total-count'];
   return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/** A group name that Mender would refuse (or that would change the URL's path) never leaves the bridge. */
+function checkGroupName(group: string): void {
+  const r = MenderGroupName.safeParse(group);
+  if (!r.success) throw new VanError('INPUT_INVALID', `group ${JSON.stringify(group)}: ${r.error.issues[0]?.message}`);
 }
 
 export class MenderManagementClient {
@@ -262,6 +269,7 @@ export class MenderManagementClient {
   }
 
   async setGroup(id: string, group: string): Promise<void> {
+    checkGroupName(group);
     await this.http.request({
       method: 'PUT',
       path: `${INV1}/devices/${encodeURIComponent(id)}/group`,
@@ -270,6 +278,7 @@ export class MenderManagementClient {
   }
 
   async listGroupDevices(group: string, q: { page?: number; perPage?: number } = {}): Promise<Page<string>> {
+    checkGroupName(group);
     const res = await this.http.request({
       method: 'GET',
       path: `${INV1}/groups/${encodeURIComponent(group)}/devices`,
@@ -419,6 +428,7 @@ export class MenderManagementClient {
   }
 
   async createGroupDeployment(group: string, d: Omit<NewDeployment, 'devices' | 'all_devices'>): Promise<string> {
+    checkGroupName(group);
     const res = await this.http.request({
       method: 'POST',
       path: `${DEPL}/deployments/group/${encodeURIComponent(group)}`,

@@ -11,6 +11,17 @@ const AttributeValue = z.union([
   z.array(z.union([z.string(), z.number(), z.boolean()])),
 ]);
 
+/**
+ * Mender's rule for a static group name (mendersoftware/inventory model/device.go,
+ * `validGroupNameRegex = ^[A-Za-z0-9_-]*$`, non-empty, at most 1024 characters like every name there).
+ * Anything else ("..", "/", "%2F") would reach a different Mender path once put into a URL.
+ */
+export const MenderGroupName = z
+  .string()
+  .min(1, 'a Mender group name is not empty')
+  .max(1024, 'a Mender group name has at most 1024 characters')
+  .regex(/^[A-Za-z0-9_-]+$/, 'a Mender group name has only letters, digits, _ and -');
+
 export const InventoryAttribute = z.looseObject({
   name: z.string(),
   value: AttributeValue,

@@ -257,3 +257,29 @@ describe('idFromLocation', () => {
     expect(() => idFromLocation(undefined)).toThrow(/Location/);
   });
 });
+
+describe('group names (issue #16 item 9)', () => {
+  it('refuses a name Mender would refuse, before any request; a valid one reaches its path', async () => {
+    srv.on('PUT', '/api/management/v1/inventory/devices/d1/group', { status: 204 });
+    srv.on('GET', '/api/management/v1/inventory/groups/pilot_2-b/devices', { status: 200, body: ['d1'] });
+    const c = client();
+    for (const bad of ['..', '../../deployments', 'a/b', 'a%2Fb', 'with space', '', 'ü', 'x'.repeat(1025)]) {
+      for (const call of [
+        () => c.setGroup('d1', bad),
+        () => c.listGroupDevices(bad),
+        () => c.createGroupDeployment(bad, { name: 'n', artifact_name: 'a' }),
+      ]) {
+        const e = await rejection(call());
+        expect(e.code).toBe('INPUT_INVALID');
+        expect(e.message).toMatch(/^group ".*": a Mender group name /);
+      }
+    }
+    expect(srv.seen).toHaveLength(0);
+    await c.setGroup('d1', 'pilot_2-b');
+    expect((await c.listGroupDevices('pilot_2-b')).items).toEqual(['d1']);
+    expect(srv.seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'PUT /api/management/v1/inventory/devices/d1/group',
+      expect.stringMatching(/^GET \/api\/management\/v1\/inventory\/groups\/pilot_2-b\/devices/) as unknown,
+    ]);
+  });
+});
