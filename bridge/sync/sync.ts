@@ -145,7 +145,7 @@ export async function runSync(deps: SyncDeps, kind: SyncKind, signal?: AbortSign
       if (d.updated_ts && (!newest || d.updated_ts > newest)) newest = d.updated_ts;
     }
     if (snaps.length > 0) {
-      const r = await deps.store.applyInventory(snaps, startedIso);
+      const r = await applyIsolated(deps.store, snaps, startedIso, rejected, signal);
       report.vans_applied += r.vans;
       report.vans_created += r.created;
       report.attributes_quarantined += r.quarantined;
@@ -177,6 +177,41 @@ export async function runSync(deps: SyncDeps, kind: SyncKind, signal?: AbortSign
   if (rejected.length > 0) await deps.store.quarantineRecords(rejected, startedIso);
   report.duration_ms = deps.now().getTime() - started.getTime();
   return report;
+}
+
+/**
+ * Writes a page of devices; when the database refuses the page (one device's record breaks a constraint,
+ * a trigger, an encoding rule nobody foresaw), the page is split in halves until the devices it refuses
+ * stand alone: those are set aside as quarantined records (`inventory_device`, with the database's
+ * one-line reason) and every other device of the page is still written (issue #16 item 1: one device
+ * never blanks the fleet). An abort (the sync's deadline) or a database that does not answer at all is
+ * never split: that ends the sync.
+ */
+export async function applyIsolated(
+  store: SyncDeps['store'],
+  snaps: DeviceSnapshot[],
+  now: string,
+  rejected: RejectedRecord[],
+  signal?: AbortSignal,
+): Promise<{ vans: number; created: number; quarantined: number }> {
+  try {
+    return await store.applyInventory(snaps, now);
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    // A database that does not answer a trivial read is down: that is the sync failing, not a device.
+    await store.quarantineTotal().catch(() => {
+      throw e;
+    });
+    if (snaps.length === 1) {
+      const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      rejected.push({ kind: 'inventory_device', id: snaps[0]!.deviceId, reason: `not stored: ${reason}` });
+      return { vans: 0, created: 0, quarantined: 0 };
+    }
+    const half = Math.ceil(snaps.length / 2);
+    const a = await applyIsolated(store, snaps.slice(0, half), now, rejected, signal);
+    const b = await applyIsolated(store, snaps.slice(half), now, rejected, signal);
+    return { vans: a.vans + b.vans, created: a.created + b.created, quarantined: a.quarantined + b.quarantined };
+  }
 }
 
 function snapshot(
