@@ -1,4 +1,4 @@
-// The gates' CLI commands, registered by cli/main.ts: `vancore-ota gate check <State>` and
+// The gates' CLI commands, registered by cli/root.ts: `vancore-ota gate check <State>` and
 // `vancore-ota sensord`, declared with core/command.ts.
 import { systemClock } from '../core/clock.js';
 import { defineCommand, opt, type OptionSpec } from '../core/command.js';
