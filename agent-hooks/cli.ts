@@ -1,15 +1,14 @@
 // The agent-hooks commands of `vancore-ota`: `health` and `device install|uninstall`, registered by
-// cli/main.ts. Product folders do not import cli/, so the command shape is declared here structurally
-// (main.ts checks it against cli/command.ts's Command where it registers them).
+// cli/root.ts, declared with core/command.ts.
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/clock.js';
+import { defineCommand, opt, type OptionSpec } from '../core/command.js';
 import { hostPaths } from '../core/host-paths.js';
 import { VanError } from '../core/errors.js';
 import { describeAction, INSTALL_STATE_DIR, requestedFlavour } from './installer/plan.js';
 import { deviceInstall, deviceUninstall } from './installer/install.js';
-import { opt, type Command } from './lib/command-shape.js';
 import { nodeRunner } from './lib/runner.js';
 
 export { healthCommand } from './health/command.js';
@@ -33,18 +32,18 @@ function defaultKit(): string {
   return candidates.find((c) => existsSync(c)) ?? candidates[0] ?? join(here, 'device');
 }
 
-const rootOption = {
-  type: 'string' as const,
+const rootOption: OptionSpec = {
+  type: 'string',
   value: 'DIR',
   description: "the van's root directory (a mounted image, or a temp tree in tests)",
   default: '/',
 };
 
-export const deviceCommand: Command = {
+export const deviceCommand = defineCommand({
   name: 'device',
   summary: 'Install or remove the device hooks',
   subcommands: [
-    {
+    defineCommand({
       name: 'install',
       summary: 'Install state scripts, update modules and inventory hooks',
       description:
@@ -103,8 +102,8 @@ export const deviceCommand: Command = {
             : `${dryRun ? 'planned' : 'done'}: ${actions.length} actions under ${root}\n`,
         );
       },
-    },
-    {
+    }),
+    defineCommand({
       name: 'uninstall',
       summary: 'Remove everything device install put in place',
       description: `Undo device install from its manifest (${INSTALL_STATE_DIR}): restore every file it replaced,\nremove the ones it added and the directories it created (when empty).`,
@@ -119,6 +118,6 @@ export const deviceCommand: Command = {
         for (const a of actions) io.stdout.write(`${dryRun ? 'would ' : ''}${describeAction(a)}\n`);
         io.stdout.write(`${dryRun ? 'planned' : 'done'}: ${actions.length} actions under ${root}\n`);
       },
-    },
+    }),
   ],
-};
+});

@@ -1,20 +1,15 @@
 // `vancore-ota bridge` and `vancore-ota report`.
 import { readFile } from 'node:fs/promises';
+import { type CommandSpec, defineCommand, opt, type RunContext } from '../core/command.js';
 import { BridgeConfig } from '../core/config/bridge-config.js';
 import { loadConfigFile, parseConfig } from '../core/config/load.js';
 import { VanError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
-import type { CommandSpec, OptionValues, RunContext } from '../cli/command.js';
 import { redactUrl } from '../core/redact.js';
 import { neutraliseTerminalOutput, terminalJson } from '../core/safe-text.js';
 import { renderTable } from './table.js';
 
-export function optString(values: OptionValues, name: string): string | undefined {
-  const v = values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-export const bridgeCommand: CommandSpec = {
+export const bridgeCommand = defineCommand({
   name: 'bridge',
   summary: 'Run the bridge service (Mender sync, reports API)',
   description:
@@ -30,11 +25,11 @@ export const bridgeCommand: CommandSpec = {
     'VANCORE_BRIDGE_CONFIG=bridge.yaml vancore-ota bridge --port 0',
   ],
   async run(ctx: RunContext) {
-    const file = optString(ctx.values, 'config') ?? ctx.io.env.VANCORE_BRIDGE_CONFIG;
+    const file = opt.string(ctx.values, 'config') ?? ctx.io.env.VANCORE_BRIDGE_CONFIG;
     let config = file
       ? await loadConfigFile(BridgeConfig, file, { missingMeansDefaults: false })
       : parseConfig(BridgeConfig, {}, '(defaults)');
-    const port = optString(ctx.values, 'port');
+    const port = opt.string(ctx.values, 'port');
     if (port !== undefined) {
       if (!/^\d+$/.test(port) || Number(port) > 65_535)
         throw new VanError('USAGE', `--port must be 0–65535, got '${port}'`);
@@ -54,7 +49,7 @@ export const bridgeCommand: CommandSpec = {
     logger.info('shutting down');
     await bridge.stop();
   },
-};
+});
 
 export interface ReportTarget {
   url: string;
@@ -62,11 +57,11 @@ export interface ReportTarget {
 }
 
 export async function target(ctx: RunContext): Promise<ReportTarget> {
-  const url = (optString(ctx.values, 'bridge') ?? ctx.io.env.VANCORE_BRIDGE_URL ?? 'http://127.0.0.1:8080').replace(
+  const url = (opt.string(ctx.values, 'bridge') ?? ctx.io.env.VANCORE_BRIDGE_URL ?? 'http://127.0.0.1:8080').replace(
     /\/+$/,
     '',
   );
-  const tokenFile = optString(ctx.values, 'token-file');
+  const tokenFile = opt.string(ctx.values, 'token-file');
   let token = ctx.io.env.VANCORE_BRIDGE_TOKEN;
   if (tokenFile) {
     try {
@@ -156,11 +151,11 @@ interface AttentionRow {
   detail: string;
 }
 
-export const reportCommand: CommandSpec = {
+export const reportCommand = defineCommand({
   name: 'report',
   summary: 'Fleet and attention reports for support (from the bridge API)',
   subcommands: [
-    {
+    defineCommand({
       name: 'fleet',
       summary: 'Versions per component, stages, gate states, deferral reasons, outcomes',
       options: { ...common },
@@ -214,8 +209,8 @@ export const reportCommand: CommandSpec = {
         ];
         ctx.io.stdout.write(neutraliseTerminalOutput(`${out.join('\n')}\n`));
       },
-    },
-    {
+    }),
+    defineCommand({
       name: 'vans',
       summary: 'Vans with versions, gate state and health',
       options: {
@@ -239,7 +234,7 @@ export const reportCommand: CommandSpec = {
           ['per-page', 'per_page'],
         ];
         for (const [flag, param] of map) {
-          const v = optString(ctx.values, flag);
+          const v = opt.string(ctx.values, flag);
           if (v !== undefined) q.set(param, v);
         }
         if (!q.has('per_page')) q.set('per_page', '50');
@@ -263,8 +258,8 @@ export const reportCommand: CommandSpec = {
           `${renderTable(['van', 'stage', 'versions', 'gate', 'why', 'battery', 'last update', 'client', 'last seen'], rows)}\n${body.length} of ${total ?? body.length} vans\n`,
         );
       },
-    },
-    {
+    }),
+    defineCommand({
       name: 'attention',
       summary: 'Vans that need a human, with the reason',
       options: { ...common, csv: { type: 'boolean', description: 'print CSV' } },
@@ -287,9 +282,9 @@ export const reportCommand: CommandSpec = {
           )}\n${body.length} item(s)\n`,
         );
       },
-    },
+    }),
   ],
-};
+});
 
 export async function postJson<T>(t: ReportTarget, path: string, body: unknown): Promise<T> {
   let res: Response;
@@ -384,13 +379,13 @@ const reasonOpt = {
 } as const;
 
 function requireReason(ctx: RunContext): string {
-  const r = optString(ctx.values, 'reason');
+  const r = opt.string(ctx.values, 'reason');
   if (!r) throw new VanError('USAGE', '--reason is required (it goes into the audit trail)');
   return r;
 }
 
 function rolloutAction(action: 'pause' | 'resume' | 'advance' | 'abort', summary: string): CommandSpec {
-  return {
+  return defineCommand({
     name: action,
     summary,
     positionals: rolloutIdArg,
@@ -405,32 +400,32 @@ function rolloutAction(action: 'pause' | 'resume' | 'advance' | 'abort', summary
       );
       ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(r)}\n` : renderRollout(r));
     },
-  };
+  });
 }
 
-export const rolloutCommand: CommandSpec = {
+export const rolloutCommand = defineCommand({
   name: 'rollout',
   summary: 'Plan and drive staged rollouts (internal → pilot → fleet)',
   description:
     'Staged rollouts of a release through the bridge: internal, then pilot, then daily fleet waves, each gated on\n' +
     'success, soak time and health; the bridge pauses a rollout itself when a wave fails too often.',
   subcommands: [
-    {
+    defineCommand({
       name: 'create',
       summary: 'Start a rollout of a release',
       positionals: [{ name: 'release', description: 'release name (POST /api/v1/releases)' }],
       options: { ...common, ...reasonOpt },
       examples: ['vancore-ota rollout create 2026.11.1 --reason "November release"'],
       async run(ctx) {
-        const reason = optString(ctx.values, 'reason');
+        const reason = opt.string(ctx.values, 'reason');
         const r = await postJson<RolloutView>(await target(ctx), '/api/v1/rollouts', {
           release: ctx.positionals[0],
           ...(reason ? { reason } : {}),
         });
         ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(r)}\n` : renderRollout(r));
       },
-    },
-    {
+    }),
+    defineCommand({
       name: 'status',
       summary: 'Show a rollout (--watch: a live progress view until it ends or Ctrl-C)',
       positionals: rolloutIdArg,
@@ -442,7 +437,7 @@ export const rolloutCommand: CommandSpec = {
       async run(ctx) {
         const t = await target(ctx);
         const path = `/api/v1/rollouts/${encodeURIComponent(ctx.positionals[0]!)}`;
-        const interval = Number(optString(ctx.values, 'interval') ?? '2');
+        const interval = Number(opt.string(ctx.values, 'interval') ?? '2');
         if (!(interval > 0)) throw new VanError('USAGE', '--interval must be a positive number of seconds');
         for (;;) {
           const { body } = await getJson<RolloutView>(t, path);
@@ -465,10 +460,10 @@ export const rolloutCommand: CommandSpec = {
           if (ctx.signal.aborted) return;
         }
       },
-    },
+    }),
     rolloutAction('pause', 'Pause a rollout'),
     rolloutAction('resume', 'Resume a paused rollout (acknowledges the wave that paused it)'),
     rolloutAction('advance', 'Close the open wave now, skipping its remaining soak and success gate'),
     rolloutAction('abort', 'Abort a rollout and every open Mender deployment of it'),
   ],
-};
+});

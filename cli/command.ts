@@ -1,57 +1,8 @@
-// A small command engine on node:util parseArgs: commands are data (name, options, positionals,
-// subcommands, run), help is generated from them, and every usage error is one line + exit 2.
+// The command engine on node:util parseArgs: runs the command tree that core/command.ts declares
+// (defineCommand), generates help from it, and makes every usage error one line + exit 2.
 import { parseArgs } from 'node:util';
+import type { CommandSpec, Io, OptionSpec, OptionValues } from '../core/command.js';
 import { CliExit, VanError, isVanError, oneLine } from '../core/errors.js';
-
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  short?: string;
-  multiple?: boolean;
-  /** Shown in help as `--name VALUE`. */
-  value?: string;
-  description: string;
-  default?: string | boolean;
-}
-
-export interface PositionalSpec {
-  name: string;
-  description: string;
-  optional?: boolean;
-}
-
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: NodeJS.ProcessEnv;
-  isTTY: boolean;
-}
-
-export type OptionValues = Record<string, string | boolean | string[] | undefined>;
-
-export interface RunContext {
-  /** Full command path, e.g. "vancore-ota gate check". */
-  path: string;
-  values: OptionValues;
-  positionals: string[];
-  io: Io;
-  /** Aborted on SIGINT/SIGTERM: long-running commands stop cleanly. */
-  signal: AbortSignal;
-}
-
-export interface CommandSpec {
-  name: string;
-  summary: string;
-  description?: string;
-  options?: Record<string, OptionSpec>;
-  positionals?: PositionalSpec[];
-  subcommands?: CommandSpec[];
-  /** Returns the exit code (default 0). */
-  run?: (ctx: RunContext) => Promise<number | void>;
-  /** Lines printed under "Examples:" in help. */
-  examples?: string[];
-  /** Take every argument as given (only -h/--help is parsed): for placeholders of unlanded commands. */
-  passthrough?: boolean;
-}
 
 const HELP: OptionSpec = { type: 'boolean', short: 'h', description: 'Show this help' };
 
@@ -184,28 +135,3 @@ export async function runCommand(root: CommandSpec, argv: string[], io: Io, sign
     return CliExit.failure;
   }
 }
-
-/** Typed accessors for option values (parseArgs gives a union). */
-export const opt = {
-  string(values: OptionValues, name: string): string | undefined {
-    const v = values[name];
-    return typeof v === 'string' ? v : undefined;
-  },
-  strings(values: OptionValues, name: string): string[] {
-    const v = values[name];
-    return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
-  },
-  bool(values: OptionValues, name: string): boolean {
-    return values[name] === true;
-  },
-  /** An integer option within bounds, or a usage error naming the option. */
-  int(values: OptionValues, name: string, min: number, max: number): number | undefined {
-    const v = opt.string(values, name);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!/^-?\d+$/.test(v) || n < min || n > max) {
-      throw new VanError('USAGE', `--${name} must be a whole number from ${min} to ${max}, got '${v}'`);
-    }
-    return n;
-  },
-};

@@ -1,17 +1,17 @@
 // `vancore-ota config check`: validate ota.yaml / bridge.yaml and show the effective values.
 import { stringify } from 'yaml';
+import { defineCommand, opt } from '../core/command.js';
 import { BridgeConfig } from '../core/config/bridge-config.js';
 import { DeviceConfig } from '../core/config/device-config.js';
 import { loadConfigFile } from '../core/config/load.js';
 import { VanError } from '../core/errors.js';
 import { redactConfig } from '../core/redact.js';
-import { type CommandSpec, opt } from './command.js';
 
-export const configCommand: CommandSpec = {
+export const configCommand = defineCommand({
   name: 'config',
   summary: 'Validate configuration files (ota.yaml, bridge.yaml)',
   subcommands: [
-    {
+    defineCommand({
       name: 'check',
       summary: 'Validate a config file and print the effective configuration',
       description:
@@ -45,6 +45,6 @@ export const configCommand: CommandSpec = {
         if (opt.bool(values, 'print')) io.stdout.write(stringify(redactConfig(config)));
         else io.stdout.write(`ok: ${file} is a valid ${kind} config\n`);
       },
-    },
+    }),
   ],
-};
+});

@@ -1,38 +1,8 @@
 // vancore-ota: one binary for every role (ARCHITECTURE.md "CLI").
 import pkg from '../package.json' with { type: 'json' };
-import { type CommandSpec, type Io, runCommand } from './command.js';
-import { artifactCommand } from '../mender-artifacts/cli.js';
-import { bridgeCommand, reportCommand, rolloutCommand } from '../bridge/cli.js';
-import { vpnMigrationCommand } from '../bridge/vpn/cli.js';
-import { configCommand } from './config-command.js';
-import { demoCommand } from './demo/command.js';
-import { deviceCommand, healthCommand } from '../agent-hooks/cli.js';
-import { gateCommand, sensordCommand } from '../state-scripts/cli.js';
-import { menderSimCommand } from '../mender-sim/cli.js';
-
-export function rootCommand(): CommandSpec {
-  return {
-    name: 'vancore-ota',
-    summary: 'VanCore OTA: gates, agent hooks, artifact packaging and the fleet bridge around self-hosted Mender.',
-    description:
-      'VanCore OTA: the glue between a self-hosted Mender server and the VanCore camper-van fleet.\n' +
-      'Devices run the gates and hooks; CI packages artifacts; ops and support use the bridge.',
-    subcommands: [
-      menderSimCommand,
-      bridgeCommand,
-      artifactCommand,
-      gateCommand,
-      sensordCommand,
-      healthCommand,
-      deviceCommand,
-      rolloutCommand,
-      vpnMigrationCommand,
-      reportCommand,
-      demoCommand,
-      configCommand,
-    ],
-  };
-}
+import type { Io } from '../core/command.js';
+import { runCommand } from './command.js';
+import { rootCommand } from './root.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
   if (argv[0] === '--version' || argv[0] === '-V') {

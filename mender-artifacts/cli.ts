@@ -3,7 +3,7 @@
 // `--help` and usage errors stay fast.
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CommandSpec, type OptionSpec, type OptionValues, opt } from '../cli/command.js';
+import { defineCommand, type OptionSpec, type OptionValues, opt } from '../core/command.js';
 import { VanError } from '../core/errors.js';
 import { Components } from '../core/schemas/components.js';
 import { VpnStepsInArtifact } from '../core/schemas/payload-index.js';
@@ -81,7 +81,7 @@ function stderrStream(io: { stderr: NodeJS.WritableStream }): ProgressStream {
   return { write: (t) => s.write(t), isTTY: s.isTTY === true, ...(s.columns ? { columns: s.columns } : {}) };
 }
 
-const buildCommand: CommandSpec = {
+const buildCommand = defineCommand({
   name: 'build',
   summary: 'Build (and sign) a VanCore artifact with mender-artifact',
   description:
@@ -117,9 +117,9 @@ const buildCommand: CommandSpec = {
         `  scripts   ${m.scripts.join(', ') || '(none)'}\n`,
     );
   },
-};
+});
 
-const verifyCommand: CommandSpec = {
+const verifyCommand = defineCommand({
   name: 'verify',
   summary: 'Verify an artifact: signature, meta-data, manifest',
   description:
@@ -141,7 +141,7 @@ const verifyCommand: CommandSpec = {
     );
     io.stdout.write(formatVerifyReport(report));
   },
-};
+});
 
 /** Upload credentials: exactly one way in. */
 export function uploadAuth(values: OptionValues): {
@@ -178,7 +178,7 @@ export function serverUrl(values: OptionValues): string {
   return raw.replace(/\/+$/, '');
 }
 
-const uploadCommand: CommandSpec = {
+const uploadCommand = defineCommand({
   name: 'upload',
   summary: 'Upload an artifact to the Mender server',
   description:
@@ -223,10 +223,10 @@ const uploadCommand: CommandSpec = {
         : `already uploaded: ${r.name} with the same content is on ${baseUrl} (artifact ${r.id ?? '?'})\n`,
     );
   },
-};
+});
 
-export const artifactCommand: CommandSpec = {
+export const artifactCommand = defineCommand({
   name: 'artifact',
   summary: 'Build, sign, verify and upload VanCore artifacts',
   subcommands: [buildCommand, verifyCommand, uploadCommand],
-};
+});

@@ -1,10 +1,10 @@
 // `vancore-ota mender-sim`: run the Mender server simulator until SIGINT/SIGTERM.
+import { defineCommand, opt } from '../core/command.js';
 import { VanError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
-import { opt, type CommandSpec } from '../cli/command.js';
 import { DEFAULT_PASSWORD, DEFAULT_USER } from './defaults.js';
 
-export const menderSimCommand: CommandSpec = {
+export const menderSimCommand = defineCommand({
   name: 'mender-sim',
   summary: 'Run the Mender server simulator (and a virtual fleet)',
   description:
@@ -110,4 +110,4 @@ export const menderSimCommand: CommandSpec = {
     await sim.close();
     return 0;
   },
-};
+});

@@ -1,7 +1,7 @@
-// The gates' CLI commands, registered by cli/main.ts: `vancore-ota gate check <State>` and
-// `vancore-ota sensord`. Product folders do not import cli/, so the command shapes are declared here
-// structurally (they are checked against cli/command.ts where main.ts registers them).
+// The gates' CLI commands, registered by cli/root.ts: `vancore-ota gate check <State>` and
+// `vancore-ota sensord`, declared with core/command.ts.
 import { systemClock } from '../core/clock.js';
+import { defineCommand, opt, type OptionSpec } from '../core/command.js';
 import { VanError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import { GatePhases, type GatePhase } from '../core/schemas/common.js';
@@ -15,31 +15,7 @@ import { lineLog } from './log.js';
 import { explain } from './policy/explain.js';
 import { runSensord } from './sensord.js';
 
-interface Option {
-  type: 'string' | 'boolean';
-  value?: string;
-  description: string;
-}
-interface Context {
-  values: Record<string, string | boolean | string[] | undefined>;
-  positionals: string[];
-  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv };
-  signal: AbortSignal;
-}
-interface Command {
-  name: string;
-  summary: string;
-  description?: string;
-  options?: Record<string, Option>;
-  positionals?: { name: string; description: string; optional?: boolean }[];
-  subcommands?: Command[];
-  run?: (ctx: Context) => Promise<number | void>;
-  examples?: string[];
-}
-
-const str = (v: Context['values'][string]) => (typeof v === 'string' ? v : undefined);
-
-const CONFIG_OPTION: Option = {
+const CONFIG_OPTION: OptionSpec = {
   type: 'string',
   value: 'FILE',
   description: 'ota.yaml to use (default: $VANCORE_OTA_CONFIG, else /etc/vancore/ota.yaml; missing = defaults)',
@@ -52,11 +28,11 @@ const mains: Record<GatePhase, GateMain> = {
   ArtifactCommit_Enter: runCommitGate,
 };
 
-export const gateCommand: Command = {
+export const gateCommand = defineCommand({
   name: 'gate',
   summary: 'Run a gate decision as Mender would',
   subcommands: [
-    {
+    defineCommand({
       name: 'check',
       summary: 'Decide a state (Download_Enter, …) and explain',
       description:
@@ -91,17 +67,17 @@ export const gateCommand: Command = {
         if (!(GatePhases as readonly string[]).includes(phase)) {
           throw new VanError('USAGE', `<State> must be one of ${GatePhases.join(', ')}, got '${phase}'`);
         }
-        const metaData = str(values['meta-data']);
+        const metaData = opt.string(values, 'meta-data');
         if (metaData && (phase === 'Download_Enter' || phase === 'Sync_Leave')) {
           throw new VanError('USAGE', '--meta-data applies to ArtifactInstall_Enter and ArtifactCommit_Enter');
         }
-        const ws = str(values['window-seconds']);
+        const ws = opt.string(values, 'window-seconds');
         if (ws !== undefined && (!/^\d+$/.test(ws) || Number(ws) > 86_400)) {
           throw new VanError('USAGE', `--window-seconds must be a whole number from 0 to 86400, got '${ws}'`);
         }
-        const json = values.json === true;
-        const config = str(values.config);
-        const readings = str(values.readings);
+        const json = opt.bool(values, 'json');
+        const config = opt.string(values, 'config');
+        const readings = opt.string(values, 'readings');
         const out = await mains[phase as GatePhase]({
           env: io.env,
           clock: systemClock,
@@ -122,11 +98,11 @@ export const gateCommand: Command = {
         );
         return out.exitCode;
       },
-    },
+    }),
   ],
-};
+});
 
-export const sensordCommand: Command = {
+export const sensordCommand = defineCommand({
   name: 'sensord',
   summary: 'Sample motion, signal and power into readings.json',
   description:
@@ -140,13 +116,13 @@ export const sensordCommand: Command = {
   },
   examples: ['vancore-ota sensord', 'vancore-ota sensord --once --config ./ota.yaml'],
   async run({ values, io, signal }) {
-    const config = str(values.config);
+    const config = opt.string(values, 'config');
     const setup = await loadSetup(io.env, { ...(config ? { configPath: config } : {}), cache: false });
     const log = createLogger({ name: 'vancore-sensord', level: setup.config.log_level });
     await runSensord(
       { setup, clock: systemClock, log, runner: nodeCommandRunner, procDir: setup.paths.resolve('/proc') },
-      { once: values.once === true, signal },
+      { once: opt.bool(values, 'once'), signal },
     );
     return 0;
   },
-};
+});

@@ -6,16 +6,12 @@ import { healthCommand } from '../health/command.js';
 
 async function main(): Promise<number> {
   try {
-    const { values } = parseArgs({
-      args: process.argv.slice(2),
-      options: {
-        config: { type: 'string' },
-        json: { type: 'boolean' },
-        component: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    });
+    // The options are healthCommand's own (core/command.ts): one list for the CLI and this file.
+    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+      help: { type: 'boolean', short: 'h' },
+    };
+    for (const [name, o] of Object.entries(healthCommand.options ?? {})) options[name] = { type: o.type };
+    const { values } = parseArgs({ args: process.argv.slice(2), options, strict: true });
     if (values.help) {
       process.stdout.write(
         `Usage: vancore-ota-health [--config FILE] [--json] [--component NAME]\n\n${healthCommand.description ?? ''}\n`,
@@ -23,8 +19,11 @@ async function main(): Promise<number> {
       return 0;
     }
     const code = await healthCommand.run?.({
+      path: 'vancore-ota-health',
       values,
-      io: { stdout: process.stdout, stderr: process.stderr, env: process.env },
+      positionals: [],
+      io: { stdout: process.stdout, stderr: process.stderr, env: process.env, isTTY: process.stdout.isTTY === true },
+      signal: new AbortController().signal,
     });
     return code ?? 0;
   } catch (e) {

@@ -1,15 +1,15 @@
 // `vancore-ota health` (and the bundled /usr/lib/vancore-ota/bin/vancore-ota-health): one pass of
 // every health check, as text or as the JSON report of core/schemas/health.ts.
 import { systemClock } from '../../core/clock.js';
+import { defineCommand, opt } from '../../core/command.js';
 import { VanError } from '../../core/errors.js';
 import { ComponentName } from '../../core/schemas/common.js';
 import { dockerEngine } from '../compose/engine.js';
-import { opt, type Command } from '../lib/command-shape.js';
 import { loadDeviceContext } from '../lib/device.js';
 import { nodeRunner } from '../lib/runner.js';
 import { formatHealthReport, runHealthChecks } from './runner.js';
 
-export const healthCommand: Command = {
+export const healthCommand = defineCommand({
   name: 'health',
   summary: 'Run the device health checks',
   description:
@@ -53,4 +53,4 @@ export const healthCommand: Command = {
     io.stdout.write(opt.bool(values, 'json') ? `${JSON.stringify(report, null, 2)}\n` : formatHealthReport(report));
     return report.ok ? 0 : 1;
   },
-};
+});

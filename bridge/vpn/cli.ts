@@ -1,9 +1,9 @@
 // `vancore-ota vpn-migration create|status|hold|release|rollback|cancel`: the VPN migration through the
 // bridge API ($VANCORE_BRIDGE_URL, $VANCORE_BRIDGE_TOKEN or --bridge, --token-file).
+import { type CommandSpec, defineCommand, opt, type RunContext } from '../../core/command.js';
 import { neutraliseTerminalOutput, terminalJson } from '../../core/safe-text.js';
 import { VanError } from '../../core/errors.js';
-import type { CommandSpec, RunContext } from '../../cli/command.js';
-import { common, getJson, optString, postJson, target } from '../cli.js';
+import { common, getJson, postJson, target } from '../cli.js';
 import { renderTable } from '../table.js';
 
 interface Line {
@@ -89,7 +89,7 @@ export function scopeFromFlags(values: RunContext['values']): Record<string, unk
   const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
   const stages = list(values.stage);
   const vans = list(values.van);
-  const tag = optString(values, 'tag');
+  const tag = opt.string(values, 'tag');
   let tagPair: { name: string; value: string } | undefined;
   if (tag !== undefined) {
     const eq = tag.indexOf('=');
@@ -109,13 +109,13 @@ const reason = {
 } as const;
 
 function requireReason(ctx: RunContext): string {
-  const r = optString(ctx.values, 'reason');
+  const r = opt.string(ctx.values, 'reason');
   if (!r) throw new VanError('USAGE', '--reason is required (it goes into the audit trail)');
   return r;
 }
 
 function positiveNumber(ctx: RunContext, flag: string, integer: boolean): number | undefined {
-  const v = optString(ctx.values, flag);
+  const v = opt.string(ctx.values, flag);
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))
@@ -131,7 +131,7 @@ function print(ctx: RunContext, body: Report): void {
 }
 
 function vanAction(action: 'hold' | 'release' | 'rollback', summary: string): CommandSpec {
-  return {
+  return defineCommand({
     name: action,
     summary,
     positionals: [
@@ -152,17 +152,17 @@ function vanAction(action: 'hold' | 'release' | 'rollback', summary: string): Co
         ),
       );
     },
-  };
+  });
 }
 
-export const vpnMigrationCommand: CommandSpec = {
+export const vpnMigrationCommand = defineCommand({
   name: 'vpn-migration',
   summary: 'Drive the Tailscale → Headscale migration van by van (add, verify, cutover, retire)',
   description:
     'The bridge deploys each van the next vancore-vpn step only after inventory shows the previous one,\n' +
     'under a daily limit; vans that fail or are reverted are listed for attention. See docs/vpn-migration.md.',
   subcommands: [
-    {
+    defineCommand({
       name: 'create',
       summary: 'Start the migration with one artifact per step',
       options: {
@@ -197,14 +197,14 @@ export const vpnMigrationCommand: CommandSpec = {
       async run(ctx) {
         const artifacts: Record<string, string> = {};
         for (const step of ['add', 'verify', 'cutover', 'retire']) {
-          const a = optString(ctx.values, step);
+          const a = opt.string(ctx.values, step);
           if (!a) throw new VanError('USAGE', `missing --${step} ARTIFACT (the artifact of the ${step} step)`);
           artifacts[step] = a;
         }
         const limit = positiveNumber(ctx, 'daily-limit', true);
         const soak = positiveNumber(ctx, 'retire-soak-hours', false);
         const retries = positiveNumber(ctx, 'max-retries', true);
-        const why = optString(ctx.values, 'reason');
+        const why = opt.string(ctx.values, 'reason');
         const scope = scopeFromFlags(ctx.values);
         const settings = {
           ...(limit !== undefined ? { daily_batch_limit: limit } : {}),
@@ -219,8 +219,8 @@ export const vpnMigrationCommand: CommandSpec = {
         });
         print(ctx, body);
       },
-    },
-    {
+    }),
+    defineCommand({
       name: 'status',
       summary: 'Show a migration: vans per step, attention, stuck, held, next step',
       positionals: [{ name: 'id', description: 'migration id' }],
@@ -232,11 +232,11 @@ export const vpnMigrationCommand: CommandSpec = {
         );
         print(ctx, body);
       },
-    },
+    }),
     vanAction('hold', 'Hold a van: no further migration step'),
     vanAction('release', 'Release a van: clear its hold or rollback and forgive earlier failures'),
     vanAction('rollback', 'Roll a van back one step (what that means per step: docs/vpn-migration.md)'),
-    {
+    defineCommand({
       name: 'cancel',
       summary: 'Cancel the migration (deployments in flight finish)',
       positionals: [{ name: 'id', description: 'migration id' }],
@@ -252,6 +252,6 @@ export const vpnMigrationCommand: CommandSpec = {
           ),
         );
       },
-    },
+    }),
   ],
-};
+});

@@ -1,6 +1,6 @@
 // `vancore-ota demo`: the whole story on embedded defaults (docs/demo.md). The spec and flag parsing live
 // here; the work (simulator, fleet, packaging, bridge, rollout) loads only when the command runs.
-import { type CommandSpec, opt } from '../command.js';
+import { defineCommand, opt } from '../../core/command.js';
 import { VanError } from '../../core/errors.js';
 import { artifactCommand } from '../../mender-artifacts/cli.js';
 import { reportCommand } from '../../bridge/cli.js';
@@ -18,7 +18,7 @@ export interface DemoOptions {
 /** A day of the rollout clock per 5 s of real time: the whole rollout in about 80 s (docs/demo.md). */
 export const DEFAULT_SPEED = 17_280;
 
-export const demoCommand: CommandSpec = {
+export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'Watch a release reach a virtual fleet safely, on embedded defaults',
   description:
@@ -72,4 +72,4 @@ export const demoCommand: CommandSpec = {
     // they stay in the CLI's entry chunk, where the artifact command finds the bundled gate scripts.
     return runDemo(ctx, options, { artifactCommand, reportCommand });
   },
-};
+});

@@ -17,7 +17,8 @@ import { CLIENT_BINARY, ClientFlavours, type ClientFlavour } from '../../core/sc
 import { startVirtualFleet, type VirtualDeviceInfo, type VirtualFleet } from '../../mender-sim/fleet/index.js';
 import { CLIENT_MODELS } from '../../mender-sim/fleet/machine.js';
 import { startMenderSim, type MenderSim } from '../../mender-sim/index.js';
-import { type CommandSpec, type Io, type RunContext, runCommand } from '../command.js';
+import type { CommandSpec, Io, RunContext } from '../../core/command.js';
+import { runCommand } from '../command.js';
 import type { DemoOptions } from './command.js';
 import {
   type ClientCounts,

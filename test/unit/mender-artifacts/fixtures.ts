@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { onTestFinished } from 'vitest';
 import { runCommand } from '../../../cli/command.js';
+import { defineCommand } from '../../../core/command.js';
 import { artifactCommand } from '../../../mender-artifacts/cli.js';
 import { GATE_SCRIPTS } from '../../../mender-artifacts/build-facts.js';
 
@@ -107,7 +108,7 @@ function sink(): { stream: NodeJS.WritableStream; text: () => string } {
 export async function artifactCli(argv: string[], signal = new AbortController().signal): Promise<CliRun> {
   const out = sink();
   const err = sink();
-  const root = { name: 'vancore-ota', summary: 'test root', subcommands: [artifactCommand] };
+  const root = defineCommand({ name: 'vancore-ota', summary: 'test root', subcommands: [artifactCommand] });
   const code = await runCommand(
     root,
     ['artifact', ...argv],
