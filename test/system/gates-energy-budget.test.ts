@@ -12,8 +12,8 @@ import { readInstallRuns } from '../../state-scripts/install-durations.js';
 import { metaDoc } from '../helpers/builders.js';
 import { repoRoot } from '../helpers/cli.js';
 import { ALL_ARTIFACT_PROBES } from './harness/artifact.js';
-import { FINAL_STATUSES, systemTest } from './harness/bed.js';
-import { probeScript } from '../../mender-sim/real-client/sandbox.js';
+import { FINAL_STATUSES, systemTest, type Bed } from './harness/bed.js';
+import { probeScript, type Sandbox } from '../../mender-sim/real-client/sandbox.js';
 
 const GATES = join(repoRoot, 'dist/device/mender-scripts');
 const INSTALL = 'ArtifactInstall_Enter_50_vancore-gate';
@@ -40,6 +40,37 @@ function readings(shore: boolean): string {
   });
 }
 
+/** The van's side of a sandbox: ota.yaml, state dir and a host root, handed to mender (and so to the gates) by env. */
+async function vanDir(sb: Sandbox, otaYaml: string) {
+  const dir = join(sb.root, 'van');
+  const state = join(dir, 'state');
+  await mkdir(state, { recursive: true });
+  await mkdir(join(dir, 'root'), { recursive: true });
+  await writeFile(join(dir, 'ota.yaml'), otaYaml);
+  await writeFile(join(state, 'versions.json'), '{ "platform": "0.9.1" }\n');
+  const env = {
+    VANCORE_OTA_CONFIG: join(dir, 'ota.yaml'),
+    VANCORE_OTA_STATE_DIR: state,
+    VANCORE_MENDER_DATA_DIR: sb.dataDir,
+    VANCORE_OTA_ROOT: join(dir, 'root'),
+  };
+  return { state, env, journal: () => readGateJournal(state).journal };
+}
+
+/** The gates and marker probes in one artifact. Its own SOC threshold (10 %) passes at 21 %: only the energy budget holds it. */
+function buildGated(bed: Bed, sb: Sandbox) {
+  return bed.buildArtifact(sb, {
+    name: NEW,
+    files: PAYLOAD,
+    scripts: {
+      ...Object.fromEntries(ALL_ARTIFACT_PROBES.map((n) => [n, probeScript])),
+      [INSTALL]: join(GATES, INSTALL),
+      [COMMIT]: join(GATES, COMMIT),
+    },
+    metaData: metaDoc({ validation: { window_seconds: 1, require_cloud: false } }, { min_battery_soc: 10 }),
+  });
+}
+
 describe('the energy budget under the real mender-client 3.4', () => {
   systemTest(
     'daemon: the install waits (21, energy_budget) while the battery cannot cover it, and goes on shore power',
@@ -49,36 +80,13 @@ describe('the energy budget under the real mender-client 3.4', () => {
         sim: { autoAccept: true },
         config: { StateScriptRetryIntervalSeconds: 1, StateScriptRetryTimeoutSeconds: 120 },
       });
-      const dir = join(dev.sb.root, 'van');
-      const state = join(dir, 'state');
-      await mkdir(state, { recursive: true });
-      await mkdir(join(dir, 'root'), { recursive: true });
-      await writeFile(join(dir, 'ota.yaml'), OTA);
-      await writeFile(join(state, 'versions.json'), '{ "platform": "0.9.1" }\n');
-      const env = {
-        VANCORE_OTA_CONFIG: join(dir, 'ota.yaml'),
-        VANCORE_OTA_STATE_DIR: state,
-        VANCORE_MENDER_DATA_DIR: dev.sb.dataDir,
-        VANCORE_OTA_ROOT: join(dir, 'root'),
-      };
-      const journal = () => readGateJournal(state).journal;
+      const { state, env, journal } = await vanDir(dev.sb, OTA);
       let shore = false;
       const sense = () => writeFile(join(state, 'readings.json'), readings(shore));
       await sense();
       const ticker = setInterval(() => void sense(), 500);
       try {
-        // The artifact's own SOC threshold (10 %) passes at 21 %: only the energy budget holds it.
-        const artifact = await bed.buildArtifact(dev.sb, {
-          name: NEW,
-          files: PAYLOAD,
-          scripts: {
-            ...Object.fromEntries(ALL_ARTIFACT_PROBES.map((n) => [n, probeScript])),
-            [INSTALL]: join(GATES, INSTALL),
-            [COMMIT]: join(GATES, COMMIT),
-          },
-          metaData: metaDoc({ validation: { window_seconds: 1, require_cloud: false } }, { min_battery_soc: 10 }),
-        });
-        await dev.mgmt.uploadArtifact(artifact);
+        await dev.mgmt.uploadArtifact(await buildGated(bed, dev.sb));
         const daemon = bed.startDaemon(dev.sb, { env });
         const deviceId = await bed.deviceId(dev, { status: 'accepted', daemon });
         const depId = await dev.mgmt.createDeployment({ name: 'energy', artifact_name: NEW, devices: [deviceId] });
@@ -127,6 +135,43 @@ describe('the energy budget under the real mender-client 3.4', () => {
         expect(readInstallRuns(state)).toMatchObject([
           { component: 'platform', artifact_name: NEW, outcome: 'committed' },
         ]);
+      } finally {
+        clearInterval(ticker);
+      }
+    },
+  );
+
+  systemTest(
+    'daemon: a battery that stays short past the wait budget refuses the install: failure, nothing installed',
+    async ({ bed }) => {
+      const dev = await bed.managedDevice({
+        sim: { autoAccept: true },
+        config: { StateScriptRetryIntervalSeconds: 1, StateScriptRetryTimeoutSeconds: 120 },
+      });
+      await writeFile(join(dev.sb.deployDir, 'VERSION'), '0.9.1\n');
+      // The gate gives up after 3 s of waiting (exit 1): Mender rolls back and reports the failure.
+      const { state, env, journal } = await vanDir(dev.sb, `${OTA}install_wait_budget_seconds: 3\n`);
+      await writeFile(join(state, 'readings.json'), readings(false));
+      const ticker = setInterval(() => void writeFile(join(state, 'readings.json'), readings(false)), 500);
+      try {
+        await dev.mgmt.uploadArtifact(await buildGated(bed, dev.sb));
+        const daemon = bed.startDaemon(dev.sb, { env });
+        const deviceId = await bed.deviceId(dev, { status: 'accepted', daemon });
+        const depId = await dev.mgmt.createDeployment({ name: 'short', artifact_name: NEW, devices: [deviceId] });
+        daemon.triggerUpdateCheck();
+        const { status, statistics } = await bed.finalStatus(dev, depId, deviceId, { daemon, timeoutMs: 60_000 });
+        expect(status).toBe('failure');
+        expect(statistics).toMatchObject({ success: 0, failure: 1 });
+        expect(journal()?.phases.ArtifactInstall_Enter).toMatchObject({
+          verdict: 'fail',
+          exit_code: 1,
+          reasons: [{ code: 'wait_budget_exhausted' }, { code: 'energy_budget' }],
+        });
+        const names = (await dev.sb.markers()).map((m) => m.name);
+        expect(names).not.toContain('ArtifactInstall');
+        expect(await dev.sb.deployedFiles()).toEqual({ VERSION: '0.9.1\n' });
+        // Nothing was installed, so there is no duration to learn from.
+        expect(readInstallRuns(state)).toEqual([]);
       } finally {
         clearInterval(ticker);
       }
