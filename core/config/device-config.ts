@@ -21,6 +21,27 @@ export const DownloadPolicy = z.strictObject({
   short_wait_seconds: z._default(Seconds(0, 600), 60),
 });
 
+/**
+ * The install gate's energy budget (issue #20, docs/gates.md "Energy budget"): the battery above the
+ * reserve must cover the update and a rollback, with a margin. `capacity_wh: null` (the default: the
+ * house battery differs per van) turns it off, leaving the artifact's `min_battery_soc` threshold alone.
+ */
+export const EnergyBudget = z.strictObject({
+  /** Usable capacity of the house battery in Wh at 100 %; null = no energy budget. */
+  capacity_wh: z._default(z.nullable(z.number().check(z.minimum(1), z.maximum(1_000_000))), null),
+  /** State of charge that must stay in the battery for living in the van. */
+  reserve_pct: z._default(z.number().check(z.minimum(0), z.maximum(100)), 20),
+  /** The hub's draw while it updates, in W (a live `power.load_w` reading counts when it is higher). */
+  load_w: z._default(z.number().check(z.minimum(0), z.maximum(10_000)), 25),
+  /** Extra energy for a rollback, as a fraction of the install's (1 = a rollback as long as the install). */
+  rollback_factor: z._default(z.number().check(z.minimum(0), z.maximum(10)), 1),
+  /** Safety margin on top, in %. */
+  margin_pct: z._default(z.number().check(z.minimum(0), z.maximum(500)), 20),
+  /** Install duration when neither the artifact nor this van's past installs of the component say. */
+  default_install_minutes: z._default(z.number().check(z.minimum(0.1), z.maximum(24 * 60)), 15),
+});
+export type EnergyBudget = z.infer<typeof EnergyBudget>;
+
 /** A reading older than this is unknown (and unknown never lets an update through). */
 export const Staleness = z.strictObject({
   motion_seconds: z._default(Seconds(1, 3600), 30),
@@ -165,6 +186,8 @@ export const DeviceConfig = z.strictObject({
   download: z.prefault(DownloadPolicy, {}),
   /** How long ArtifactInstall_Enter may keep answering 21 before giving up (exit 1). */
   install_wait_budget_seconds: z._default(Seconds(0, 86_400), 1800),
+  /** The install gate's energy budget (off until `energy.capacity_wh` is set). */
+  energy: z.prefault(EnergyBudget, {}),
   staleness: z.prefault(Staleness, {}),
   validation: z.prefault(
     z.strictObject({

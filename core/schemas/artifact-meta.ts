@@ -35,6 +35,11 @@ export const VancoreMeta = z.strictObject({
   constraints: z.prefault(Constraints, {}),
   validation: z.prefault(Validation, {}),
   /**
+   * How long the install takes on a van, from the install gate's go to the commit (issue #20: the energy
+   * budget). Optional; hubs before this field refuse meta-data that carries it (the schema is strict).
+   */
+  expected_install_seconds: z.optional(z.int().check(z.minimum(1), z.maximum(86_400))),
+  /**
    * `vancore-vpn` artifacts: the step the payload carries (the same as its vancore-index.json), so the
    * bridge can check a migration's artifacts without downloading them. Absent in builds before it.
    */

@@ -39,6 +39,8 @@ export const PowerReading = z.object({
   battery_soc_pct: z.nullable(Percent),
   /** Shore (mains) power connected; null when unknown. */
   shore_power: z.nullable(z.boolean()),
+  /** The hub's live power draw in W, when a sensor gives one (the install gate's energy budget, issue #20). */
+  load_w: z.optional(z.number().check(z.minimum(0), z.maximum(10_000))),
   at: IsoDateTime,
 });
 export type PowerReading = z.infer<typeof PowerReading>;

@@ -78,6 +78,11 @@ function healthUnder(profile: DeviceProfile, deferredFor: DeferralReason | undef
   return profile.health;
 }
 
+/** A van the energy budget refused (issue #20) is off shore power on a battery that cannot cover the update. */
+function energyShort(s: DeviceState, health: DeviceProfile['health']): DeviceProfile['health'] {
+  return s.gate.codes.includes('energy_budget') ? { ...health, batterySoc: 22, shorePower: false } : health;
+}
+
 function reasonOf(codes: readonly string[]): DeferralReason | undefined {
   return DeferralReasons.find((r) => codes.includes(DEFERRAL_CODE[r]));
 }
@@ -139,7 +144,7 @@ function attributes3(profile: DeviceProfile, s: DeviceState): InventoryAttribute
 
 /** What `mender-inventory-vancore` prints for this device, as key=value lines. */
 function vancoreLines(profile: DeviceProfile, s: DeviceState): string[] {
-  const health = healthUnder(profile, s.gate.state === 'deferred' ? reasonOf(s.gate.codes) : undefined);
+  const health = energyShort(s, healthUnder(profile, s.gate.state === 'deferred' ? reasonOf(s.gate.codes) : undefined));
   const entries: Record<string, string | number | boolean | undefined> = {
     'vancore.van_id': profile.vanId,
   };

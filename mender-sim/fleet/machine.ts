@@ -591,6 +591,8 @@ function statusReplied(
     case 'download':
       return report(s, 'installing', now);
     case 'installing': {
+      // ArtifactInstall_Enter runs before the module installs anything (RECIPE §5).
+      if (behaviour.outcome === 'energy_refused') return installGateRefused(s, now, now + t.stepDelayMs);
       const vpnStep = u.artifact?.vpnStep;
       if (vpnStep) {
         // What the vancore-vpn module does in ArtifactInstall: refuse a step out of order, or fail the
@@ -659,6 +661,29 @@ function commitRefused(s: DeviceState, now: number, at: number): Step {
   };
   s.inventoryDue = true;
   return fail(s, 'ArtifactCommit_Enter_00_vangate exited 1: health checks failed; rolled back', 'rolled_back', at);
+}
+
+/**
+ * The VanCore install gate's energy budget refuses (issue #20): it answered 21 for its wait budget (the
+ * daemon blocked meanwhile, compressed here into one step delay like every install step), then 1; Mender
+ * reports failure with nothing installed, and the journal the inventory publishes keeps both codes.
+ */
+function installGateRefused(s: DeviceState, now: number, at: number): Step {
+  const codes: ReasonCode[] = ['wait_budget_exhausted', 'energy_budget'];
+  s.gate = {
+    state: 'blocked',
+    phase: 'ArtifactInstall_Enter',
+    reason: formatReasonLine(codes.map((code) => ({ code }))),
+    codes,
+    sinceMs: now,
+  };
+  s.inventoryDue = true;
+  return fail(
+    s,
+    'ArtifactInstall_Enter_50_vancore-gate exited 1: the battery does not cover the update and a rollback',
+    'failure',
+    at,
+  );
 }
 
 function log(s: DeviceState, now: number): Step {

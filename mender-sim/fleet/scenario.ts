@@ -9,8 +9,12 @@ import { type VpnStep, VpnStepsInArtifact } from '../../core/schemas/payload-ind
 export const DeferralReasons = ['moving', 'weak_signal', 'low_battery'] as const;
 export type DeferralReason = (typeof DeferralReasons)[number];
 
-/** How a device's next update goes. `failure`: install fails; `rollback`: commit fails, it rolls back. */
-export const Outcomes = ['success', 'failure', 'rollback'] as const;
+/**
+ * How a device's next update goes. `failure`: install fails; `rollback`: commit fails, it rolls back;
+ * `energy_refused`: the install gate's energy budget never covers the update (issue #20): it waits out
+ * its budget at ArtifactInstall_Enter, then refuses (exit 1), nothing installed.
+ */
+export const Outcomes = ['success', 'failure', 'rollback', 'energy_refused'] as const;
 export type Outcome = (typeof Outcomes)[number];
 
 /** The rootfs states a VanCore download gate can say "not now" in (core/schemas/client.ts NOT_NOW_STATE). */
@@ -93,7 +97,7 @@ const BehaviourSpec = z
 
 /**
  * The scenario format. Shares are fractions of the fleet and are disjoint slices of one seeded shuffle
- * (offline, then failure, rollback, deferral, vpnFailure, vpnRevert), so they must add up to at most 1. `overrides` replace the
+ * (offline, then failure, rollback, deferral, vpnFailure, vpnRevert, energyRefused), so they must add up to at most 1. `overrides` replace the
  * drawn behaviour of single devices, keyed by device index ("0", "17") or van id.
  */
 export const Scenario = z
@@ -106,6 +110,8 @@ export const Scenario = z
     vpnFailure: VpnFailureSpec.optional(),
     /** The deadman reverts `step` (default cutover) on these devices after it committed. */
     vpnRevert: VpnRevertSpec.optional(),
+    /** The install gate's energy budget refuses the update on these devices (outcome `energy_refused`). */
+    energyRefused: Share.optional(),
     overrides: z.record(z.string(), BehaviourSpec).optional(),
   })
   .strict();
@@ -176,6 +182,7 @@ export function assignBehaviours(
     deferral: Math.round(num(scenario.deferral) * count),
     vpnFailure: Math.round(num(scenario.vpnFailure) * count),
     vpnRevert: Math.round(num(scenario.vpnRevert) * count),
+    energyRefused: Math.round(num(scenario.energyRefused) * count),
   };
   const total = Object.values(take).reduce((a, b) => a + b, 0);
   if (total > count)
@@ -205,6 +212,7 @@ export function assignBehaviours(
   const revertStep = typeof scenario.vpnRevert === 'object' ? scenario.vpnRevert.step : 'cutover';
   slice(take.vpnFailure, (b) => (b.vpn = { failStep }));
   slice(take.vpnRevert, (b) => (b.vpn = { revertStep }));
+  slice(take.energyRefused, (b) => (b.outcome = 'energy_refused'));
 
   if (scenario.overrides) {
     const byVanId = new Map<string, number>();

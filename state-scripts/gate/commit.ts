@@ -15,6 +15,8 @@ import {
   type CloudTarget,
   type CommandRunner,
 } from '../health.js';
+import { readGateJournal } from '../../core/gate-journal.js';
+import { endedRun, recordInstallRun } from '../install-durations.js';
 import { readMenderServer } from '../mender-conf.js';
 import { planCommit, type CommitFacts } from '../policy/commit.js';
 import type { Check } from '../policy/types.js';
@@ -24,6 +26,22 @@ import { finish, type GateOptions, type GateOutcome } from './common.js';
 /** Cloud probe: per-try timeout and tries per sample (one lost packet on LTE must not roll back). */
 const CLOUD_TIMEOUT_MS = 5000;
 const CLOUD_ATTEMPTS = 3;
+
+/** The install's duration for the energy budget (install-durations.ts); bookkeeping never fails the gate. */
+function recordDuration(
+  stateDir: string,
+  artifact: { name?: string; component: string } | undefined,
+  committed: boolean,
+  now: Date,
+  o: Pick<GateOptions, 'log'>,
+): void {
+  try {
+    const run = endedRun(readGateJournal(stateDir).journal, artifact, committed ? 'committed' : 'failed', now);
+    if (run) recordInstallRun(stateDir, run);
+  } catch (e) {
+    o.log.warn({ err: e }, 'could not record the install duration');
+  }
+}
 
 export async function runCommitGate(o: GateOptions & { runner?: CommandRunner }): Promise<GateOutcome> {
   const setup = await loadSetup(o.env, {
@@ -81,6 +99,7 @@ export async function runCommitGate(o: GateOptions & { runner?: CommandRunner })
               version: meta.meta.vancore.version,
             }
           : undefined;
+      if (o.record) recordDuration(setup.stateDir, artifact, step.verdict.verdict === 'proceed', facts.now, o);
       const out = finish('ArtifactCommit_Enter', step.verdict, facts.now, setup.stateDir, o, artifact);
       if (o.record) await showDecision(setup, out, o.log);
       return out;

@@ -4,6 +4,7 @@
 // client gave up, so support does not see a van "deferred" forever. Its exit code is ignored by Mender.
 import { readGateJournal } from '../../core/gate-journal.js';
 import { loadSetup } from '../env.js';
+import { endedRun, recordInstallRun } from '../install-durations.js';
 import { clearInstallWait } from '../install-wait.js';
 import { recordDecision, toDecision } from '../journal.js';
 import { reason } from '../policy/types.js';
@@ -18,6 +19,9 @@ export async function runInstallErrorHook(o: GateOptions): Promise<void> {
   clearInstallWait(setup.stateDir);
   const { journal } = readGateJournal(setup.stateDir);
   const last = journal?.phases.ArtifactInstall_Enter;
+  // An install that started and failed: its duration is kept (not learned from, policy/energy.ts).
+  const run = endedRun(journal, last?.artifact, 'failed', o.clock.now());
+  if (run) recordInstallRun(setup.stateDir, run);
   await showInstallFailed(setup, o.log, last);
   if (!last || last.verdict !== 'retry') return;
   const d = toDecision(

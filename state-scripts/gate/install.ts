@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { inFlightHeaderDir, readInstalledVersions, readMetaFacts } from '../artifact-facts.js';
 import { loadSetup } from '../env.js';
+import { readInstallRuns } from '../install-durations.js';
 import { clearInstallWait, nextInstallWait, readInstallWait, writeInstallWait } from '../install-wait.js';
 import { wallClock, windowZone } from '../local-time.js';
 import { decideInstall } from '../policy/install.js';
@@ -38,6 +39,7 @@ export async function runInstallGate(o: GateOptions): Promise<GateOutcome> {
     first_attempt_at: new Date(wait.first_attempt_at),
     wait_budget_seconds: setup.config.install_wait_budget_seconds,
     ...(presence ? { presence: presence.facts } : {}),
+    energy: { config: setup.config.energy, history: readInstallRuns(setup.stateDir) },
   };
   let verdict = decideInstall({ ...facts, ...(plan.notice ? { notice: plan.notice } : {}) });
   if (plan.notice) {

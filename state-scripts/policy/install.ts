@@ -5,6 +5,7 @@
 import satisfies from 'semver/functions/satisfies.js';
 import type { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
 import { assessConditions, readingsSummary, type Staleness } from './conditions.js';
+import { planEnergy, type EnergyConfig, type InstallRun } from './energy.js';
 import { assessPresence, presenceSummary, type PresenceFacts } from './presence.js';
 import {
   failing,
@@ -45,6 +46,11 @@ export interface InstallFacts {
    * (HA publishing off or unreachable: HA never holds an update).
    */
   notice?: { given_at: string | null; lead_seconds: number };
+  /**
+   * The energy budget (policy/energy.ts): ota.yaml `energy` and this van's past installs. Absent, or
+   * `capacity_wh: null`, = no budget (the artifact's `min_battery_soc` alone).
+   */
+  energy?: { config: EnergyConfig; history: readonly InstallRun[] };
 }
 
 /** `requires` against the installed versions: one check per required component. */
@@ -89,6 +95,18 @@ export function decideInstall(f: InstallFacts): Verdict {
     return { verdict: 'fail', reasons: reasonsOf([check]), checks: [check], facts: base };
   }
   const v = f.meta.meta.vancore;
+  const energy = f.energy
+    ? planEnergy(
+        {
+          config: f.energy.config,
+          component: v.component,
+          meta_install_seconds: v.expected_install_seconds ?? null,
+          history: f.energy.history,
+        },
+        f,
+        v.constraints.shore_power_overrides_battery,
+      )
+    : null;
   const facts = {
     ...base,
     artifact: { name: f.meta.artifact_name, component: v.component, version: v.version },
@@ -99,11 +117,18 @@ export function decideInstall(f: InstallFacts): Verdict {
     readings: readingsSummary(f.readings, f.now),
     ...(f.presence ? { presence: presenceSummary(f.presence) } : {}),
     ...(f.notice ? { notice: f.notice } : {}),
+    ...(energy ? { energy: energy.facts } : {}),
   };
   const hard = requirementChecks(v.requires, f.installed);
   if (failing(hard).length > 0) return { verdict: 'fail', reasons: reasonsOf(failing(hard)), checks: hard, facts };
 
-  const soft = [...assessConditions(v.constraints, f), ...(f.presence ? assessPresence(f.presence) : [])];
+  const conditions = assessConditions(v.constraints, f);
+  // Both the SOC threshold and the energy budget must pass; an unknown battery is said once.
+  const energyCheck =
+    energy && !(energy.check.code !== 'energy_budget' && failing(conditions).some((c) => c.code === energy.check.code))
+      ? [energy.check]
+      : [];
+  const soft = [...conditions, ...energyCheck, ...(f.presence ? assessPresence(f.presence) : [])];
   // The notice comes last: it is owed only once nothing else holds the install.
   if (f.notice && failing(soft).length === 0) soft.push(noticeCheck(f.notice, f.now));
   const checks = [...hard, ...soft];
