@@ -90,13 +90,13 @@ async function readIndexQuietly(tree: ModuleTree): Promise<unknown> {
 async function checkDowngrade(stateDir: string, tree: ModuleTree, index: unknown, log?: Logger): Promise<void> {
   const id = identifyIncoming(tree.artifactName, tree.metaData, index);
   if (id === null) {
-    log?.info(`${tree.artifactName}: no VanCore component version to compare (not built by artifact build)`);
+    log?.debug(`${tree.artifactName}: no VanCore component version to compare (not built by artifact build)`);
     return;
   }
   if ('error' in id) throw new VanError('META_DATA_INVALID', id.error);
   const verdict = decideDowngrade(readInstalled(stateDir, id.incoming.component), id.incoming, id.meta);
   if (verdict.allow) {
-    log?.info(verdict.line);
+    log?.debug(verdict.line);
     return;
   }
   await recordUpdate(
