@@ -4,10 +4,12 @@
 // a temp root: v1 then v2 installed; the old signed v1 offered again is refused — a deployment failure
 // with one clear line in the deployment log, v2 still installed — and the explicit signed revert to v1
 // (`--revert-of 2.0.0`) is accepted.
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
 import { runMender } from '../../mender-sim/real-client/mender.js';
 import type { Sandbox } from '../../mender-sim/real-client/sandbox.js';
 import { copyBuiltHooks } from '../integration/agent-hooks/support/bundles.js';
@@ -47,6 +49,26 @@ async function installStandalone(sb: Sandbox, file: string, env: NodeJS.ProcessE
   const c = await runMender(sb, ['commit'], { env });
   expect(c.rc, c.stderr).toBe(0);
 }
+
+describe('revert artifacts through the real mender-artifact 3.9', () => {
+  it('carry vancore.revert_of in their meta-data and name; artifact verify prints it', async () => {
+    const file = await hubArtifact('1.0.0', '2.0.0');
+    const dump = join(work, 'dump-revert');
+    execFileSync('mender-artifact', ['dump', '--meta-data', dump, file], { stdio: 'pipe' });
+    const meta = ArtifactMetaData.parse(JSON.parse(await readFile(join(dump, '0000.meta-data'), 'utf8')));
+    expect(meta.vancore).toMatchObject({ component: 'config', version: '1.0.0', revert_of: '2.0.0' });
+    const read = execFileSync('mender-artifact', ['read', '--no-progress', '-k', key.pub, file], { encoding: 'utf8' });
+    expect(read).toContain('Name: vancore-config-1.0.0-revert-2.0.0');
+    expect(read).toContain('Signature: signed and verified correctly');
+    expect(read).toContain('vancore.config.version: 1.0.0');
+    const verify = await artifactCli(['verify', file, '--key', key.pub]);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toContain('  revert    of 2.0.0 (an explicit, signed revert)\n');
+    const plain = await artifactCli(['verify', await hubArtifact('2.0.0'), '--key', key.pub]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).not.toContain('revert');
+  });
+});
 
 describe('no downgrades on the real mender-client 3.4 (managed)', () => {
   systemTest(
