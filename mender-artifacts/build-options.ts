@@ -1,6 +1,7 @@
 // `artifact build` options → a validated BuildOptions (pure: no file is touched here). Flag syntax
 // errors are usage errors (exit 2); values that are wrong for VanCore are input errors (exit 1). Every
 // message names the flag, in one line.
+import gt from 'semver/functions/gt.js';
 import { VanError } from '../core/errors.js';
 import { SemVer, SemVerRange, type PayloadType } from '../core/schemas/common.js';
 import { Components, KnownComponent, PayloadTypeOf } from '../core/schemas/components.js';
@@ -51,6 +52,11 @@ export interface BuildOptions {
   constraintsFile: string | null;
   validation: { window_seconds: number; require_cloud: boolean };
   requires: Record<string, string>;
+  /**
+   * `--revert-of VERSION`: an explicit revert from that (newer) version back to `version`, written as
+   * `vancore.revert_of` (docs/packaging.md). null for every ordinary build.
+   */
+  revertOf: string | null;
   signKey: string | null;
   out: string;
   /** null = the bundled gate scripts next to the CLI. */
@@ -140,6 +146,19 @@ function parseLoginServer(raw: string): string {
     throw invalid(`--login-server ${JSON.stringify(raw)}: must use https (plain http only for localhost)`);
   }
   return raw;
+}
+
+/** `--revert-of VERSION`: a semantic version newer than `--version` (a revert goes back), or null. */
+export function parseRevertOf(values: ArgValues, version: string): string | null {
+  const raw = str(values, 'revert-of');
+  if (raw === undefined) return null;
+  const from = check(SemVer, raw, 'revert-of');
+  if (!gt(from, version)) {
+    throw invalid(
+      `--revert-of ${from} must be newer than --version ${version}: a revert goes back to an older version`,
+    );
+  }
+  return from;
 }
 
 /** Flags that belong to one payload type only. */
@@ -240,6 +259,13 @@ export function parseBuildOptions(values: ArgValues): BuildOptions {
     throw invalid(`--component ${component} is packaged with --type ${want ?? '?'}, not --type ${type}`);
   }
   const payload = parsePayload(type, values);
+  const revertOf = parseRevertOf(values, version);
+  const signKey = str(values, 'sign-key') ?? null;
+  // A van honours a downgrade only through a signed revert: an unsigned one would be refused by every
+  // van that requires signatures, and accepted blindly by one that does not.
+  if (revertOf !== null && signKey === null) {
+    throw usage('--revert-of needs --sign-key FILE: a revert artifact must be signed');
+  }
   return {
     payload,
     component,
@@ -248,7 +274,8 @@ export function parseBuildOptions(values: ArgValues): BuildOptions {
     constraintsFile: str(values, 'constraints') ?? null,
     validation: { window_seconds: parseWindow(values), require_cloud: values['no-require-cloud'] !== true },
     requires: parseRequires(strs(values, 'requires')),
-    signKey: str(values, 'sign-key') ?? null,
+    revertOf,
+    signKey,
     out: str(values, 'out') ?? '.',
     scriptsDir: str(values, 'scripts-dir') ?? null,
     gateScripts: values['no-gate-scripts'] !== true,

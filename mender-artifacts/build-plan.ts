@@ -74,8 +74,9 @@ export interface BuildPlan {
 
 export const AUTHKEY_FILE = 'authkey';
 
-export function artifactName(component: string, version: string): string {
-  return `vancore-${component}-${version}`;
+/** `vancore-<component>-<version>`, or `vancore-<component>-<version>-revert-<from>` for a revert. */
+export function artifactName(component: string, version: string, revertOf: string | null = null): string {
+  return revertOf === null ? `vancore-${component}-${version}` : `vancore-${component}-${version}-revert-${revertOf}`;
 }
 
 /** A flat, collision-free payload file name: a 4-digit ordinal plus the sanitised base name. */
@@ -143,7 +144,7 @@ function planPayload(
 
 export function planBuild(facts: BuildFacts): BuildPlan {
   const o = facts.options;
-  const name = artifactName(o.component, o.version);
+  const name = artifactName(o.component, o.version, o.revertOf);
   const payloadType = PayloadTypeOfBuildType[facts.payload.type];
   // Through the contract schema: defaults filled in, and what we write is what a van will parse.
   const vancore = VancoreMeta.parse({
@@ -153,6 +154,7 @@ export function planBuild(facts: BuildFacts): BuildPlan {
     constraints: facts.constraints,
     validation: o.validation,
     ...(facts.payload.type === 'vpn' ? { vpn: { step: facts.payload.step } } : {}),
+    ...(o.revertOf !== null ? { revert_of: o.revertOf } : {}),
   });
   const { index, staged, bytes } = planPayload(facts, {
     format: PAYLOAD_INDEX_FORMAT,
@@ -193,6 +195,7 @@ export function planBuild(facts: BuildFacts): BuildPlan {
       constraints: vancore.constraints,
       validation: vancore.validation,
       ...(vancore.vpn ? { vpn_step: vancore.vpn.step } : {}),
+      ...(vancore.revert_of !== undefined ? { revert_of: vancore.revert_of } : {}),
       scripts: scripts.map((s) => s.name),
       payload: { files: staged.length + 1, bytes: bytes + Buffer.byteLength(indexText) },
       signed_by: facts.signing

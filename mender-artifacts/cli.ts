@@ -66,6 +66,11 @@ export const buildOptionSpecs: Record<string, OptionSpec> = {
   },
   'no-require-cloud': { type: 'boolean', description: 'do not require the Mender server during validation' },
   requires: { type: 'string', value: 'COMPONENT=RANGE', multiple: true, description: 'installed version needed' },
+  'revert-of': {
+    type: 'string',
+    value: 'VERSION',
+    description: 'an explicit, signed revert from VERSION back to --version (needs --sign-key)',
+  },
   'sign-key': { type: 'string', value: 'FILE', description: 'private key (ECDSA P-256 or RSA ≥ 2048, PEM)' },
   out: { type: 'string', value: 'DIR', description: 'output directory', default: '.' },
   'scripts-dir': {

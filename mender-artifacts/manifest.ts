@@ -36,6 +36,8 @@ export const BuildManifest = z.strictObject({
   validation: Validation,
   /** `vancore-vpn` artifacts: the step (as in the meta-data); never the pre-auth key. */
   vpn_step: z.optional(VpnStep),
+  /** Revert artifacts: the version this one takes the component back from (as in the meta-data). */
+  revert_of: z.optional(SemVer),
   scripts: z.array(z.string()),
   payload: z.strictObject({ files: z.int(), bytes: z.int() }),
   signed_by: z.nullable(SignedBy),

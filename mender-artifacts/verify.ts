@@ -4,6 +4,7 @@
 // and P-256 exist for Mender), `validate` must exit 0 AND say "validated successfully", `read` must
 // say "signed and verified correctly", and the header, meta-data and manifest must agree.
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import gt from 'semver/functions/gt.js';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type ArtifactFileInfo, readArtifactFile } from '../core/artifact-file.js';
@@ -43,6 +44,8 @@ export interface VerifyReport {
   deviceTypes: string[];
   scripts: string[];
   manifest: string | null;
+  /** `vancore.revert_of`: the version this revert artifact takes the component back from; null otherwise. */
+  revertOf: string | null;
 }
 
 /** Why `validate` failed, in words a release engineer acts on. */
@@ -89,13 +92,15 @@ export function judgeVerification(f: VerifyFacts): string[] {
   if (!meta.success) {
     problems.push(`meta-data: ${describeIssues(meta.error.issues)[0] ?? 'invalid'}`);
   } else {
-    const { component, version } = meta.data.vancore;
+    const { component, version, revert_of: revertOf } = meta.data.vancore;
     const providesKey = `${SOFTWARE_FILESYSTEM}.${component}.version`;
     if (provides[providesKey] !== version) {
       problems.push(`provides ${providesKey}=${provides[providesKey] ?? '(none)'} but meta-data says ${version}`);
     }
-    if (a.name !== artifactName(component, version)) {
-      problems.push(`artifact name ${a.name} does not match meta-data (${artifactName(component, version)})`);
+    const wantName = artifactName(component, version, revertOf ?? null);
+    if (a.name !== wantName) problems.push(`artifact name ${a.name} does not match meta-data (${wantName})`);
+    if (revertOf !== undefined && !gt(revertOf, version)) {
+      problems.push(`meta-data revert_of ${revertOf} is not newer than version ${version}: not a revert`);
     }
   }
 
@@ -115,6 +120,10 @@ export function judgeVerification(f: VerifyFacts): string[] {
     const metaStep = meta.success ? (meta.data.vancore.vpn?.step ?? null) : null;
     if (meta.success && (want.vpn_step ?? null) !== metaStep) {
       problems.push(`${where}: vpn step ${want.vpn_step ?? '(none)'} but meta-data says ${metaStep ?? '(none)'}`);
+    }
+    const metaRevert = meta.success ? (meta.data.vancore.revert_of ?? null) : null;
+    if (meta.success && (want.revert_of ?? null) !== metaRevert) {
+      problems.push(`${where}: revert of ${want.revert_of ?? '(none)'} but meta-data says ${metaRevert ?? '(none)'}`);
     }
     if (want.signed_by === null) problems.push(`${where}: says unsigned, but the artifact is signed`);
     else if (want.signed_by.fingerprint !== f.key.fingerprint) {
@@ -214,6 +223,7 @@ export async function verifyArtifact(opts: VerifyOptions, runner: CommandRunner)
     deviceTypes: facts.artifact.deviceTypes,
     scripts: facts.artifact.scripts,
     manifest: facts.manifest?.path ?? null,
+    revertOf: ArtifactMetaData.safeParse(facts.artifact.payloads[0]?.metaData).data?.vancore.revert_of ?? null,
   };
 }
 
@@ -227,6 +237,9 @@ export function formatVerifyReport(r: VerifyReport): string {
     ['provides', provides || '(none)'],
     ['devices', r.deviceTypes.join(', ')],
     ['scripts', r.scripts.join(', ') || '(none)'],
+    ...(r.revertOf !== null
+      ? ([['revert', `of ${r.revertOf} (an explicit, signed revert)`]] as [string, string][])
+      : []),
     ['manifest', r.manifest ? `${basename(r.manifest)}: sha256, size, name, provides, key match` : '(none found)'],
   ];
   return `ok: ${r.file}\n${rows.map(([k, v]) => `  ${k.padEnd(10)}${v}`).join('\n')}\n`;

@@ -6,6 +6,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VanError, isVanError, oneLine } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
+import { recordUpdate } from '../../core/versions.js';
+import { loadDeviceContext } from '../lib/device.js';
+import { decideDowngrade, identifyIncoming, readInstalled, recordInstall } from '../lib/downgrade.js';
 
 export const ModuleStates = [
   'Download',
@@ -64,13 +68,74 @@ export interface ModuleHandlers {
 export interface ModuleIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** Where the van is ($VANCORE_OTA_ROOT, …: agent-hooks/lib/device.ts), for the downgrade check. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** The payload index as JSON, or undefined (the module itself reports a missing or broken index). */
+async function readIndexQuietly(tree: ModuleTree): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(join(tree.filesDir, PAYLOAD_INDEX_FILE), 'utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The downgrade check (agent-hooks/lib/downgrade.ts). At Download only the header is there (the payload
+ * arrives after this state), so an artifact without `vancore` meta-data is checked at ArtifactInstall by
+ * its index. A refusal throws one line and records it in last-update.json for support; nothing else is
+ * touched.
+ */
+async function checkDowngrade(stateDir: string, tree: ModuleTree, index: unknown, log?: Logger): Promise<void> {
+  const id = identifyIncoming(tree.artifactName, tree.metaData, index);
+  if (id === null) {
+    log?.debug(`${tree.artifactName}: no VanCore component version to compare (not built by artifact build)`);
+    return;
+  }
+  if ('error' in id) throw new VanError('META_DATA_INVALID', id.error);
+  const verdict = decideDowngrade(readInstalled(stateDir, id.incoming.component), id.incoming, id.meta);
+  if (verdict.allow) {
+    log?.debug(verdict.line);
+    return;
+  }
+  await recordUpdate(
+    stateDir,
+    'failure',
+    {
+      component: id.incoming.component,
+      version: id.incoming.version,
+      artifact_name: tree.artifactName,
+      error: verdict.line,
+    },
+    new Date(),
+  ).catch(() => undefined);
+  throw new VanError('CONFLICT', verdict.line);
+}
+
+/** After a successful ArtifactCommit: the install history the replay check reads. Never fails the commit. */
+async function recordCommitted(stateDir: string, tree: ModuleTree, log: Logger): Promise<void> {
+  const id = identifyIncoming(tree.artifactName, tree.metaData, await readIndexQuietly(tree));
+  if (id === null || 'error' in id) return;
+  try {
+    await recordInstall(stateDir, {
+      component: id.incoming.component,
+      version: id.incoming.version,
+      artifact_name: tree.artifactName,
+      ...(id.meta.revert_of !== undefined ? { revert_of: id.meta.revert_of } : {}),
+      at: new Date().toISOString(),
+    });
+  } catch (e) {
+    log.warn(`install history not updated: ${oneLine(e)}`);
+  }
 }
 
 /**
  * Dispatch one protocol call. Returns the exit code: 0, or 1 with one line naming the failure on
  * stderr. States this module has nothing to do in exit 0 (the client ignores unknown answers only on
  * stdout, so nothing is printed). `handlers` is created lazily: answering SupportsRollback must not
- * depend on ota.yaml being readable.
+ * depend on ota.yaml being readable. Download and ArtifactInstall first run the downgrade check, for
+ * every payload type; a successful ArtifactCommit is added to the install history.
  */
 export async function runUpdateModule(
   name: string,
@@ -104,12 +169,20 @@ export async function runUpdateModule(
             : s === 'Cleanup'
               ? 'cleanup'
               : undefined;
-  if (act === undefined) return 0;
+  if (act === undefined && s !== 'Download') return 0;
   try {
     const tree = await readTree(treeArg ?? process.cwd());
+    if (act === undefined) {
+      // Download: refuse before anything is stored or changed (the client then reports a failure).
+      await checkDowngrade((await loadDeviceContext(io.env)).stateDir, tree, undefined);
+      return 0;
+    }
     const { handlers: h, log } = await handlers();
     log.debug({ state: s, artifact: tree.artifactName }, `${s} ${tree.artifactName}`);
+    const stateDir = act === 'install' || act === 'commit' ? (await loadDeviceContext(io.env)).stateDir : '';
+    if (act === 'install') await checkDowngrade(stateDir, tree, await readIndexQuietly(tree), log);
     await h[act](tree);
+    if (act === 'commit') await recordCommitted(stateDir, tree, log);
     return 0;
   } catch (e) {
     const what = isVanError(e) ? oneLine(e) : `internal error: ${oneLine(e)}`;

@@ -44,6 +44,13 @@ export const VancoreMeta = z.strictObject({
    * bridge can check a migration's artifacts without downloading them. Absent in builds before it.
    */
   vpn: z.optional(z.strictObject({ step: VpnStep })),
+  /**
+   * An explicit revert (issue #20 item 4): the version this artifact takes the component back *from*.
+   * A van refuses an artifact older than what it runs unless this names exactly the installed version
+   * (agent-hooks/lib/downgrade.ts). Covered by the artifact's signature like all meta-data. Absent in
+   * every ordinary build.
+   */
+  revert_of: z.optional(SemVer),
 });
 export type VancoreMeta = z.infer<typeof VancoreMeta>;
 

@@ -34,6 +34,7 @@ describe('parseBuildOptions', () => {
       constraintsFile: null,
       validation: { window_seconds: 300, require_cloud: true },
       requires: {},
+      revertOf: null,
       signKey: null,
       out: '.',
       scriptsDir: null,
@@ -64,6 +65,14 @@ describe('parseBuildOptions', () => {
       scriptsDir: 'scripts',
       gateScripts: false,
       constraintsFile: 'c.yaml',
+    });
+  });
+
+  it('takes --revert-of with a signing key', () => {
+    expect(parseBuildOptions(args({ version: '0.9.1', 'revert-of': '0.9.2', 'sign-key': 'k.pem' }))).toMatchObject({
+      version: '0.9.1',
+      revertOf: '0.9.2',
+      signKey: 'k.pem',
     });
   });
 
@@ -120,6 +129,30 @@ describe('parseBuildOptions', () => {
       args({ version: 'v1.2.3' }),
       'INPUT_INVALID',
       '--version "v1.2.3": must be a semantic version such as 1.4.0',
+    ],
+    [
+      'revert without a key',
+      args({ version: '0.9.1', 'revert-of': '0.9.2' }),
+      'USAGE',
+      '--revert-of needs --sign-key FILE: a revert artifact must be signed',
+    ],
+    [
+      'revert to a newer version',
+      args({ version: '0.9.2', 'revert-of': '0.9.1', 'sign-key': 'k.pem' }),
+      'INPUT_INVALID',
+      '--revert-of 0.9.1 must be newer than --version 0.9.2: a revert goes back to an older version',
+    ],
+    [
+      'revert of the same version',
+      args({ version: '0.9.2', 'revert-of': '0.9.2', 'sign-key': 'k.pem' }),
+      'INPUT_INVALID',
+      '--revert-of 0.9.2 must be newer than --version 0.9.2: a revert goes back to an older version',
+    ],
+    [
+      'revert of a non-version',
+      args({ version: '0.9.1', 'revert-of': 'latest', 'sign-key': 'k.pem' }),
+      'INPUT_INVALID',
+      '--revert-of "latest": must be a semantic version such as 1.4.0',
     ],
     [
       'unknown component',

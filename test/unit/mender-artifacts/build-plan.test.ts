@@ -22,6 +22,7 @@ function options(over: Partial<BuildOptions> = {}): BuildOptions {
     constraintsFile: null,
     validation: { window_seconds: 300, require_cloud: true },
     requires: { platform: '>=0.9.0' },
+    revertOf: null,
     signKey: null,
     out: '/out',
     scriptsDir: null,
@@ -173,6 +174,25 @@ describe('planBuild', () => {
     expect(plan.manifest).not.toHaveProperty('vpn_step');
   });
 
+  it('plans a revert artifact: its own name, vancore.revert_of in meta-data and manifest', () => {
+    const plan = planBuild(facts({ options: options({ version: '0.9.1', revertOf: '0.9.2' }) }));
+    expect(plan.name).toBe('vancore-platform-0.9.1-revert-0.9.2');
+    expect(plan.artifactFile).toBe('vancore-platform-0.9.1-revert-0.9.2.mender');
+    expect(plan.provides).toEqual({
+      artifact_name: 'vancore-platform-0.9.1-revert-0.9.2',
+      'vancore.platform.version': '0.9.1',
+    });
+    expect(plan.metaData.vancore).toMatchObject({ version: '0.9.1', revert_of: '0.9.2' });
+    expect(ArtifactMetaData.parse(JSON.parse(JSON.stringify(plan.metaData))).vancore.revert_of).toBe('0.9.2');
+    expect(plan.manifest).toMatchObject({ name: 'vancore-platform-0.9.1-revert-0.9.2', revert_of: '0.9.2' });
+  });
+
+  it('writes no revert_of in an ordinary build', () => {
+    const plan = planBuild(facts({}));
+    expect(plan.metaData.vancore).not.toHaveProperty('revert_of');
+    expect(plan.manifest).not.toHaveProperty('revert_of');
+  });
+
   it('records the signing key by fingerprint only', () => {
     const plan = planBuild(facts({ signing: { algorithm: 'ecdsa-p256', bits: 256, fingerprint: FP } }));
     expect(plan.manifest.signed_by).toEqual({ algorithm: 'ecdsa-p256', bits: 256, fingerprint: FP });
@@ -191,6 +211,18 @@ describe('meta-data vancore.vpn (core/schemas/artifact-meta.ts)', () => {
     const r = ArtifactMetaData.safeParse({ vancore: { ...base, vpn } });
     expect(r.success).toBe(false);
     expect(r.error?.issues.map((i) => i.path.join('.')).join(' ')).toMatch(path);
+  });
+});
+
+describe('meta-data vancore.revert_of (core/schemas/artifact-meta.ts)', () => {
+  const base = { component: 'config', version: '1.0.0' };
+  it('is optional', () => {
+    expect(ArtifactMetaData.parse({ vancore: base }).vancore.revert_of).toBeUndefined();
+  });
+  it.each(['2', 'v2.0.0', '', 2])('refuses revert_of %j', (revert_of) => {
+    const r = ArtifactMetaData.safeParse({ vancore: { ...base, revert_of } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => i.path.join('.')).join(' ')).toMatch(/revert_of/);
   });
 });
 

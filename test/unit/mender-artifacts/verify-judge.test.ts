@@ -182,8 +182,42 @@ describe('judgeVerification', () => {
       },
       'provides vancore.platform.version=0.9.1 but meta-data says 0.9.2',
     ],
+    [
+      'a revert whose name does not say so',
+      {
+        artifact: artifact({
+          payloads: [{ ...artifact().payloads[0]!, metaData: metaDoc({ version: '0.9.2', revert_of: '1.0.0' }) }],
+        }),
+        manifest: null,
+      },
+      'artifact name vancore-platform-0.9.2 does not match meta-data (vancore-platform-0.9.2-revert-1.0.0)',
+    ],
+    [
+      'manifest naming a revert the meta-data does not carry',
+      { manifest: { path: 'm.json', value: manifest({ revert_of: '1.0.0' }) } },
+      'manifest m.json: revert of 1.0.0 but meta-data says (none)',
+    ],
   ])('%s', (_name, over, first) => {
     const problems = judgeVerification(facts(over));
     expect(problems[0]).toBe(first);
+  });
+
+  it('passes a signed revert artifact whose name, meta-data and manifest agree; refuses a revert_of that is not newer', () => {
+    const name = 'vancore-platform-0.9.2-revert-1.0.0';
+    const revert = (revertOf: string) =>
+      facts({
+        read: { ...OK_READ, stdout: OK_READ.stdout.replace('vancore-platform-0.9.2', name) },
+        artifact: artifact({
+          name,
+          payloads: [{ ...artifact().payloads[0]!, metaData: metaDoc({ revert_of: revertOf }) }],
+        }),
+        manifest: null,
+      });
+    expect(judgeVerification(revert('1.0.0'))).toEqual([]);
+    const older = judgeVerification({
+      ...revert('0.9.0'),
+      artifact: { ...revert('0.9.0').artifact, name: 'vancore-platform-0.9.2-revert-0.9.0' },
+    });
+    expect(older).toContain('meta-data revert_of 0.9.0 is not newer than version 0.9.2: not a revert');
   });
 });
