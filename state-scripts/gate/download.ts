@@ -40,6 +40,7 @@ export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Do
         facts: {
           link: await senseLink({
             runner: nodeCommandRunner,
+            sysClassNet: setup.paths.resolve('/sys/class/net'),
             procNetRoute: setup.paths.resolve('/proc/net/route'),
             procNetIpv6Route: setup.paths.resolve('/proc/net/ipv6_route'),
             mmcli: setup.config.sensors.modem.mmcli,

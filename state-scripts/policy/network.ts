@@ -90,6 +90,10 @@ function describeModem(link: LinkFacts): string {
 export function assessNetwork(p: NetworkPolicy, f: NetworkFacts, now: Date): Check[] {
   if (!networkPolicyRestricts(p)) return [];
   const link = f.link;
+  // No /proc under the host root (a sandbox or test tree): there is no link to judge. On a van /proc is
+  // always there, and a default route missing from it is unknown, below.
+  if (link && !link.routes_visible)
+    return [ok('link_unknown', 'no routing table under the host root: network rules not applied')];
   if (!link || link.iface === null || link.kind === null) {
     const why = link?.problems.join('; ') || 'not sensed';
     return [bad('link_unknown', `link unknown (${why})`)];
@@ -102,20 +106,33 @@ export function assessNetwork(p: NetworkPolicy, f: NetworkFacts, now: Date): Che
     const roaming = link.modem?.roaming ?? null;
     const mcc = link.modem?.operator_code?.slice(0, 3) ?? null;
     if (roaming === null)
-      checks.push(bad('link_unknown', `${link.iface}: roaming state unknown (${link.problems.join('; ') || describeModem(link)})`));
+      checks.push(
+        bad(
+          'link_unknown',
+          `${link.iface}: roaming state unknown (${link.problems.join('; ') || describeModem(link)})`,
+        ),
+      );
     else if (!roaming) checks.push(ok('roaming', `${link.iface}: home network (${describeModem(link)})`));
     else if (mcc !== null && p.roam_like_home_mcc.includes(mcc))
       checks.push(ok('roaming', `${link.iface}: roaming like at home (MCC ${mcc}; ${describeModem(link)})`));
     else if (p.roaming === 'never') checks.push(bad('roaming', `roaming on ${describeModem(link)}`));
     else if (size === null)
-      checks.push(bad('roaming_size_unknown', `roaming on ${describeModem(link)}; update size unknown, only ≤ ${p.roaming_small_mb} MB allowed`));
+      checks.push(
+        bad(
+          'roaming_size_unknown',
+          `roaming on ${describeModem(link)}; update size unknown, only ≤ ${p.roaming_small_mb} MB allowed`,
+        ),
+      );
     else if (size > p.roaming_small_mb * MB)
-      checks.push(bad('roaming_over_small', `roaming on ${describeModem(link)}; update ${mb(size)} > ${p.roaming_small_mb} MB`));
+      checks.push(
+        bad('roaming_over_small', `roaming on ${describeModem(link)}; update ${mb(size)} > ${p.roaming_small_mb} MB`),
+      );
     else checks.push(ok('roaming', `roaming; update ${mb(size)} ≤ ${p.roaming_small_mb} MB`));
   }
 
   if (cellular) {
-    if (link.nm_metered === 'no') checks.push(ok('metered_deferred', `${link.iface}: cellular, marked unmetered in NetworkManager`));
+    if (link.nm_metered === 'no')
+      checks.push(ok('metered_deferred', `${link.iface}: cellular, marked unmetered in NetworkManager`));
     else
       checks.push(
         sizeRule(p.metered, size, `${link.iface}: metered (cellular)`, {
@@ -129,8 +146,16 @@ export function assessNetwork(p: NetworkPolicy, f: NetworkFacts, now: Date): Che
 
   const needsNm = p.metered !== 'allow' || p.hotspot !== 'allow';
   if (link.nm_metered === null) {
-    if (needsNm)
-      checks.push(bad('link_unknown', `${link.iface}: metered state unknown (${link.problems.join('; ') || 'no NetworkManager answer'})`));
+    // Without NetworkManager nothing on the van can tell a hotspot or a metered Wi-Fi: said, not refused.
+    if (!link.nm_installed)
+      checks.push(ok('hotspot_metered', `${link.iface}: NetworkManager not installed, taken as unmetered`));
+    else if (needsNm)
+      checks.push(
+        bad(
+          'link_unknown',
+          `${link.iface}: metered state unknown (${link.problems.join('; ') || 'no NetworkManager answer'})`,
+        ),
+      );
     return checks;
   }
   if (link.nm_metered === 'yes (guessed)')

@@ -11,7 +11,8 @@
 // * ModemManager: `mmcli -J -m N` (the same JSON as sense/modem.ts reads; `modem.3gpp.registration-state`,
 //   `operator-code`/`operator-name`, `modem.generic.access-technologies` and `ports`, whose `wwan0 (net)`
 //   entry says which interface is the modem's).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as z from 'zod/mini';
 import type { CommandRunner } from '../health.js';
 
@@ -49,11 +50,15 @@ export type LinkKind = 'cellular' | 'wifi' | 'ethernet' | 'bluetooth' | 'other';
 
 /** What the download gate knows of the link a download would use now. */
 export interface LinkFacts {
+  /** false when neither /proc/net/route nor /proc/net/ipv6_route could be read (no /proc under the root). */
+  routes_visible: boolean;
   /** The default route's interface; null when there is none (or /proc is unreadable: see `problems`). */
   iface: string | null;
   kind: LinkKind | null;
   /** NetworkManager's metered value for that interface (null: no NetworkManager answer). */
   nm_metered: NmMetered | null;
+  /** false when nmcli is not installed (then nothing on the van can tell a hotspot). */
+  nm_installed: boolean;
   /** The modem, when the default route goes through it (else null). */
   modem: ModemLink | null;
   /** What could not be sensed, one short line each (journaled). */
@@ -147,9 +152,7 @@ function kindOfNmType(type: string): LinkKind {
 const Str = z.optional(z.string());
 const ModemLinkJson = z.looseObject({
   modem: z.looseObject({
-    '3gpp': z.optional(
-      z.looseObject({ 'registration-state': Str, 'operator-code': Str, 'operator-name': Str }),
-    ),
+    '3gpp': z.optional(z.looseObject({ 'registration-state': Str, 'operator-code': Str, 'operator-name': Str })),
     generic: z.looseObject({
       'access-technologies': z.optional(z.array(z.string())),
       ports: z.optional(z.array(z.string())),
@@ -192,8 +195,24 @@ export function parseModemLink(json: string): ModemLink | { problem: string } {
 
 // ---------------------------------------------------------------------------------------------- sensing
 
+/**
+ * Pure: the kind of an interface from `/sys/class/net/<iface>/uevent`: the kernel's DEVTYPE (`wwan` from
+ * usbnet's FLAG_WWAN drivers such as qmi_wwan and cdc_mbim, `wlan` from cfg80211, `bluetooth` from bnep);
+ * no DEVTYPE on a device with hardware behind it (`hasDevice`) is Ethernet.
+ */
+export function kindOfUevent(uevent: string | null, hasDevice: boolean): LinkKind | null {
+  if (uevent === null) return null;
+  const devtype = /^DEVTYPE=(\S+)$/m.exec(uevent)?.[1];
+  if (devtype === 'wwan') return 'cellular';
+  if (devtype === 'wlan') return 'wifi';
+  if (devtype === 'bluetooth') return 'bluetooth';
+  return devtype === undefined && hasDevice ? 'ethernet' : 'other';
+}
+
 export interface LinkSenseOptions {
   runner: CommandRunner;
+  /** /sys/class/net under the host root. */
+  sysClassNet: string;
   /** /proc/net/route and /proc/net/ipv6_route under the host root. */
   procNetRoute: string;
   procNetIpv6Route: string;
@@ -237,9 +256,19 @@ export async function senseLink(o: LinkSenseOptions): Promise<LinkFacts> {
   const problems: string[] = [];
   const v4 = readOrNull(o.procNetRoute);
   const v6 = readOrNull(o.procNetIpv6Route);
-  if (v4 === null && v6 === null) problems.push('no /proc/net/route');
+  const routesVisible = v4 !== null || v6 !== null;
+  if (!routesVisible) problems.push('no /proc/net/route');
   const iface = defaultRouteInterface(v4, v6);
-  if (iface === null) return { iface: null, kind: null, nm_metered: null, modem: null, problems: [...problems, 'no default route'] };
+  if (iface === null)
+    return {
+      routes_visible: routesVisible,
+      iface: null,
+      kind: null,
+      nm_metered: null,
+      nm_installed: true,
+      modem: null,
+      problems: [...problems, ...(routesVisible ? ['no default route'] : [])],
+    };
 
   const [nm, mm] = await Promise.all([
     runTool(o, [
@@ -255,12 +284,17 @@ export async function senseLink(o: LinkSenseOptions): Promise<LinkFacts> {
     runTool(o, [o.mmcli, '-J', '-m', String(o.modemIndex)]),
   ]);
 
-  let kind: LinkKind | null = null;
+  // The kernel's word first (no daemon needed), NetworkManager's type over it, ModemManager's ports last.
+  let kind: LinkKind | null = kindOfUevent(
+    readOrNull(join(o.sysClassNet, iface, 'uevent')),
+    existsSync(join(o.sysClassNet, iface, 'device')),
+  );
   let nmMetered: NmMetered | null = null;
+  const nmInstalled = nm.ok || !/: not installed$|: ENOENT$/.test(nm.problem);
   if (nm.ok) {
     const dev = nmDeviceFor(parseNmcliDevices(nm.out), iface);
     if (dev) {
-      kind = kindOfNmType(dev.type);
+      if (dev.type !== '' && (kind === null || kindOfNmType(dev.type) !== 'other')) kind = kindOfNmType(dev.type);
       nmMetered = dev.metered;
       if (dev.metered === null) problems.push(`nmcli: no metered value for ${iface}`);
     } else problems.push(`nmcli: no device for ${iface}`);
@@ -275,5 +309,13 @@ export async function senseLink(o: LinkSenseOptions): Promise<LinkFacts> {
       kind = 'cellular';
     }
   } else if (kind === 'cellular') problems.push(mm.problem);
-  return { iface, kind, nm_metered: nmMetered, modem, problems };
+  return {
+    routes_visible: true,
+    iface,
+    kind,
+    nm_metered: nmMetered,
+    nm_installed: nmInstalled,
+    modem,
+    problems,
+  };
 }

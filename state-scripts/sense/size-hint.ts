@@ -26,5 +26,10 @@ export function readSizeHint(stateDir: string): SizeHint | null {
   }
   const r = SizeHintJson.safeParse(raw);
   if (!r.success) return null;
-  return { bytes: r.data.bytes, artifact_name: r.data.artifact_name ?? null, at: r.data.at, source: r.data.source ?? null };
+  return {
+    bytes: r.data.bytes,
+    artifact_name: r.data.artifact_name ?? null,
+    at: r.data.at,
+    source: r.data.source ?? null,
+  };
 }
