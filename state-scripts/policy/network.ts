@@ -46,6 +46,19 @@ export interface NetworkFacts {
 
 const MB = 1_000_000;
 
+/** The codes this policy refuses with: facts sensord does not sample, so no readings can lift them (wake.ts). */
+export const NETWORK_CODES: ReadonlySet<string> = new Set<ReasonCode>([
+  'roaming',
+  'roaming_over_small',
+  'roaming_size_unknown',
+  'metered_deferred',
+  'metered_over_max',
+  'metered_size_unknown',
+  'hotspot_metered',
+  'hotspot_over_max',
+  'link_unknown',
+]);
+
 /** Does the policy need to know anything about the link? */
 export function networkPolicyRestricts(p: NetworkPolicy): boolean {
   return p.roaming !== 'allow' || p.metered !== 'allow' || p.hotspot !== 'allow';
