@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DeviceConfig } from '../../../core/config/device-config.js';
+import { parseConfig, parseYamlText } from '../../../core/config/load.js';
 import { decideDownload } from '../../../state-scripts/policy/download.js';
 import {
   assessNetwork,
@@ -92,6 +93,24 @@ describe('network policy (pure)', () => {
       hotspot: 'defer',
       size_hint_max_age_seconds: 3600,
     });
+  });
+
+  it('ota.yaml: max_mb objects and MCC lists parse; bad values are one readable line', () => {
+    const c = parseConfig(
+      DeviceConfig,
+      parseYamlText("download: { metered: { max_mb: 50 }, hotspot: allow, roam_like_home_mcc: ['208'] }", 'ota.yaml'),
+      'ota.yaml',
+    );
+    expect(c.download).toMatchObject({ metered: { max_mb: 50 }, hotspot: 'allow', roam_like_home_mcc: ['208'] });
+    for (const [yaml, line] of [
+      ['download: { roaming: sometimes }', 'download.roaming: must be one of: "never", "small_only", "allow"'],
+      ["download: { roam_like_home_mcc: ['20'] }", 'download.roam_like_home_mcc[0]: must be a 3-digit MCC'],
+      ['download: { metered: { max_mb: -1 } }', 'download.metered.max_mb: must be ≥ 0'],
+      ['download: { hotspot: { max_gb: 1 } }', 'download.hotspot: does not match any allowed form'],
+    ] as const)
+      expect(() => parseConfig(DeviceConfig, parseYamlText(yaml, 'ota.yaml'), 'ota.yaml')).toThrow(
+        `invalid config ota.yaml: ${line}`,
+      );
   });
 
   it.each<Case>([
