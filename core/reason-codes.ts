@@ -52,6 +52,11 @@ export const REASON_CATALOGUE = {
   metered_deferred: { phases: ['download'], title: 'the link is metered; downloads wait for an unmetered one' },
   metered_over_max: { phases: ['download'], title: 'the update is larger than allowed on a metered link' },
   hotspot_metered: { phases: ['download'], title: 'connected through a phone hotspot' },
+  hotspot_over_max: { phases: ['download'], title: 'the update is larger than allowed through a phone hotspot' },
+  roaming_over_small: { phases: ['download'], title: 'the modem is roaming and the update is not small' },
+  roaming_size_unknown: { phases: ['download'], title: 'the modem is roaming and the update size is unknown' },
+  metered_size_unknown: { phases: ['download'], title: 'the link is metered and the update size is unknown' },
+  link_unknown: { phases: ['download'], title: 'the network link could not be determined' },
   // Rollout safety (issue #20).
   energy_budget: { phases: ['install'], title: 'the battery does not cover the update and a rollback' },
   downgrade_refused: { phases: ['install'], title: 'the artifact is older than the installed version' },

@@ -8,6 +8,7 @@ import type { ClientFlavour } from '../core/schemas/client.js';
 import type { GateDecision } from '../core/schemas/gate.js';
 import type { CommandRunner } from './health.js';
 import type { Verdict } from './policy/types.js';
+import { NETWORK_CODES } from './policy/network.js';
 
 const DAEMON_NAMES = new Set(['mender', 'mender-update']);
 
@@ -70,6 +71,9 @@ export function shouldWake(f: WakeFacts): boolean {
   if (!d || d.verdict !== 'defer') return false;
   if (f.now.getTime() - Date.parse(d.at) > WAKE_RECENT_MS) return false;
   if (f.wokeFor === d.at) return false;
+  // A link refusal (roaming, metered, hotspot) is not in the readings: waking would only make the gate
+  // say it again (and on 3.4 send two status PUTs over that very link); the client's own poll re-asks.
+  if (d.reasons.some((r) => NETWORK_CODES.has(r.code))) return false;
   if (f.wokeAt && f.now.getTime() - f.wokeAt.getTime() < WAKE_MIN_GAP_MS) return false;
   return f.verdictNow.verdict === 'proceed';
 }

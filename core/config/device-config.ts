@@ -9,6 +9,13 @@ export const DEFAULT_STATE_DIR = '/var/lib/vancore-ota';
 const Seconds = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
 const HttpUrl = z.url({ protocol: /^https?$/ });
 
+/** What a metered or hotspot link allows: any download, none, or downloads known to be at most `max_mb` MB. */
+export const MeteredRule = z.union([
+  z.enum(['allow', 'defer']),
+  z.strictObject({ max_mb: z.number().check(z.minimum(0), z.maximum(100_000)) }),
+]);
+export type MeteredRule = z.infer<typeof MeteredRule>;
+
 /** Local policy at Download_Enter (the VanCore spec's defaults). */
 export const DownloadPolicy = z.strictObject({
   must_be_stationary: z._default(z.boolean(), true),
@@ -19,6 +26,19 @@ export const DownloadPolicy = z.strictObject({
   maintenance_window: z._default(z.nullable(MaintenanceWindow), null),
   /** Exit 21 (client blocks and retries) only when the wait should clear within this; else exit 1 ("not now"). */
   short_wait_seconds: z._default(Seconds(0, 600), 60),
+  // Network policy (issue #17, docs/gates.md "Network policy"): what the link the download would use may cost.
+  /** While the modem carrying the default route roams: never, only downloads known to be small, or always. */
+  roaming: z._default(z.enum(['never', 'small_only', 'allow']), 'small_only'),
+  /** "Small" for `roaming: small_only`, in MB (10^6 bytes). */
+  roaming_small_mb: z._default(z.number().check(z.minimum(0), z.maximum(100_000)), 25),
+  /** Visited networks (MCC, the first 3 digits of the operator code) where roaming costs what home does (EU roam-like-at-home). */
+  roam_like_home_mcc: z._default(z.array(z.string().check(z.regex(/^\d{3}$/, { error: 'must be a 3-digit MCC' }))), []),
+  /** A metered link (cellular, or marked metered in NetworkManager). */
+  metered: z._default(MeteredRule, 'allow'),
+  /** A phone hotspot (NetworkManager's guessed metered on Wi-Fi, Ethernet or Bluetooth: ANDROID_METERED). */
+  hotspot: z._default(MeteredRule, 'defer'),
+  /** How old `<state_dir>/download-size.json` (the size hint) may be before it is ignored. */
+  size_hint_max_age_seconds: z._default(Seconds(60, 7 * 86_400), 3600),
 });
 
 /**
@@ -161,6 +181,8 @@ export const Sensors = z.strictObject({
     {},
   ),
   wifi: z.prefault(z.strictObject({ interface: z._default(z.string(), 'wlan0') }), {}),
+  /** NetworkManager's CLI, for the download gate's metered / hotspot facts (issue #17). */
+  network: z.prefault(z.strictObject({ nmcli: z._default(z.string(), 'nmcli') }), {}),
   /** Link probes (TCP connect / HTTPS HEAD) to the Mender server; empty = derive from mender.server_url. */
   probe: z.prefault(
     z.strictObject({

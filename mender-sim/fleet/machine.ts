@@ -228,6 +228,10 @@ export const DEFERRAL_CODE: Record<DeferralReason, ReasonCode> = {
   moving: 'moving',
   weak_signal: 'signal_low',
   low_battery: 'battery_low',
+  // The download gate's network policy (state-scripts/policy/network.ts): the modem roams with
+  // `download.roaming: never`, or the link is metered and the update is larger than `download.metered.max_mb`.
+  roaming: 'roaming',
+  metered_over_max: 'metered_over_max',
 };
 
 /** The gate's view of a deferral, its line made by the gates' own formatter (never a hand-written string). */

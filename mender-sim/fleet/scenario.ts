@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { ClientFlavours, type ClientFlavour } from '../../core/schemas/client.js';
 import { type VpnStep, VpnStepsInArtifact } from '../../core/schemas/payload-index.js';
 
-export const DeferralReasons = ['moving', 'weak_signal', 'low_battery'] as const;
+/** Why a scripted gate says "not now"; `roaming` and `metered_over_max` are the network policy's (issue #17). */
+export const DeferralReasons = ['moving', 'weak_signal', 'low_battery', 'roaming', 'metered_over_max'] as const;
 export type DeferralReason = (typeof DeferralReasons)[number];
 
 /**

@@ -5,6 +5,10 @@
 import { CLIENT_FILE, NOT_NOW_STATE, readInstalledClient } from '../../core/schemas/client.js';
 import type { GateDecision } from '../../core/schemas/gate.js';
 import { decideDownload } from '../policy/download.js';
+import { networkPolicyRestricts } from '../policy/network.js';
+import { nodeCommandRunner } from '../health.js';
+import { senseLink } from '../sense/link.js';
+import { readSizeHint } from '../sense/size-hint.js';
 import { loadSetup, type DeviceSetup } from '../env.js';
 import { wallClock, windowZone } from '../local-time.js';
 import { readReadings, readingsPath } from '../readings-file.js';
@@ -29,8 +33,27 @@ export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Do
   const policy = setup.config.download;
   const w = policy.maintenance_window;
   const presence = await sensePresence(setup.config.sensors.home_assistant, setup.stateDir, now);
+  // Network policy (issue #17): the link is sensed only when a rule restricts it (no process otherwise).
+  const network = networkPolicyRestricts(policy)
+    ? {
+        policy,
+        facts: {
+          link: await senseLink({
+            runner: nodeCommandRunner,
+            sysClassNet: setup.paths.resolve('/sys/class/net'),
+            procNetRoute: setup.paths.resolve('/proc/net/route'),
+            procNetIpv6Route: setup.paths.resolve('/proc/net/ipv6_route'),
+            mmcli: setup.config.sensors.modem.mmcli,
+            modemIndex: setup.config.sensors.modem.modem_index,
+            nmcli: setup.config.sensors.network.nmcli,
+          }),
+          size_hint: readSizeHint(setup.stateDir),
+        },
+      }
+    : undefined;
   const verdict = decideDownload({
     ...(presence ? { presence: presence.facts } : {}),
+    ...(network ? { network } : {}),
     now,
     policy,
     staleness: setup.config.staleness,

@@ -4,6 +4,7 @@
 // for waits that are known to clear within `short_wait_seconds` (docs/gates.md, "21 or 1").
 import { assessConditions, readingsSummary, type Conditions, type Staleness } from './conditions.js';
 import { assessPresence, presenceSummary, type PresenceFacts } from './presence.js';
+import { assessNetwork, networkSummary, type NetworkFacts, type NetworkPolicy } from './network.js';
 import { failing, human, reason, reasonsOf, type ReadingsFacts, type Verdict, type WallClock } from './types.js';
 
 export interface DownloadFacts {
@@ -15,10 +16,16 @@ export interface DownloadFacts {
   wall_clock: WallClock | null;
   /** Presence and consent from Home Assistant, when configured (policy/presence.ts). */
   presence?: PresenceFacts;
+  /** The network policy and the link facts (policy/network.ts); absent = not assessed (sensord's wake rule). */
+  network?: { policy: NetworkPolicy; facts: NetworkFacts };
 }
 
 export function decideDownload(f: DownloadFacts): Verdict {
-  const checks = [...assessConditions(f.policy, f), ...(f.presence ? assessPresence(f.presence) : [])];
+  const checks = [
+    ...assessConditions(f.policy, f),
+    ...(f.presence ? assessPresence(f.presence) : []),
+    ...(f.network ? assessNetwork(f.network.policy, f.network.facts, f.now) : []),
+  ];
   const bad = failing(checks);
   const facts = {
     now: f.now.toISOString(),
@@ -26,6 +33,7 @@ export function decideDownload(f: DownloadFacts): Verdict {
     readings: readingsSummary(f.readings, f.now),
     ...(f.wall_clock ? { wall_clock: f.wall_clock } : {}),
     ...(f.presence ? { presence: presenceSummary(f.presence) } : {}),
+    ...(f.network ? { network: networkSummary(f.network.policy, f.network.facts, f.now) } : {}),
   };
   if (bad.length === 0) {
     return {

@@ -16,6 +16,11 @@ const deferredAt = (msAgo: number, v: Verdict['verdict'] = 'defer') => ({
   since: new Date(NOW.getTime() - msAgo).toISOString(),
 });
 const D = deferredAt(60_000);
+/** A deferral a minute ago for these reasons. */
+const deferredFor = (reasons: Verdict['reasons']) => ({
+  ...D,
+  ...toDecision('Download_Enter', { ...verdict('defer'), reasons }, new Date(NOW.getTime() - 60_000)),
+});
 
 function facts(over: Partial<WakeFacts> = {}): WakeFacts {
   return { now: NOW, lastDownload: D, verdictNow: verdict('proceed'), wokeFor: null, wokeAt: null, ...over };
@@ -35,6 +40,20 @@ describe('shouldWake (pure)', () => {
     ],
     ['deferral too old', facts({ lastDownload: deferredAt(WAKE_RECENT_MS + 1) }), false],
     ['already woken for this deferral', facts({ wokeFor: D.at }), false],
+    [
+      'deferred for roaming: no reading lifts it, the client re-asks at its poll (#17)',
+      facts({
+        lastDownload: deferredFor([{ code: 'roaming', message: 'roaming on Swisscom (22801), lte, roaming' }]),
+      }),
+      false,
+    ],
+    [
+      'deferred while moving (a reading): woken',
+      facts({
+        lastDownload: deferredFor([{ code: 'moving', message: 'moving (imu)' }]),
+      }),
+      true,
+    ],
     [
       'woken for an older deferral a moment ago',
       facts({ wokeFor: 'older', wokeAt: new Date(NOW.getTime() - WAKE_MIN_GAP_MS + 1) }),

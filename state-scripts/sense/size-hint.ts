@@ -1,0 +1,35 @@
+// The size hint of the pending download, `<state_dir>/download-size.json` (docs/gates.md "Network policy"):
+// `{ "bytes": N, "artifact_name": "…", "at": "<ISO time>", "source": "…" }`. At Download_Enter no Mender
+// client says how big the artifact is, so the download gate's size rules use this when present and fresh
+// (the policy checks the age) and refuse with a *_size_unknown code otherwise. A missing or broken file
+// is no hint, never an error.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as z from 'zod/mini';
+import type { SizeHint } from '../policy/network.js';
+
+export const SIZE_HINT_FILE = 'download-size.json';
+
+const SizeHintJson = z.object({
+  bytes: z.int().check(z.minimum(0)),
+  artifact_name: z.optional(z.string().check(z.maxLength(256))),
+  at: z.iso.datetime({ offset: true }),
+  source: z.optional(z.string().check(z.maxLength(64))),
+});
+
+export function readSizeHint(stateDir: string): SizeHint | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(join(stateDir, SIZE_HINT_FILE), 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
+  const r = SizeHintJson.safeParse(raw);
+  if (!r.success) return null;
+  return {
+    bytes: r.data.bytes,
+    artifact_name: r.data.artifact_name ?? null,
+    at: r.data.at,
+    source: r.data.source ?? null,
+  };
+}
