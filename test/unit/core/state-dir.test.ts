@@ -134,6 +134,12 @@ describe('the state-file table', () => {
     for (const p of paths) expect(p).toMatch(/^[a-z][a-z0-9./<>-]*$/);
   });
 
+  it('is the table docs/gates.md shows (every path appears there)', async () => {
+    const doc = await readFile(join(import.meta.dirname, '../../../docs/gates.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## The state directory'), doc.indexOf('## `vancore-ota gate check`'));
+    for (const f of Object.values(STATE_FILES)) expect(section).toContain(`\`${f.path}\``);
+  });
+
   it('fills in <component> and <slot>, and refuses a path left with a placeholder', () => {
     expect(stateFilePath('/s', 'composeMarker', { component: 'app', slot: 'CURRENT' })).toBe(
       '/s/compose/app/CURRENT/.vancore-bundle.json',
