@@ -2,7 +2,8 @@
 // (issue #16 item 8, docs/security.md): a state file is a regular file or it is refused. Opens never
 // follow a symlink (O_NOFOLLOW), never block on a FIFO (O_NONBLOCK, then fstat), reads are bounded,
 // and writes go to a fresh temp file (O_EXCL) that is fsynced and renamed over the target.
-// Synchronous on purpose, like the callers: the files are small and local.
+// Synchronous on purpose, like the callers: the files are small and local. core/state-dir.ts names
+// every state file and adds the JSON reader on top; callers use that module.
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
