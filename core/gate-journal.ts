@@ -6,14 +6,14 @@ import * as z from 'zod/mini';
 import { GatePhase } from './schemas/common.js';
 import { GateDecision } from './schemas/gate.js';
 import { formatCodes, formatReasonLine } from './reason-codes.js';
-import { readStateFile } from './state-files.js';
+import { readStateJson, STATE_FILES } from './state-dir.js';
 
 /** Latest decision overall and per phase (atomically replaced). */
-export const GATE_JOURNAL_FILE = 'gate.json';
+export const GATE_JOURNAL_FILE = STATE_FILES.gateJournal.path;
 /** One decision per line (JSON Lines), newest last. */
-export const GATE_HISTORY_FILE = 'gate-history.jsonl';
+export const GATE_HISTORY_FILE = STATE_FILES.gateHistory.path;
 /** The previous history file: when the current one reaches the limit it is renamed to this. */
-export const GATE_HISTORY_PREVIOUS_FILE = 'gate-history.1.jsonl';
+export const GATE_HISTORY_PREVIOUS_FILE = STATE_FILES.gateHistoryPrevious.path;
 /** Lines per history file; with the previous file kept, at most twice this many decisions are on disk. */
 export const GATE_HISTORY_MAX_LINES = 500;
 
@@ -54,19 +54,13 @@ export type GateJournal = z.infer<typeof GateJournal>;
  * local file, read by short-lived hooks.
  */
 export function readGateJournal(stateDir: string): { journal: GateJournal | null; problem?: string } {
-  // Never through a link, never a FIFO or device, bounded (core/state-files.ts, issue #16 item 8).
-  const read = readStateFile(join(stateDir, GATE_JOURNAL_FILE));
-  if (read.status === 'missing') return { journal: null };
-  if (read.status === 'invalid') return { journal: null, problem: `unreadable: ${read.problem}` };
-  const text = read.text;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { journal: null, problem: 'not JSON' };
-  }
-  const r = GateJournal.safeParse(raw);
-  return r.success ? { journal: r.data } : { journal: null, problem: 'does not match the journal schema' };
+  // Never through a link, never a FIFO or device, bounded (core/state-dir.ts, issue #16 item 8).
+  const read = readStateJson(join(stateDir, GATE_JOURNAL_FILE), {
+    schema: GateJournal,
+    maxBytes: STATE_FILES.gateJournal.maxBytes,
+  });
+  if (read.status === 'ok') return { journal: read.value };
+  return read.status === 'missing' ? { journal: null } : { journal: null, problem: read.problem };
 }
 
 /** Inventory values for `vancore.gate.*` from the latest decision (reason capped at 256 characters). */

@@ -2,9 +2,12 @@
 // (issue #16 item 8, docs/security.md): a state file is a regular file or it is refused. Opens never
 // follow a symlink (O_NOFOLLOW), never block on a FIFO (O_NONBLOCK, then fstat), reads are bounded,
 // and writes go to a fresh temp file (O_EXCL) that is fsynced and renamed over the target.
-// Synchronous on purpose, like the callers: the files are small and local.
+// Synchronous on purpose, like the callers: the files are small and local. core/state-dir.ts names
+// every state file and adds the JSON reader on top; callers use that module.
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  fchmodSync,
   constants,
   fstatSync,
   fsyncSync,
@@ -106,18 +109,21 @@ export function readStateFile(
 
 /**
  * Replace `path` atomically and durably: a fresh temp file beside it (O_EXCL | O_NOFOLLOW: never
- * through a planted link), fsync, rename, fsync of the directory. The directory is created when missing.
- * Throws on failure (the temp file is removed).
+ * through a planted link), write, fchmod to `mode` exactly (no umask), fsync, rename over the target,
+ * fsync of the directory. A power cut or kill -9 at any point leaves the old or the new content,
+ * never a torn file. The temp name is unique per call (pid + random), so concurrent writers — other
+ * processes, or threads of one — never share a temp file; the last rename wins. The directory is
+ * created when missing. Throws on failure (the temp file is removed).
  */
-export function writeStateFileAtomic(path: string, text: string, mode = 0o644): void {
+export function writeStateFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = dirname(path);
   ensureStateDir(dir);
-  const tmp = `${path}.${process.pid}.tmp`;
-  rmSync(tmp, { force: true }); // a stale temp (or a planted link) is removed, never followed
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
     const fd = openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
     try {
-      writeAll(fd, Buffer.from(text, 'utf8'));
+      writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+      fchmodSync(fd, mode);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -127,7 +133,13 @@ export function writeStateFileAtomic(path: string, text: string, mode = 0o644): 
     rmSync(tmp, { force: true });
     throw e;
   }
-  syncDir(dir);
+  syncStateDir(dir);
+}
+
+/** Remove a state file (absent is fine) and fsync its directory, so the removal survives a power cut. */
+export function removeStateFile(path: string): void {
+  rmSync(path, { force: true });
+  syncStateDir(dirname(path));
 }
 
 /** Append to a state file that is a regular file (created when missing); never through a symlink. */
@@ -148,20 +160,24 @@ export function appendStateFile(path: string, text: string, mode = 0o644): void 
   }
 }
 
-function writeAll(fd: number, buf: Buffer): void {
+function writeAll(fd: number, buf: Uint8Array): void {
   let off = 0;
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
-function syncDir(dir: string): void {
+/** fsync a directory so a rename or removal in it survives a power cut. */
+export function syncStateDir(dir: string): void {
+  let fd: number;
   try {
-    const fd = openSync(dir, O_RDONLY);
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fd = openSync(dir, O_RDONLY);
+  } catch {
+    return; // gone or unreadable: nothing of ours to make durable there
+  }
+  try {
+    fsyncSync(fd);
   } catch {
     // some filesystems refuse fsync on a directory: the rename is still atomic
+  } finally {
+    closeSync(fd);
   }
 }

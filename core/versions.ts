@@ -3,16 +3,14 @@
 //   last-update.json  the outcome of the most recent VanCore update (vancore.health.last_update_status)
 // Written by the agent-hooks modules, read by the inventory script and the gates (`requires` checks).
 // Both files are replaced atomically; readers never throw on content: a broken entry is skipped.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { checkStateDir, readStateFile } from './state-files.js';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { ComponentName, IsoDateTime, SemVer } from './schemas/common.js';
 import { LastUpdateStatuses } from './schemas/inventory.js';
+import { asPromise, readStateJson, STATE_FILES, writeStateJson } from './state-dir.js';
 
-export const VERSIONS_FILE = 'versions.json';
-export const LAST_UPDATE_FILE = 'last-update.json';
+export const VERSIONS_FILE = STATE_FILES.versions.path;
+export const LAST_UPDATE_FILE = STATE_FILES.lastUpdate.path;
 
 export const InstalledVersions = z.record(ComponentName, SemVer);
 export type InstalledVersions = z.infer<typeof InstalledVersions>;
@@ -34,103 +32,69 @@ export interface ReadResult<T> {
   problems: string[];
 }
 
-async function readJson(path: string): Promise<{ raw?: unknown; problem?: string }> {
-  // No link followed, no FIFO or device, bounded (core/state-files.ts, issue #16 item 8).
-  const read = await Promise.resolve(readStateFile(path));
+/** The raw JSON or the problem; absent → neither (core/state-dir.ts: no link, no FIFO, bounded). */
+function readJson(path: string, maxBytes: number): { raw?: unknown; problem?: string } {
+  const read = readStateJson(path, { maxBytes });
   if (read.status === 'missing') return {};
-  if (read.status === 'invalid') return { problem: `${path}: unreadable (${read.problem})` };
-  const text = read.text;
-  try {
-    return { raw: JSON.parse(text) as unknown };
-  } catch {
-    return { problem: `${path}: not JSON` };
-  }
+  if (read.status === 'invalid') return { problem: read.problem };
+  return { raw: read.value };
 }
 
 /**
  * `<stateDir>/versions.json`. Absent → `{}`. Entries with a bad component name or version are
  * skipped one by one (a single bad entry must not hide the others from inventory or the gates).
  */
-export async function readVersions(stateDir: string): Promise<ReadResult<InstalledVersions>> {
-  const path = join(stateDir, VERSIONS_FILE);
-  const { raw, problem } = await readJson(path);
-  if (problem) return { value: {}, problems: [problem] };
-  if (raw === undefined) return { value: {}, problems: [] };
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return { value: {}, problems: [`${path}: not an object`] };
-  }
-  const value: InstalledVersions = {};
-  const problems: string[] = [];
-  for (const [component, version] of Object.entries(raw)) {
-    if (ComponentName.safeParse(component).success && SemVer.safeParse(version).success) {
-      value[component] = version as string;
-    } else {
-      problems.push(`${path}: skipped entry ${JSON.stringify(component).slice(0, 40)}`);
+export function readVersions(stateDir: string): Promise<ReadResult<InstalledVersions>> {
+  return asPromise(() => {
+    const path = join(stateDir, VERSIONS_FILE);
+    const { raw, problem } = readJson(path, STATE_FILES.versions.maxBytes);
+    if (problem) return { value: {}, problems: [problem] };
+    if (raw === undefined) return { value: {}, problems: [] };
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      return { value: {}, problems: [`${path}: not an object`] };
     }
-  }
-  return { value, problems };
+    const value: InstalledVersions = {};
+    const problems: string[] = [];
+    for (const [component, version] of Object.entries(raw)) {
+      if (ComponentName.safeParse(component).success && SemVer.safeParse(version).success) {
+        value[component] = version as string;
+      } else {
+        problems.push(`${path}: skipped entry ${JSON.stringify(component).slice(0, 40)}`);
+      }
+    }
+    return { value, problems };
+  });
 }
 
 /** `<stateDir>/last-update.json`, or null when absent or unusable. */
-export async function readLastUpdate(stateDir: string): Promise<ReadResult<LastUpdate | null>> {
-  const path = join(stateDir, LAST_UPDATE_FILE);
-  const { raw, problem } = await readJson(path);
-  if (problem) return { value: null, problems: [problem] };
-  if (raw === undefined) return { value: null, problems: [] };
-  const r = LastUpdate.safeParse(raw);
-  return r.success ? { value: r.data, problems: [] } : { value: null, problems: [`${path}: not a last-update record`] };
-}
-
-/**
- * Replace a small file atomically: write a temp file beside it, fsync, rename over, fsync the
- * directory. A power cut leaves either the old or the new content, never a torn file.
- */
-export async function replaceFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  // procfs / sysfs refused before mkdir: a recursive mkdir there spins forever (issue #16 item 8).
-  const problem = checkStateDir(dirname(path));
-  if (problem) throw new Error(problem);
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const fh = await open(tmp, 'w', mode);
-    try {
-      await fh.writeFile(data);
-      await fh.chmod(mode);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await syncDir(dirname(path));
-}
-
-/** fsync a directory so a rename in it survives a power cut. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+export function readLastUpdate(stateDir: string): Promise<ReadResult<LastUpdate | null>> {
+  return asPromise(() => {
+    const path = join(stateDir, LAST_UPDATE_FILE);
+    const { raw, problem } = readJson(path, STATE_FILES.lastUpdate.maxBytes);
+    if (problem) return { value: null, problems: [problem] };
+    if (raw === undefined) return { value: null, problems: [] };
+    const r = LastUpdate.safeParse(raw);
+    return r.success
+      ? { value: r.data, problems: [] }
+      : { value: null, problems: [`${path}: not a last-update record`] };
+  });
 }
 
 /**
  * Set (or, with `version: null`, remove) one component's version. Other entries are kept as they
  * are, valid or not: this writer is not the place to lose another component's record.
  */
-export async function setInstalledVersion(stateDir: string, component: string, version: string | null): Promise<void> {
-  const path = join(stateDir, VERSIONS_FILE);
-  const { raw } = await readJson(path);
-  const doc: Record<string, unknown> =
-    typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...(raw as Record<string, unknown>) } : {};
-  if (version === null) delete doc[component];
-  else doc[component] = version;
-  const sorted = Object.fromEntries(Object.entries(doc).sort(([a], [b]) => a.localeCompare(b)));
-  await replaceFileAtomic(path, `${JSON.stringify(sorted, null, 2)}\n`);
+export function setInstalledVersion(stateDir: string, component: string, version: string | null): Promise<void> {
+  return asPromise(() => {
+    const path = join(stateDir, VERSIONS_FILE);
+    const { raw } = readJson(path, STATE_FILES.versions.maxBytes);
+    const doc: Record<string, unknown> =
+      typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...(raw as Record<string, unknown>) } : {};
+    if (version === null) delete doc[component];
+    else doc[component] = version;
+    const sorted = Object.fromEntries(Object.entries(doc).sort(([a], [b]) => a.localeCompare(b)));
+    writeStateJson(path, sorted, { pretty: true });
+  });
 }
 
 /**
@@ -156,7 +120,9 @@ export async function recordUpdate(
   });
 }
 
-export async function writeLastUpdate(stateDir: string, record: LastUpdate): Promise<void> {
-  const checked = LastUpdate.parse(record);
-  await replaceFileAtomic(join(stateDir, LAST_UPDATE_FILE), `${JSON.stringify(checked, null, 2)}\n`);
+export function writeLastUpdate(stateDir: string, record: LastUpdate): Promise<void> {
+  return asPromise(() => {
+    const checked = LastUpdate.parse(record);
+    writeStateJson(join(stateDir, LAST_UPDATE_FILE), checked, { pretty: true });
+  });
 }

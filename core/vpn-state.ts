@@ -2,14 +2,13 @@
 // vancore-vpn update module (and its deadman), read by the inventory script, which only needs
 // `{state, step}` (agent-hooks/inventory: `VpnFile`, a non-strict object, so the extra fields here
 // are ignored there). Replaced atomically; a reader never throws on content.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { IsoDateTime } from './schemas/common.js';
 import { VpnStates, VpnSteps } from './schemas/inventory.js';
-import { replaceFileAtomic } from './versions.js';
+import { asPromise, readStateJson, STATE_FILES, writeStateJson } from './state-dir.js';
 
-export const VPN_STATE_FILE = 'vpn.json';
+export const VPN_STATE_FILE = STATE_FILES.vpnState.path;
 
 export const VpnStateName = z.enum(VpnStates);
 export type VpnStateName = z.infer<typeof VpnStateName>;
@@ -33,15 +32,18 @@ export type VpnStateFile = z.infer<typeof VpnStateFile>;
 export const VPN_STATE_INITIAL = { state: 'tailscale', step: 'none' } as const;
 
 /** The file's content, or null when absent or unusable (the inventory then says `unknown`). */
-export async function readVpnState(stateDir: string): Promise<VpnStateFile | null> {
-  try {
-    const r = VpnStateFile.safeParse(JSON.parse(await readFile(join(stateDir, VPN_STATE_FILE), 'utf8')));
-    return r.success ? r.data : null;
-  } catch {
-    return null;
-  }
+export function readVpnState(stateDir: string): Promise<VpnStateFile | null> {
+  return asPromise(() => {
+    const read = readStateJson(join(stateDir, VPN_STATE_FILE), {
+      schema: VpnStateFile,
+      maxBytes: STATE_FILES.vpnState.maxBytes,
+    });
+    return read.status === 'ok' ? read.value : null;
+  });
 }
 
-export async function writeVpnState(stateDir: string, value: VpnStateFile): Promise<void> {
-  await replaceFileAtomic(join(stateDir, VPN_STATE_FILE), `${JSON.stringify(VpnStateFile.parse(value), null, 2)}\n`);
+export function writeVpnState(stateDir: string, value: VpnStateFile): Promise<void> {
+  return asPromise(() => {
+    writeStateJson(join(stateDir, VPN_STATE_FILE), VpnStateFile.parse(value), { pretty: true });
+  });
 }

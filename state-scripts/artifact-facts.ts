@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ArtifactMetaData } from '../core/schemas/artifact-meta.js';
 import { describeIssues } from '../core/validation.js';
 import { readVersions } from '../core/versions.js';
-import { readJson } from './files.js';
+import { readStateJson } from '../core/state-dir.js';
 import type { MetaFacts, VersionsFacts } from './policy/install.js';
 
 export function inFlightHeaderDir(menderDataDir: string): string {
@@ -21,7 +21,8 @@ function firstIssue(issues: Parameters<typeof describeIssues>[0]): string {
 
 /** The artifact's meta-data, validated with the contract schema. Never throws. */
 export function readMetaFacts(metaFile: string, artifactNameFile: string | null): MetaFacts {
-  const raw = readJson(metaFile);
+  // The client's file, read like a state file: no link followed, no FIFO, bounded.
+  const raw = readStateJson(metaFile);
   if (raw.status === 'missing') return { status: 'invalid', problem: `no meta-data at ${metaFile}` };
   if (raw.status === 'invalid') return { status: 'invalid', problem: raw.problem };
   const r = ArtifactMetaData.safeParse(raw.value, { reportInput: true });

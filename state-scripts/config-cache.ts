@@ -3,11 +3,11 @@
 // start (bench/gates.ts). The cache holds the schema's output keyed by the file's identity (device,
 // inode, size, mtime, ctime) and the build that wrote it, so any edit to the file or a new build of
 // the schema makes the next run parse again. A cache that cannot be read or written is ignored.
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeviceConfig } from '../core/config/device-config.js';
 import { VanError } from '../core/errors.js';
-import { writeFileAtomic } from './files.js';
+import { readStateJson, STATE_FILES, writeStateJson } from '../core/state-dir.js';
 
 declare const __VANCORE_BUILD_ID__: string | undefined;
 
@@ -15,7 +15,7 @@ declare const __VANCORE_BUILD_ID__: string | undefined;
 export const BUILD_ID: string = typeof __VANCORE_BUILD_ID__ === 'string' ? __VANCORE_BUILD_ID__ : 'dev';
 
 /** Under `<cacheDir>`; the state dir's `cache/` also holds the state scripts' V8 code cache (scripts/build.mjs). */
-export const CONFIG_CACHE_FILE = 'cache/ota-config.json';
+export const CONFIG_CACHE_FILE = STATE_FILES.configCache.path;
 
 interface CacheDoc {
   build: string;
@@ -51,19 +51,18 @@ export async function loadDeviceConfig(path: string, cacheDir: string | null): P
   const key = fileKey(path);
   const cacheFile = cacheDir ? join(cacheDir, CONFIG_CACHE_FILE) : '';
   if (useCache) {
-    try {
-      const doc = JSON.parse(readFileSync(cacheFile, 'utf8')) as Partial<CacheDoc>;
-      if (doc.build === BUILD_ID && doc.key === key && doc.config) return freeze(doc.config);
-    } catch {
-      // no cache or a broken one: parse below
-    }
+    // No cache or a broken one (not a file, too large, not JSON): parse below.
+    const read = readStateJson(cacheFile, { maxBytes: STATE_FILES.configCache.maxBytes });
+    const doc =
+      read.status === 'ok' && typeof read.value === 'object' ? (read.value as Partial<CacheDoc> | null) : null;
+    if (doc && doc.build === BUILD_ID && doc.key === key && doc.config) return freeze(doc.config);
   }
   const { parseDeviceConfigFile } = await import('./config-parse.js');
   const config = await parseDeviceConfigFile(path);
   if (useCache) {
     const doc: CacheDoc = { build: BUILD_ID, key, config };
     try {
-      writeFileAtomic(cacheFile, JSON.stringify(doc));
+      writeStateJson(cacheFile, doc);
     } catch {
       // a read-only or missing state dir: parse every time
     }

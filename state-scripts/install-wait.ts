@@ -3,13 +3,12 @@
 // first attempt's time is kept in <state_dir>/install-wait.json. A gap longer than WAIT_GAP_RESET_S
 // between attempts means an earlier wait ended (the client gave up, or the device restarted), and a
 // new one starts.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { IsoDateTime } from '../core/schemas/common.js';
-import { readJson, writeFileAtomic } from './files.js';
+import { readStateJson, removeStateFile, STATE_FILES, writeStateJson } from '../core/state-dir.js';
 
-export const INSTALL_WAIT_FILE = 'install-wait.json';
+export const INSTALL_WAIT_FILE = STATE_FILES.installWait.path;
 export const WAIT_GAP_RESET_S = 600;
 
 const InstallWait = z.object({
@@ -20,10 +19,11 @@ const InstallWait = z.object({
 export type InstallWait = z.infer<typeof InstallWait>;
 
 export function readInstallWait(stateDir: string): InstallWait | null {
-  const raw = readJson(join(stateDir, INSTALL_WAIT_FILE));
-  if (raw.status !== 'ok') return null;
-  const r = InstallWait.safeParse(raw.value);
-  return r.success ? r.data : null;
+  const read = readStateJson(join(stateDir, INSTALL_WAIT_FILE), {
+    schema: InstallWait,
+    maxBytes: STATE_FILES.installWait.maxBytes,
+  });
+  return read.status === 'ok' ? read.value : null;
 }
 
 /** Pure: the wait record after an attempt at `now`. */
@@ -38,9 +38,9 @@ export function nextInstallWait(prev: InstallWait | null, artifact_name: string 
 }
 
 export function writeInstallWait(stateDir: string, w: InstallWait): void {
-  writeFileAtomic(join(stateDir, INSTALL_WAIT_FILE), `${JSON.stringify(w)}\n`);
+  writeStateJson(join(stateDir, INSTALL_WAIT_FILE), w);
 }
 
 export function clearInstallWait(stateDir: string): void {
-  rmSync(join(stateDir, INSTALL_WAIT_FILE), { force: true });
+  removeStateFile(join(stateDir, INSTALL_WAIT_FILE));
 }

@@ -16,7 +16,7 @@ import {
 } from '../core/gate-journal.js';
 import type { GatePhase } from '../core/schemas/common.js';
 import { verdictOutcome, type GateDecision } from '../core/schemas/gate.js';
-import { writeFileAtomic } from './files.js';
+import { writeStateFileAtomic } from '../core/state-files.js';
 import type { Verdict } from './policy/types.js';
 
 /** The one place a verdict becomes a decision record (exit code and state via core's verdictOutcome). */
@@ -85,6 +85,6 @@ export function recordDecision(stateDir: string, d: Omit<GateDecision, 'since'>)
     history_lines: lines,
     published: publishedAfter(before?.published, decision),
   };
-  writeFileAtomic(join(stateDir, GATE_JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
+  writeStateFileAtomic(join(stateDir, GATE_JOURNAL_FILE), `${JSON.stringify(journal, null, 1)}\n`);
   return decision;
 }

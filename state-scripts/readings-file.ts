@@ -2,10 +2,10 @@
 import { join } from 'node:path';
 import { describeIssues } from '../core/validation.js';
 import { Readings } from '../core/schemas/readings.js';
-import { readJson, writeFileAtomic } from './files.js';
+import { readStateJson, STATE_FILES, writeStateJson } from '../core/state-dir.js';
 import type { ReadingsFacts } from './policy/types.js';
 
-export const READINGS_FILE = 'readings.json';
+export const READINGS_FILE = STATE_FILES.readings.path;
 
 export function readingsPath(stateDir: string): string {
   return join(stateDir, READINGS_FILE);
@@ -13,7 +13,7 @@ export function readingsPath(stateDir: string): string {
 
 /** Sense: the readings as the gates see them. Never throws; a bad file is `invalid` (never passes). */
 export function readReadings(file: string): ReadingsFacts {
-  const raw = readJson(file);
+  const raw = readStateJson(file, { maxBytes: STATE_FILES.readings.maxBytes });
   if (raw.status !== 'ok') return raw;
   const r = Readings.safeParse(raw.value);
   if (!r.success)
@@ -22,5 +22,5 @@ export function readReadings(file: string): ReadingsFacts {
 }
 
 export function writeReadings(file: string, readings: Readings): void {
-  writeFileAtomic(file, `${JSON.stringify(readings)}\n`);
+  writeStateJson(file, readings);
 }

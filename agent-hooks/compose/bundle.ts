@@ -3,10 +3,12 @@
 // Everything here runs before anything on the van changes: bad input stops the install untouched.
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod/mini';
+import { basename } from 'node:path';
 import { VanError } from '../../core/errors.js';
 import { ComponentName, SemVer } from '../../core/schemas/common.js';
 import { COMPOSE_SETTINGS_KEY, ComposeBundleSettings } from '../../core/schemas/payload.js';
 import { BundlePath, ComposeIndex, PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
+import { STATE_FILES } from '../../core/state-dir.js';
 import { parseWith } from '../../core/validation.js';
 import { checkComponent, checkMetaAgrees, checkPayloadFiles, type PayloadFile } from '../lib/payload.js';
 
@@ -95,7 +97,7 @@ export function parseBundleSettings(composeText: string, source: string): Compos
 }
 
 /** Marker file in every bundle directory: which deployment put it there. */
-export const BUNDLE_MARKER = '.vancore-bundle.json';
+export const BUNDLE_MARKER = basename(STATE_FILES.composeMarker.path);
 
 export const BundleMarker = z.object({
   /** Unique per staging (artifact name + time): two stagings of one artifact are different bundles. */

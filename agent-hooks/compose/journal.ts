@@ -2,7 +2,8 @@
 // flight, what the van looked like before it (bundles, images, recorded version), and which steps
 // started and finished. A step is marked started before its effect and done after it, so after a
 // kill the planner knows what may have happened and replays or reverses it (every step is idempotent).
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { STATE_FILES } from '../../core/state-dir.js';
 import * as z from 'zod/mini';
 import { ComponentName, IsoDateTime, SemVer } from '../../core/schemas/common.js';
 import { readJournalFile, writeJournalFile } from '../lib/journal.js';
@@ -39,7 +40,8 @@ export const ComposeJournal = z.object({
 });
 export type ComposeJournal = z.infer<typeof ComposeJournal>;
 
-export const JOURNAL_FILE = 'journal.json';
+/** Under compose/<component>/ (core/state-dir.ts STATE_FILES.composeJournal). */
+export const JOURNAL_FILE = basename(STATE_FILES.composeJournal.path);
 
 export function readJournal(dir: string): Promise<ComposeJournal | null> {
   return readJournalFile(join(dir, JOURNAL_FILE), ComposeJournal);

@@ -11,7 +11,9 @@ import type { Clock } from '../../core/clock.js';
 import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ComposeBundleSettings } from '../../core/schemas/payload.js';
-import { readVersions, replaceFileAtomic, setInstalledVersion, syncDir, recordUpdate } from '../../core/versions.js';
+import { readStateJson, STATE_FILES, writeStateJson } from '../../core/state-dir.js';
+import { syncStateDir } from '../../core/state-files.js';
+import { readVersions, setInstalledVersion, recordUpdate } from '../../core/versions.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
@@ -68,12 +70,11 @@ async function exists(p: string): Promise<boolean> {
 
 export async function readMarker(bundleDir: string): Promise<SlotContent> {
   if (!(await exists(bundleDir))) return null;
-  try {
-    const r = BundleMarker.safeParse(JSON.parse(await readFile(join(bundleDir, BUNDLE_MARKER), 'utf8')));
-    return r.success ? r.data : 'unknown';
-  } catch {
-    return 'unknown';
-  }
+  const read = readStateJson(join(bundleDir, BUNDLE_MARKER), {
+    schema: BundleMarker,
+    maxBytes: STATE_FILES.composeMarker.maxBytes,
+  });
+  return read.status === 'ok' ? read.value : 'unknown';
 }
 
 export async function senseCompose(base: string, artifact: string): Promise<ComposeFacts> {
@@ -331,10 +332,10 @@ async function execute(rc: RunContext, step: ComposeStep, facts: ComposeFacts): 
         project: bundle.project,
         compose_file: bundle.composeFile,
       };
-      await replaceFileAtomic(join(partial, BUNDLE_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+      writeStateJson(join(partial, BUNDLE_MARKER), marker, { pretty: true });
       await rm(join(base, 'NEW'), { recursive: true, force: true });
       await rename(partial, join(base, 'NEW'));
-      await syncDir(base);
+      syncStateDir(base);
       return;
     }
     case 'backup': {
@@ -380,11 +381,11 @@ async function execute(rc: RunContext, step: ComposeStep, facts: ComposeFacts): 
     }
     case 'move':
       await rename(join(base, step.from), join(base, step.to));
-      await syncDir(base);
+      syncStateDir(base);
       return;
     case 'remove':
       await rm(join(base, step.slot), { recursive: true, force: true });
-      await syncDir(base);
+      syncStateDir(base);
       return;
     case 'recreate': {
       const marker = slotMarker(facts, 'CURRENT');

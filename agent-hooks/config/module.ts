@@ -7,6 +7,7 @@ import { copyFile, lstat, mkdir, open, readFile, realpath, rename, rm, rmdir } f
 import { dirname, join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { VanError } from '../../core/errors.js';
+import { stateFilePath } from '../../core/state-dir.js';
 import type { Logger } from '../../core/logger.js';
 import {
   CONFIG_DEST_ROOTS,
@@ -16,7 +17,8 @@ import {
 } from '../../core/schemas/payload.js';
 import { PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
 import { parseWith } from '../../core/validation.js';
-import { readVersions, setInstalledVersion, syncDir, recordUpdate } from '../../core/versions.js';
+import { syncStateDir } from '../../core/state-files.js';
+import { readVersions, setInstalledVersion, recordUpdate } from '../../core/versions.js';
 import { convergeJournaled } from '../lib/converge.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
@@ -158,7 +160,7 @@ async function installFile(src: string, dest: string, mode: number, uid: number,
     await rm(tmp, { force: true });
     throw e;
   }
-  await syncDir(dirname(dest));
+  syncStateDir(dirname(dest));
 }
 
 export function configDir(stateDir: string): string {
@@ -168,7 +170,7 @@ export function configDir(stateDir: string): string {
 export function configHandlers(deps: ConfigDeps): ModuleHandlers {
   const { ctx, clock, log } = deps;
   const base = configDir(ctx.stateDir);
-  const journalPath = join(base, 'journal.json');
+  const journalPath = stateFilePath(ctx.stateDir, 'configJournal');
   const backups = join(base, 'backups');
   const read = () => readJournalFile(journalPath, ConfigJournal);
   const write = (j: ConfigJournal) => writeJournalFile(journalPath, { ...j, updated_at: clock.now().toISOString() });

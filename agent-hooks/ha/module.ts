@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { VanError } from '../../core/errors.js';
+import { stateFilePath } from '../../core/state-dir.js';
 import type { Logger } from '../../core/logger.js';
 import { HaAddonsIndex, PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
 import { parseWith } from '../../core/validation.js';
@@ -68,8 +69,7 @@ export function backupName(artifact: string, slug: string, from: string): string
 export function haHandlers(deps: HaDeps): ModuleHandlers {
   const { ctx, clock, log, supervisor: sv } = deps;
   const access = ctx.config.ha_supervisor;
-  const base = haDir(ctx.stateDir);
-  const journalPath = join(base, 'journal.json');
+  const journalPath = stateFilePath(ctx.stateDir, 'haJournal');
   const read = () => readJournalFile(journalPath, HaJournal);
   const write = (j: HaJournal) => writeJournalFile(journalPath, { ...j, updated_at: clock.now().toISOString() });
   const patch = async (fn: (j: HaJournal) => HaJournal) => {

@@ -13,7 +13,8 @@ import {
   type InstalledClient,
 } from '../../core/schemas/client.js';
 import type { HostPaths } from '../../core/host-paths.js';
-import { replaceFileAtomic } from '../../core/versions.js';
+import { asPromise, readStateJson, STATE_FILES, writeStateJson } from '../../core/state-dir.js';
+import { writeStateFileAtomic } from '../../core/state-files.js';
 import type { CommandRunner } from '../lib/runner.js';
 import {
   checkNode,
@@ -151,17 +152,14 @@ async function readKit(from: string): Promise<KitFile[]> {
   return out;
 }
 
-async function readManifest(paths: HostPaths): Promise<InstallManifest | null> {
-  const path = paths.resolve(`${INSTALL_STATE_DIR}/${MANIFEST_FILE}`);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
-  const r = InstallManifest.safeParse(JSON.parse(text));
-  if (!r.success) throw new VanError('INPUT_INVALID', `${path} is not an install manifest: fix or remove it`);
-  return r.data;
+function readManifest(paths: HostPaths): Promise<InstallManifest | null> {
+  return asPromise(() => {
+    const path = paths.resolve(`${INSTALL_STATE_DIR}/${MANIFEST_FILE}`);
+    const read = readStateJson(path, { schema: InstallManifest, maxBytes: STATE_FILES.installManifest.maxBytes });
+    if (read.status === 'missing') return null;
+    if (read.status === 'invalid') throw new VanError('INPUT_INVALID', `${read.problem}: fix or remove it`);
+    return read.value;
+  });
 }
 
 class ManifestKeeper {
@@ -185,7 +183,7 @@ class ManifestKeeper {
   async save(): Promise<void> {
     const dir = this.paths.resolve(INSTALL_STATE_DIR);
     if ((await lstat(dir).catch(() => null)) === null) return;
-    await replaceFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(this.manifest, null, 2)}\n`, 0o600);
+    writeStateJson(join(dir, MANIFEST_FILE), this.manifest, { mode: 0o600, pretty: true });
   }
 }
 
@@ -214,7 +212,7 @@ async function execute(a: InstallAction, keeper: ManifestKeeper, paths: HostPath
       return;
     }
     case 'write': {
-      await replaceFileAtomic(r(a.dest), a.content, a.mode);
+      writeStateFileAtomic(r(a.dest), a.content, a.mode);
       const prior = keeper.entry(a.dest);
       keeper.upsert({ ...(prior ?? { existed: false }), dest: a.dest, kind: 'file', sha256: sha256(a.content) });
       return;
@@ -222,7 +220,7 @@ async function execute(a: InstallAction, keeper: ManifestKeeper, paths: HostPath
     case 'merge-json': {
       // mender.conf may hold a TenantToken: keep its mode, 0600 when install creates it.
       const mode = (await lstat(r(a.dest)).catch(() => null))?.mode ?? 0o600;
-      await replaceFileAtomic(r(a.dest), a.text, mode & 0o7777);
+      writeStateFileAtomic(r(a.dest), a.text, mode & 0o7777);
       const prior = keeper.entry(a.dest);
       keeper.upsert({
         ...(prior ?? { existed: false }),
@@ -234,7 +232,7 @@ async function execute(a: InstallAction, keeper: ManifestKeeper, paths: HostPath
       return;
     }
     case 'restore':
-      await replaceFileAtomic(r(a.dest), await readFile(join(backups, a.backup)), a.mode);
+      writeStateFileAtomic(r(a.dest), await readFile(join(backups, a.backup)), a.mode);
       keeper.drop(a.dest);
       return;
     case 'remove':
@@ -243,7 +241,7 @@ async function execute(a: InstallAction, keeper: ManifestKeeper, paths: HostPath
       return;
     case 'revert-json': {
       const mode = (await lstat(r(a.dest)).catch(() => null))?.mode ?? 0o600;
-      await replaceFileAtomic(r(a.dest), a.text, mode & 0o7777);
+      writeStateFileAtomic(r(a.dest), a.text, mode & 0o7777);
       keeper.drop(a.dest);
       return;
     }

@@ -2,14 +2,16 @@
 // actions that take a van from what is on disk to that layout — or back, from the install manifest.
 // Every file install takes over is backed up first, so uninstall restores the van exactly.
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import * as z from 'zod/mini';
 import { CLIENT_FILE, NOT_NOW_STATE, type ClientFlavour, type InstalledClient } from '../../core/schemas/client.js';
 import { IsoDateTime } from '../../core/schemas/common.js';
+import { DEFAULT_STATE_DIR } from '../../core/config/device-config.js';
+import { STATE_FILES } from '../../core/state-dir.js';
 
 /** Where install keeps its manifest and the originals of the files it replaced. */
-export const INSTALL_STATE_DIR = '/var/lib/vancore-ota/device-install';
-export const MANIFEST_FILE = 'manifest.json';
+export const INSTALL_STATE_DIR = dirname(`${DEFAULT_STATE_DIR}/${STATE_FILES.installManifest.path}`);
+export const MANIFEST_FILE = basename(STATE_FILES.installManifest.path);
 export const VERIFY_KEY_DEST = '/etc/mender/artifact-verify-key.pem';
 export const MENDER_CONF = '/etc/mender/mender.conf';
 

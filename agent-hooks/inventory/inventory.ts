@@ -15,6 +15,7 @@ import {
 import { VanId } from '../../core/schemas/common.js';
 import { Readings } from '../../core/schemas/readings.js';
 import { VpnStates, VpnSteps } from '../../core/schemas/inventory.js';
+import { readNamedStateJson, STATE_FILES } from '../../core/state-dir.js';
 import { readLastUpdate, readVersions, type LastUpdate } from '../../core/versions.js';
 import type { DeviceContext } from '../lib/device.js';
 import { resolveVanId } from '../identity/identity.js';
@@ -37,8 +38,8 @@ export interface HealthProbes {
 }
 
 export const VpnFile = z.object({ state: z.optional(z.enum(VpnStates)), step: z.optional(z.enum(VpnSteps)) });
-export const VPN_FILE = 'vpn.json';
-export const READINGS_FILE = 'readings.json';
+export const VPN_FILE = STATE_FILES.vpnState.path;
+export const READINGS_FILE = STATE_FILES.readings.path;
 
 export interface InventoryFacts {
   now: Date;
@@ -132,13 +133,16 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefine
   }
 }
 
-async function readJsonSafe<T>(path: string, schema: z.ZodMiniType<T>): Promise<T | null> {
-  try {
-    const r = schema.safeParse(JSON.parse(await readFile(path, 'utf8')));
-    return r.success ? r.data : null;
-  } catch {
-    return null;
-  }
+/** A state file through core/state-dir.ts; missing → null, unusable → null with a warning. */
+function readStateOrNull<T>(
+  stateDir: string,
+  name: 'readings' | 'vpnState',
+  schema: z.ZodMiniType<T>,
+  warn: (msg: string) => void,
+): T | null {
+  const read = readNamedStateJson(stateDir, name, { schema });
+  if (read.status === 'invalid') warn(read.problem);
+  return read.status === 'ok' ? read.value : null;
 }
 
 export interface GatherOptions {
@@ -161,19 +165,19 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
     disk: within(o.probes.disk(state), o.probeTimeoutMs),
     cpuTempC: within(o.probes.cpuTempC(), o.probeTimeoutMs),
     memory: within(o.probes.memory(), o.probeTimeoutMs),
-    readings: readJsonSafe(join(state, READINGS_FILE), Readings),
+    readings: readStateOrNull(state, 'readings', Readings, o.warn),
     lastUpdate: readLastUpdate(state),
-    vpn: readJsonSafe(join(state, VPN_FILE), VpnFile),
+    vpn: readStateOrNull(state, 'vpnState', VpnFile, o.warn),
   };
   const vanId = await pending.vanId;
   const versions = await pending.versions;
   const disk = await pending.disk;
   const cpuTempC = await pending.cpuTempC;
   const memory = await pending.memory;
-  const readings = await pending.readings;
+  const readings = pending.readings;
   const lastUpdate = await pending.lastUpdate;
   const gate = readGateJournal(state);
-  const vpn = await pending.vpn;
+  const vpn = pending.vpn;
   const client = readInstalledClient(ctx.paths.resolve(CLIENT_FILE));
   if (client.problem) o.warn(`client record: ${client.problem}`);
   const deviceType =

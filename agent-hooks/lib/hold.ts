@@ -3,7 +3,7 @@
 // point and then waits until it is killed. Without the variable this is a no-op. The journal mark
 // for the step is already on disk at "before" and the step's effect is done at "after", so a kill
 // there is exactly a power cut at that point of the phase.
-import { writeFile } from 'node:fs/promises';
+import { writeStateFileAtomic } from '../../core/state-files.js';
 
 export type Hold = (label: string, when: 'before' | 'after') => Promise<void>;
 
@@ -15,7 +15,8 @@ export function holdFromEnv(env: NodeJS.ProcessEnv): Hold | undefined {
   const target = spec.replace(/^(after|before):/, '');
   return async (label, at) => {
     if (label !== target || at !== when) return;
-    await writeFile(file, `${process.pid}\n`);
+    // Atomic: the test polls for this file and must never read it half written.
+    writeStateFileAtomic(file, `${process.pid}\n`);
     // Wait to be killed; the interval keeps the event loop alive.
     await new Promise<never>(() => setInterval(() => undefined, 60_000));
   };

@@ -1,9 +1,12 @@
 // A module journal on disk: one JSON document per module (and component), replaced atomically after
-// every step mark. Shared by the compose and config modules; each has its own schema.
-import { readFile } from 'node:fs/promises';
+// every step mark. Shared by the compose, config, ha and vpn modules; each has its own schema. Read
+// and written through core/state-dir.ts (no link followed, bounded, temp + fsync + rename).
 import { VanError } from '../../core/errors.js';
+import { asPromise, readStateJson, STATE_FILES, writeStateJson } from '../../core/state-dir.js';
 import type { SafeParser } from '../../core/validation.js';
-import { replaceFileAtomic } from '../../core/versions.js';
+
+/** The largest journal read (the module journals in STATE_FILES share one limit). */
+const JOURNAL_MAX_BYTES = STATE_FILES.composeJournal.maxBytes;
 
 export interface StepMarks {
   started: string[];
@@ -15,27 +18,19 @@ export interface StepMarks {
  * Read a journal. Absent → null. A corrupt journal is an error: guessing what was in flight could
  * leave the van half old and half new, so the module refuses and says which file to look at.
  */
-export async function readJournalFile<T>(path: string, schema: SafeParser<T>): Promise<T | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new VanError('INTERNAL', `${path} is corrupt (not JSON): a human must look at this van`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) throw new VanError('INTERNAL', `${path} does not match the journal schema`);
-  return r.data;
+export function readJournalFile<T>(path: string, schema: SafeParser<T>): Promise<T | null> {
+  return asPromise(() => {
+    const read = readStateJson(path, { schema, maxBytes: JOURNAL_MAX_BYTES });
+    if (read.status === 'missing') return null;
+    if (read.status === 'invalid') throw new VanError('INTERNAL', `${read.problem}: a human must look at this van`);
+    return read.value;
+  });
 }
 
-export async function writeJournalFile(path: string, value: unknown): Promise<void> {
-  await replaceFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+export function writeJournalFile(path: string, value: unknown): Promise<void> {
+  return asPromise(() => {
+    writeStateJson(path, value, { pretty: true });
+  });
 }
 
 /** Pure: the journal with a step marked started (before its effect) or done (after it). */

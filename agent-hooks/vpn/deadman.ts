@@ -3,12 +3,11 @@
 // `failures_to_revert` rounds in a row before `until`, the previous step's configuration is restored
 // (the same undo list a rollback runs) and vpn.json says `reverted`. The timer file is
 // <state_dir>/vpn/deadman.json; no file = nothing armed. Sense → decide (pure) → act.
-import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { IsoDateTime } from '../../core/schemas/common.js';
 import { VpnStep } from '../../core/schemas/payload-index.js';
-import { replaceFileAtomic } from '../../core/versions.js';
+import { asPromise, readStateJson, removeStateFile, STATE_FILES, writeStateJson } from '../../core/state-dir.js';
 import { VpnPosition } from '../../core/vpn-steps.js';
 
 export const Deadman = z.object({
@@ -29,31 +28,28 @@ export const Deadman = z.object({
 export type Deadman = z.infer<typeof Deadman>;
 
 export function deadmanPath(stateDir: string): string {
-  return join(stateDir, 'vpn', 'deadman.json');
+  return join(stateDir, STATE_FILES.vpnDeadman.path);
 }
 
-export async function readDeadman(stateDir: string): Promise<Deadman | null> {
-  let text: string;
-  try {
-    text = await readFile(deadmanPath(stateDir), 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    const r = Deadman.safeParse(JSON.parse(text));
-    // A corrupt timer must not revert a van on its own: treated as not armed, and said so.
-    return r.success ? r.data : null;
-  } catch {
-    return null;
-  }
+export function readDeadman(stateDir: string): Promise<Deadman | null> {
+  return asPromise(() => {
+    const read = readStateJson(deadmanPath(stateDir), { schema: Deadman, maxBytes: STATE_FILES.vpnDeadman.maxBytes });
+    // A corrupt timer must not revert a van on its own: treated as not armed.
+    return read.status === 'ok' ? read.value : null;
+  });
 }
 
-export async function writeDeadman(stateDir: string, d: Deadman): Promise<void> {
-  await replaceFileAtomic(deadmanPath(stateDir), `${JSON.stringify(Deadman.parse(d), null, 2)}\n`, 0o600);
+export function writeDeadman(stateDir: string, d: Deadman): Promise<void> {
+  return asPromise(() => {
+    writeStateJson(deadmanPath(stateDir), Deadman.parse(d), { mode: 0o600, pretty: true });
+  });
 }
 
-export async function disarmDeadman(stateDir: string): Promise<void> {
-  await rm(deadmanPath(stateDir), { force: true });
+export function disarmDeadman(stateDir: string): Promise<void> {
+  return asPromise(() => {
+    // Durable: a disarm lost in a power cut would leave the timer free to revert a healthy step.
+    removeStateFile(deadmanPath(stateDir));
+  });
 }
 
 export interface DeadmanFacts {

@@ -7,6 +7,7 @@ import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { VanError } from '../../core/errors.js';
+import { stateFilePath } from '../../core/state-dir.js';
 import type { Logger } from '../../core/logger.js';
 import { PAYLOAD_INDEX_FILE, VpnIndex, type VpnStep } from '../../core/schemas/payload-index.js';
 import { parseWith } from '../../core/validation.js';
@@ -195,7 +196,7 @@ const BEST_EFFORT: readonly VpnEffect['kind'][] = ['logout_hs'];
 export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
   const { ctx, clock, log, settings } = deps;
   const base = vpnDir(ctx.stateDir);
-  const journalPath = join(base, 'journal.json');
+  const journalPath = stateFilePath(ctx.stateDir, 'vpnJournal');
   const read = () => readJournalFile(journalPath, VpnJournal);
   const write = (j: VpnJournal) => writeJournalFile(journalPath, { ...j, updated_at: clock.now().toISOString() });
   const patch = async (fn: (j: VpnJournal) => VpnJournal) => {
@@ -386,7 +387,7 @@ export function vpnHandlers(deps: VpnDeps): ModuleHandlers {
 /** One deadman round (`vancore-vpn deadman`): returns what it decided. */
 export async function runDeadman(deps: VpnDeps): Promise<DeadmanVerdict> {
   const { ctx, clock, log, settings } = deps;
-  const journal = await readJournalFile(join(vpnDir(ctx.stateDir), 'journal.json'), VpnJournal).catch(() => null);
+  const journal = await readJournalFile(stateFilePath(ctx.stateDir, 'vpnJournal'), VpnJournal).catch(() => null);
   const deadman = await readDeadman(ctx.stateDir);
   const facts = { now: clock.now(), deadman, busy: isStaleVpn(journal) };
   let verdict = decideDeadman(facts, settings.deadman.failures_to_revert);

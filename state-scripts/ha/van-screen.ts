@@ -8,12 +8,11 @@
 // HA unreachable never blocks or breaks an update: every call here is bounded by the configured
 // timeout, never throws, and a failure is logged once (until HA answers again).
 // Everything is read and written with node: built-ins (gates start fast: no axios on this path).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeviceConfig } from '../../core/config/device-config.js';
 import type { GateDecision } from '../../core/schemas/gate.js';
 import { readLastUpdate } from '../../core/versions.js';
-import { writeFileAtomic } from '../files.js';
+import { readStateJson, STATE_FILES, writeStateJson } from '../../core/state-dir.js';
 import type { Log } from '../log.js';
 import {
   EMPTY_BUDGET,
@@ -26,22 +25,20 @@ import { entityBool, haPost, HomeAssistant, readHaToken } from '../sense/home-as
 
 type HaConfig = NonNullable<DeviceConfig['sensors']['home_assistant']>;
 
-export const POSTPONE_FILE = 'ha-postpone.json';
-export const NOTICE_FILE = 'ha-notice.json';
-export const PUBLISH_FILE = 'ha-publish.json';
+export const POSTPONE_FILE = STATE_FILES.haPostpone.path;
+export const NOTICE_FILE = STATE_FILES.haNotice.path;
+export const PUBLISH_FILE = STATE_FILES.haPublish.path;
 
+/** The record, or undefined when missing or unusable: these records only steer what the screen shows. */
 function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
+  const read = readStateJson(path, { maxBytes: STATE_FILES.haPostpone.maxBytes });
+  return read.status === 'ok' ? read.value : undefined;
 }
 
 /** Best effort: these records are for the screen; a write that fails must not fail the gate. */
 function writeJsonAtomic(path: string, value: unknown): void {
   try {
-    writeFileAtomic(path, `${JSON.stringify(value)}\n`);
+    writeStateJson(path, value);
   } catch {
     // the state dir is not writable: the next run starts from what is there
   }

@@ -3,16 +3,16 @@
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { IsoDateTime } from '../../core/schemas/common.js';
-import { readJson } from '../files.js';
+import { readStateJson, STATE_FILES } from '../../core/state-dir.js';
 import type { MotionView } from './stationary.js';
 
-export const MOTION_FILE = 'motion.json';
+export const MOTION_FILE = STATE_FILES.motion.path;
 
 const MotionFile = z.object({ stationary_since: z.nullable(IsoDateTime), at: IsoDateTime });
 
 export function readMotionFile(stateDir: string): MotionView {
   const file = join(stateDir, MOTION_FILE);
-  const raw = readJson(file);
+  const raw = readStateJson(file, { maxBytes: STATE_FILES.motion.maxBytes });
   if (raw.status === 'missing') return { known: false, problem: `${file} is missing` };
   if (raw.status === 'invalid') return { known: false, problem: raw.problem };
   const m = MotionFile.safeParse(raw.value);

@@ -163,7 +163,7 @@ describe('decision journal', () => {
     const dir = await mkdtemp(join(tmpdir(), 'vc-journal-'));
     expect(readGateJournal(dir)).toEqual({ journal: null });
     await writeFile(join(dir, 'gate.json'), '{"last": 1');
-    expect(readGateJournal(dir)).toEqual({ journal: null, problem: 'not JSON' });
+    expect(readGateJournal(dir)).toEqual({ journal: null, problem: `${join(dir, 'gate.json')} is not JSON` });
     expect(gateInventoryValues(null)).toEqual({
       state: undefined,
       phase: 'none',
