@@ -1,15 +1,15 @@
 // <state_dir>/install-durations.json: how long this van's installs took, per component, so the install
 // gate's energy budget (policy/energy.ts) learns the durations of its own hardware. A run starts at the
 // install gate's "proceed" (its journal entry) and ends when ArtifactCommit_Enter decides (committed,
-// or failed) or ArtifactInstall_Error runs (failed). Read and written through core/state-files.ts.
-import { join } from 'node:path';
+// or failed) or ArtifactInstall_Error runs (failed). Read and written through core/state-dir.ts.
 import * as z from 'zod/mini';
 import type { GateJournal } from '../core/gate-journal.js';
 import { IsoDateTime } from '../core/schemas/common.js';
-import { readStateFile, writeStateFileAtomic } from '../core/state-files.js';
+import { STATE_FILES, readNamedStateJson, stateFilePath } from '../core/state-dir.js';
+import { writeStateFileAtomic } from '../core/state-files.js';
 import type { InstallRun } from './policy/energy.js';
 
-export const INSTALL_DURATIONS_FILE = 'install-durations.json';
+export const INSTALL_DURATIONS_FILE = STATE_FILES.installDurations.path;
 /** Runs kept (oldest dropped): enough for LEARN_FROM_LAST per component on a hub with a few components. */
 export const INSTALL_DURATIONS_MAX = 50;
 
@@ -24,14 +24,8 @@ const Durations = z.object({ runs: z.array(Run) });
 
 /** Never throws: a missing or broken file is no history (the default duration applies). */
 export function readInstallRuns(stateDir: string): InstallRun[] {
-  const read = readStateFile(join(stateDir, INSTALL_DURATIONS_FILE));
-  if (read.status !== 'ok') return [];
-  try {
-    const r = Durations.safeParse(JSON.parse(read.text));
-    return r.success ? r.data.runs : [];
-  } catch {
-    return [];
-  }
+  const read = readNamedStateJson(stateDir, 'installDurations', { schema: Durations });
+  return read.status === 'ok' ? read.value.runs : [];
 }
 
 /**
@@ -65,6 +59,6 @@ export function recordInstallRun(stateDir: string, run: InstallRun): boolean {
   const runs = readInstallRuns(stateDir);
   if (runs.some((r) => r.started_at === run.started_at && r.artifact_name === run.artifact_name)) return false;
   const next = [...runs, run].slice(-INSTALL_DURATIONS_MAX);
-  writeStateFileAtomic(join(stateDir, INSTALL_DURATIONS_FILE), `${JSON.stringify({ runs: next })}\n`);
+  writeStateFileAtomic(stateFilePath(stateDir, 'installDurations'), `${JSON.stringify({ runs: next })}\n`);
   return true;
 }

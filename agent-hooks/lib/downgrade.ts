@@ -14,11 +14,12 @@ import * as z from 'zod/mini';
 import { formatReasonLine, type ReasonCode } from '../../core/reason-codes.js';
 import { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
 import { ComponentName, IsoDateTime, SemVer } from '../../core/schemas/common.js';
-import { readStateFile } from '../../core/state-files.js';
-import { replaceFileAtomic, VERSIONS_FILE } from '../../core/versions.js';
+import { readStateFile, writeStateFileAtomic } from '../../core/state-files.js';
+import { VERSIONS_FILE } from '../../core/versions.js';
+import { STATE_FILES, readNamedStateJson, stateFilePath } from '../../core/state-dir.js';
 
 /** `<state_dir>/install-history.json`: every artifact a module committed on this van, oldest first. */
-export const INSTALL_HISTORY_FILE = 'install-history.json';
+export const INSTALL_HISTORY_FILE = STATE_FILES.installHistory.path;
 /** Enough for years of releases of every component; the oldest entries go first. */
 export const HISTORY_MAX = 200;
 
@@ -170,10 +171,8 @@ export function readInstalled(stateDir: string, component: string): Installed {
 
 /** install-history.json's entries; [] when absent or unreadable. */
 export function readHistory(stateDir: string): HistoryEntry[] {
-  const read = readStateFile(join(stateDir, INSTALL_HISTORY_FILE));
-  if (read.status !== 'ok') return [];
-  const r = InstallHistory.safeParse(parseJson(read.text));
-  return r.success ? r.data.entries : [];
+  const read = readNamedStateJson(stateDir, 'installHistory', { schema: InstallHistory });
+  return read.status === 'ok' ? read.value.entries : [];
 }
 
 /** Pure: the history after a commit. A repeated commit of the same artifact adds nothing. */
@@ -184,8 +183,8 @@ export function appendHistory(entries: readonly HistoryEntry[], entry: HistoryEn
 }
 
 /** Record a committed artifact (after the module's ArtifactCommit succeeded). */
-export async function recordInstall(stateDir: string, entry: HistoryEntry): Promise<void> {
+export function recordInstall(stateDir: string, entry: HistoryEntry): void {
   const entries = appendHistory(readHistory(stateDir), HistoryEntry.parse(entry));
   const doc: InstallHistory = { format: 1, entries };
-  await replaceFileAtomic(join(stateDir, INSTALL_HISTORY_FILE), `${JSON.stringify(doc, null, 2)}\n`);
+  writeStateFileAtomic(stateFilePath(stateDir, 'installHistory'), `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -118,7 +118,7 @@ async function recordCommitted(stateDir: string, tree: ModuleTree, log: Logger):
   const id = identifyIncoming(tree.artifactName, tree.metaData, await readIndexQuietly(tree));
   if (id === null || 'error' in id) return;
   try {
-    await recordInstall(stateDir, {
+    recordInstall(stateDir, {
       component: id.incoming.component,
       version: id.incoming.version,
       artifact_name: tree.artifactName,

@@ -3,12 +3,11 @@
 // client says how big the artifact is, so the download gate's size rules use this when present and fresh
 // (the policy checks the age) and refuse with a *_size_unknown code otherwise. A missing or broken file
 // is no hint, never an error.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as z from 'zod/mini';
+import { STATE_FILES, readNamedStateJson } from '../../core/state-dir.js';
 import type { SizeHint } from '../policy/network.js';
 
-export const SIZE_HINT_FILE = 'download-size.json';
+export const SIZE_HINT_FILE = STATE_FILES.downloadSize.path;
 
 const SizeHintJson = z.object({
   bytes: z.int().check(z.minimum(0)),
@@ -18,18 +17,12 @@ const SizeHintJson = z.object({
 });
 
 export function readSizeHint(stateDir: string): SizeHint | null {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(join(stateDir, SIZE_HINT_FILE), 'utf8')) as unknown;
-  } catch {
-    return null;
-  }
-  const r = SizeHintJson.safeParse(raw);
-  if (!r.success) return null;
+  const r = readNamedStateJson(stateDir, 'downloadSize', { schema: SizeHintJson });
+  if (r.status !== 'ok') return null;
   return {
-    bytes: r.data.bytes,
-    artifact_name: r.data.artifact_name ?? null,
-    at: r.data.at,
-    source: r.data.source ?? null,
+    bytes: r.value.bytes,
+    artifact_name: r.value.artifact_name ?? null,
+    at: r.value.at,
+    source: r.value.source ?? null,
   };
 }
