@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toCsv } from '../../../bridge/api/app.js';
 import type { BridgeConfigInput } from '../../../core/config/bridge-config.js';
@@ -330,6 +331,61 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
       payload: JSON.stringify({ kind: 'full', pad: 'x'.repeat(4096) }),
     });
     expect(big.statusCode).toBe(413);
+  });
+
+  it('answers every GET without writing to the store (the update plan included)', async () => {
+    // A platform artifact makes van-002 (no app installed) need vancore-app-1.4.0, whose checksum is
+    // not recorded: the plan must compute it, not store it.
+    await t.store.upsertArtifacts([
+      {
+        id: 'a-platform',
+        name: 'vancore-platform-0.9.2',
+        component: 'platform',
+        version: '0.9.2',
+        requires_json: '{}',
+        constraints_json: null,
+        payload_type: 'vancore-compose',
+        sha256: null,
+        device_types_json: '["vanpc"]',
+        size: 1,
+        signed: 1,
+        modified: NOW,
+        synced_at: NOW,
+      },
+    ]);
+    await bridge.close();
+    bridge = await buildTestBridge({
+      store: t,
+      deps: {
+        artifacts: {
+          downloadLink: (id) => Promise.resolve(`http://mender.invalid/${id}`),
+          sha256: () => Promise.resolve('ab'.repeat(32)),
+        },
+      },
+    });
+    const db = t.store.db;
+    const snapshot = async () => {
+      const tables = (await db.introspection.getTables()).filter((x) => (x.schema ?? undefined) === t.pgSchema);
+      const out: Record<string, string[]> = {};
+      for (const { name } of tables)
+        out[name] = (await sql`select * from ${sql.table(name)}`.execute(db)).rows.map((r) => JSON.stringify(r)).sort();
+      return out;
+    };
+    const before = await snapshot();
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['vans', 'artifacts', 'gate_history']));
+    const plan = await get('/api/v1/vans/van-002/plan');
+    expect(plan.statusCode).toBe(200);
+    expect(plan.json<{ artifacts: { name: string; sha256: string }[] }>().artifacts).toEqual([
+      expect.objectContaining({ name: 'vancore-app-1.4.0', sha256: 'ab'.repeat(32) }),
+    ]);
+    const doc = (await app().inject('/docs/json')).json<{ paths: Record<string, Record<string, unknown>> }>();
+    const gets = Object.entries(doc.paths)
+      .filter(([, ops]) => 'get' in ops)
+      .map(([path]) => path.replace('{vanId}', 'van-381').replace(/\{\w+\}/g, 'x'));
+    expect(gets.length).toBeGreaterThanOrEqual(6);
+    for (const url of [...gets, '/healthz', '/readyz', '/metrics', '/api/v1/vans?format=csv&needs_attention=true'])
+      expect((await get(url)).statusCode, url).toBeLessThan(500);
+    expect(await snapshot()).toEqual(before);
   });
 
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
