@@ -1,11 +1,13 @@
-// The VanCore update plan for one van (docs/contracts.md "Update plan"), as a pure function of the
-// van's installed versions and the artifacts it may move to. The caller (the /plan route) passes the
-// artifacts of the release a rollout brought to the van, or every known one before any rollout exists;
-// the target is the newest version of each component whose `requires` the rest of the target satisfies.
+// The VanCore update plan for one van (docs/contracts.md "Update plan"), as a pure function of facts the
+// /plan route loads once (`PlanFacts`: the van's device type and installed versions, the known VanCore
+// artifacts, which release reached the van). The target is the newest version of each component whose
+// `requires` the rest of the target satisfies. No clock, no I/O: table tests in test/unit/bridge/plan.test.ts.
 import rcompare from 'semver/functions/rcompare.js';
 import satisfies from 'semver/functions/satisfies.js';
 import gt from 'semver/functions/gt.js';
 import { Constraints, type Constraints as ConstraintsT } from '../core/schemas/artifact-meta.js';
+import { PayloadTypes } from '../core/schemas/common.js';
+import type { ArtifactsTable } from './store/schema.js';
 
 export interface KnownArtifact {
   id: string;
@@ -132,4 +134,50 @@ export function planForVanRollout(
     artifacts.filter((a) => ids.has(a.id)),
   );
   return plan.target ? { ...plan, target: { ...plan.target, release: reaching.name } } : plan;
+}
+
+/** Everything the update plan of one van depends on, loaded once by the route. */
+export interface PlanFacts {
+  van: { deviceType: string | null; components: Record<string, string> };
+  /** The usable VanCore artifacts (rows that are not are left out by `knownArtifact`). */
+  artifacts: KnownArtifact[];
+  reaching: ReleaseReaching;
+}
+
+/** facts → plan: the one decision behind `GET /api/v1/vans/:vanId/plan`. */
+export function planUpdate(facts: PlanFacts): VanPlan {
+  return planForVanRollout(facts.van, facts.artifacts, facts.reaching);
+}
+
+/** An artifacts row as the planner needs it, or undefined when it is not a usable VanCore artifact. */
+export function knownArtifact(
+  r: Pick<
+    ArtifactsTable,
+    | 'id'
+    | 'name'
+    | 'component'
+    | 'version'
+    | 'payload_type'
+    | 'device_types_json'
+    | 'requires_json'
+    | 'constraints_json'
+  >,
+): KnownArtifact | undefined {
+  if (!r.component || !r.version || !r.payload_type || !(PayloadTypes as readonly string[]).includes(r.payload_type))
+    return undefined;
+  try {
+    const constraints = Constraints.safeParse(r.constraints_json ? JSON.parse(r.constraints_json) : {});
+    return {
+      id: r.id,
+      name: r.name,
+      component: r.component,
+      version: r.version,
+      payloadType: r.payload_type,
+      deviceTypes: JSON.parse(r.device_types_json) as string[],
+      requires: JSON.parse(r.requires_json) as Record<string, string>,
+      constraints: constraints.success ? constraints.data : Constraints.parse({}),
+    };
+  } catch {
+    return undefined;
+  }
 }

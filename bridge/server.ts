@@ -9,13 +9,13 @@ import { VanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { resolveMenderAuth } from '../core/mender/credentials.js';
 import { MenderManagementClient } from '../core/mender/management.js';
-import { type BridgeApp, buildBridgeApp } from './api/app.js';
+import { type ArtifactAccess, type BridgeApp, type BridgeServerOptions, buildBridgeApp } from './api/app.js';
 import { openFleetDb } from './store/db.js';
 import { FleetStore } from './store/fleet-store.js';
 import { SyncRunner } from './sync/runner.js';
 import { RolloutController } from './rollout/controller.js';
 import { VpnMigrationController } from './vpn/controller.js';
-import { latestControllerTime } from './lib/controller-loop.js';
+import { ControllerLoop, latestControllerTime } from './lib/controller-loop.js';
 import {
   type Election,
   NoElection,
@@ -32,6 +32,8 @@ export interface RunningBridge {
   sync: SyncRunner;
   rollouts: RolloutController;
   vpnMigrations: VpnMigrationController;
+  /** Records missing artifact checksums (the leader runs it on the sync interval; `tick` runs it now). */
+  checksums: { tick(): Promise<number> };
   /** This replica's role (leader runs the scheduled work; followers serve the API and the console). */
   role(): RoleInfo;
   stop(): Promise<void>;
@@ -46,6 +48,50 @@ export async function sha256OfUrl(uri: string, timeoutMs: number): Promise<strin
   const hash = createHash('sha256');
   for await (const chunk of res.body) hash.update(chunk as Uint8Array);
   return hash.digest('hex');
+}
+
+/**
+ * The listening server's limits. headersTimeout cuts off a client that trickles its headers (slow loris)
+ * or sends none; requestTimeout one that trickles its body; Node checks both every
+ * connectionsCheckingInterval, so that is kept well below them. No idle-socket timeout
+ * (connectionTimeout 0): a rollout's event stream (SSE) may be quiet for long and is ended by the bridge.
+ */
+export function serverTimeouts(http: BridgeConfig['http']): BridgeServerOptions {
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(http.headers_timeout_ms, http.request_timeout_ms);
+  return {
+    connectionTimeout: 0,
+    requestTimeout: http.request_timeout_ms,
+    keepAliveTimeout: http.keep_alive_timeout_ms,
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 4)) },
+  };
+}
+
+/**
+ * Record the sha256 of every VanCore artifact that has none yet (artifacts are immutable: once each), so
+ * the update-plan GET only reads. One failing artifact does not stop the others; it is tried next time.
+ */
+export async function recordArtifactChecksums(
+  store: FleetStore,
+  access: ArtifactAccess,
+  logger?: Logger,
+): Promise<number> {
+  const missing = await store.db
+    .selectFrom('artifacts')
+    .select('id')
+    .where('component', 'is not', null)
+    .where('sha256', 'is', null)
+    .execute();
+  let recorded = 0;
+  for (const { id } of missing) {
+    try {
+      await store.setArtifactSha256(id, await access.sha256(await access.downloadLink(id)));
+      recorded++;
+    } catch (e) {
+      logger?.warn({ artifact: id, err: (e as Error).message }, 'artifact checksum failed');
+    }
+  }
+  return recorded;
 }
 
 export async function startBridge(
@@ -131,6 +177,21 @@ export async function startBridge(
     settings: config.vpn,
     logger: deps.logger,
   });
+  const artifacts: ArtifactAccess = {
+    downloadLink: async (id) => (await mender.artifactDownloadLink(id)).uri,
+    sha256: (uri) => sha256OfUrl(uri, config.mender.timeout_ms * 20),
+  };
+  // Checksums are recorded by the scheduled work (leader), never by a GET; the lock key is unused (no
+  // advisory lock: the write is idempotent).
+  const checksums = new ControllerLoop<number>({
+    run: () => recordArtifactChecksums(store, artifacts, deps.logger),
+    skipped: () => 0,
+    store,
+    lockKey: 0,
+    useAdvisoryLock: false,
+    logger: deps.logger,
+    what: 'artifact checksum',
+  });
   // The controller looks at each rollout once per sync interval of the bridge's (possibly accelerated)
   // clock; at least every 250 ms of real time so an accelerated demo does not spin.
   const every = Math.max(250, (config.sync.interval_seconds * 1000) / config.clock.speed);
@@ -139,10 +200,11 @@ export async function startBridge(
     sync.start();
     rollouts.start(every);
     vpnMigrations.start(every);
+    checksums.start(config.sync.interval_seconds * 1000);
   }
   async function stopWork(): Promise<void> {
     // Each stop cancels its schedule synchronously before waiting: all three stop at once.
-    await Promise.all([vpnMigrations.stop(), rollouts.stop(), sync.stop()]);
+    await Promise.all([vpnMigrations.stop(), rollouts.stop(), sync.stop(), checksums.stop()]);
   }
   const election: Election =
     deps.startSync === false
@@ -154,24 +216,24 @@ export async function startBridge(
           work: scheduled,
           logger: deps.logger,
         }));
-  const app = await buildBridgeApp({
-    store,
-    sync,
-    menderReady: async () => void (await mender.listDeployments({ perPage: 1 })),
-    ...(config.database.url.startsWith('sqlite:') && !config.database.url.endsWith(':memory:')
-      ? { storagePath: resolve(config.database.url.slice('sqlite:'.length)) }
-      : {}),
-    config,
-    clock,
-    logger: deps.logger,
-    artifacts: {
-      downloadLink: async (id) => (await mender.artifactDownloadLink(id)).uri,
-      sha256: (uri) => sha256OfUrl(uri, config.mender.timeout_ms * 20),
+  const app = await buildBridgeApp(
+    {
+      store,
+      sync,
+      menderReady: async () => void (await mender.listDeployments({ perPage: 1 })),
+      ...(config.database.url.startsWith('sqlite:') && !config.database.url.endsWith(':memory:')
+        ? { storagePath: resolve(config.database.url.slice('sqlite:'.length)) }
+        : {}),
+      config,
+      clock,
+      logger: deps.logger,
+      artifacts,
+      rollouts: { store, controller: rollouts, mender, clock: rolloutClock, logger: deps.logger },
+      vpnMigrations: { store, controller: vpnMigrations, clock: rolloutClock },
+      role: () => election.info(),
     },
-    rollouts: { store, controller: rollouts, mender, clock: rolloutClock, logger: deps.logger },
-    vpnMigrations: { store, controller: vpnMigrations, clock: rolloutClock },
-    role: () => election.info(),
-  });
+    serverTimeouts(config.http),
+  );
   let url: string;
   try {
     url = await app.listen({ host: config.http.host, port: config.http.port });
@@ -196,6 +258,7 @@ export async function startBridge(
     sync,
     rollouts,
     vpnMigrations,
+    checksums,
     role: () => election.info(),
     async stop() {
       // Hand over first (the followers take over at once), then stop serving.

@@ -221,64 +221,59 @@ export interface SessionRoutesDeps {
  * `/session` in the /api/v1 scope: POST signs in with a token (sets the cookie), GET says who is signed
  * in (and the CSRF token), DELETE signs out. The scope's auth hook lets POST through unauthenticated.
  */
-export function sessionRoutes(deps: SessionRoutesDeps): FastifyPluginAsync {
-  // eslint-disable-next-line @typescript-eslint/require-await -- Fastify's async plugin form (no callback)
-  return async (app) => {
-    const typed = app.withTypeProvider<ZodTypeProvider>();
-    const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody };
-    const view = (s: Session | undefined, caller: Caller | undefined) => ({
-      name: caller?.name ?? 'local',
-      role: caller?.role ?? ('ops' as const),
-      auth: deps.enabled,
-      expires_at: s ? new Date(s.expires).toISOString() : null,
-      csrf: s ? deps.sessions.csrfToken(s) : null,
-      mender_ui_url: deps.menderUiUrl,
-    });
-    typed.post(
-      '/session',
-      {
-        schema: {
-          summary: 'Sign in to the console with an API token (sets an HttpOnly session cookie)',
-          tags: ['session'],
-          body: z.strictObject({ token: z.string().min(1).max(512) }),
-          response: { 200: SessionBody, ...errors },
-        },
+// eslint-disable-next-line @typescript-eslint/require-await -- Fastify's async plugin form (no callback)
+export const sessionRoutes: FastifyPluginAsync<SessionRoutesDeps> = async (app, deps) => {
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody };
+  const view = (s: Session | undefined, caller: Caller | undefined) => ({
+    name: caller?.name ?? 'local',
+    role: caller?.role ?? ('ops' as const),
+    auth: deps.enabled,
+    expires_at: s ? new Date(s.expires).toISOString() : null,
+    csrf: s ? deps.sessions.csrfToken(s) : null,
+    mender_ui_url: deps.menderUiUrl,
+  });
+  typed.post(
+    '/session',
+    {
+      schema: {
+        summary: 'Sign in to the console with an API token (sets an HttpOnly session cookie)',
+        tags: ['session'],
+        body: z.strictObject({ token: z.string().min(1).max(512) }),
+        response: { 200: SessionBody, ...errors },
       },
-      (req, reply) => {
-        if (!deps.enabled) return view(undefined, undefined);
-        const hit = deps.sessions.signIn(req.body.token.trim());
-        if (!hit) {
-          req.log.warn({ ip: req.ip }, 'console sign-in with an unknown token');
-          void reply.status(401);
-          return { error: 'that token is not valid for this bridge', code: 'UNAUTHORIZED', request_id: req.id };
-        }
-        void reply.header(
-          'set-cookie',
-          sessionCookie(hit.cookie, { maxAgeSeconds: deps.ttlMs / 1000, secure: req.protocol === 'https' }),
-        );
-        return view(hit.session, hit.session);
-      },
-    );
-    typed.get(
-      '/session',
-      { schema: { summary: 'The signed-in caller', tags: ['session'], response: { 200: SessionBody, ...errors } } },
-      (req) => view(req.session, req.caller),
-    );
-    typed.delete(
-      '/session',
-      { schema: { summary: 'Sign out', tags: ['session'], response: { 204: z.null(), ...errors } } },
-      (req, reply) => {
-        if (req.session) deps.sessions.signOut(req.session);
-        void reply.header(
-          'set-cookie',
-          sessionCookie(undefined, { maxAgeSeconds: 0, secure: req.protocol === 'https' }),
-        );
-        void reply.status(204);
-        return null;
-      },
-    );
-  };
-}
+    },
+    (req, reply) => {
+      if (!deps.enabled) return view(undefined, undefined);
+      const hit = deps.sessions.signIn(req.body.token.trim());
+      if (!hit) {
+        req.log.warn({ ip: req.ip }, 'console sign-in with an unknown token');
+        void reply.status(401);
+        return { error: 'that token is not valid for this bridge', code: 'UNAUTHORIZED', request_id: req.id };
+      }
+      void reply.header(
+        'set-cookie',
+        sessionCookie(hit.cookie, { maxAgeSeconds: deps.ttlMs / 1000, secure: req.protocol === 'https' }),
+      );
+      return view(hit.session, hit.session);
+    },
+  );
+  typed.get(
+    '/session',
+    { schema: { summary: 'The signed-in caller', tags: ['session'], response: { 200: SessionBody, ...errors } } },
+    (req) => view(req.session, req.caller),
+  );
+  typed.delete(
+    '/session',
+    { schema: { summary: 'Sign out', tags: ['session'], response: { 204: z.null(), ...errors } } },
+    (req, reply) => {
+      if (req.session) deps.sessions.signOut(req.session);
+      void reply.header('set-cookie', sessionCookie(undefined, { maxAgeSeconds: 0, secure: req.protocol === 'https' }));
+      void reply.status(204);
+      return null;
+    },
+  );
+};
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -129,304 +129,303 @@ export const RolloutBody = z.object({
 });
 export type RolloutBody = z.infer<typeof RolloutBody>;
 
-export function rolloutRoutes(deps: RolloutApiDeps): FastifyPluginAsync {
-  // eslint-disable-next-line @typescript-eslint/require-await -- Fastify's async plugin form (no callback)
-  return async (app) => {
-    const typed = app.withTypeProvider<ZodTypeProvider>();
-    const db = deps.store.db;
-    const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody };
-    const actor = (req: { caller?: { name: string } }) => req.caller?.name ?? 'anonymous';
-    const now = () => deps.clock.now().toISOString();
+/** A route plugin: registered with its dependencies as options (app.ts). */
+// eslint-disable-next-line @typescript-eslint/require-await -- Fastify's async plugin form (no callback)
+export const rolloutRoutes: FastifyPluginAsync<RolloutApiDeps> = async (app, deps) => {
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  const db = deps.store.db;
+  const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody };
+  const actor = (req: { caller?: { name: string } }) => req.caller?.name ?? 'anonymous';
+  const now = () => deps.clock.now().toISOString();
 
-    // ---- releases --------------------------------------------------------------------------------
-    typed.get(
-      '/releases',
-      { schema: { summary: 'Releases', tags: ['releases'], response: { 200: z.array(Release), ...errors } } },
-      () => R.listReleases(db),
-    );
-    typed.get(
-      '/releases/:name',
-      {
-        schema: {
-          summary: 'One release',
-          tags: ['releases'],
-          params: z.object({ name: z.string().min(1).max(64) }),
-          response: { 200: Release, ...errors },
-        },
+  // ---- releases --------------------------------------------------------------------------------
+  typed.get(
+    '/releases',
+    { schema: { summary: 'Releases', tags: ['releases'], response: { 200: z.array(Release), ...errors } } },
+    () => R.listReleases(db),
+  );
+  typed.get(
+    '/releases/:name',
+    {
+      schema: {
+        summary: 'One release',
+        tags: ['releases'],
+        params: z.object({ name: z.string().min(1).max(64) }),
+        response: { 200: Release, ...errors },
       },
-      async (req) => {
-        const r = await R.getRelease(db, req.params.name);
-        if (!r) throw new VanError('NOT_FOUND', `no release ${req.params.name}`);
-        return r;
+    },
+    async (req) => {
+      const r = await R.getRelease(db, req.params.name);
+      if (!r) throw new VanError('NOT_FOUND', `no release ${req.params.name}`);
+      return r;
+    },
+  );
+  typed.post(
+    '/releases',
+    {
+      schema: {
+        summary: 'Define a release: component versions backed by artifacts, checked against their requires',
+        tags: ['releases'],
+        body: NewRelease,
+        response: { 201: Release, ...errors },
       },
-    );
-    typed.post(
-      '/releases',
-      {
-        schema: {
-          summary: 'Define a release: component versions backed by artifacts, checked against their requires',
-          tags: ['releases'],
-          body: NewRelease,
-          response: { 201: Release, ...errors },
-        },
-      },
-      async (req, reply) => {
-        const verdict = resolveRelease(req.body.components, await R.knownArtifacts(db));
-        if (!verdict.ok) throw new VanError('INPUT_INVALID', `release ${req.body.name} rejected: ${verdict.reason}`);
-        const rec = { name: req.body.name, components: verdict.components, created_at: now(), created_by: actor(req) };
-        await R.insertRelease(db, rec);
-        return reply.status(201).send(rec);
-      },
-    );
+    },
+    async (req, reply) => {
+      const verdict = resolveRelease(req.body.components, await R.knownArtifacts(db));
+      if (!verdict.ok) throw new VanError('INPUT_INVALID', `release ${req.body.name} rejected: ${verdict.reason}`);
+      const rec = { name: req.body.name, components: verdict.components, created_at: now(), created_by: actor(req) };
+      await R.insertRelease(db, rec);
+      return reply.status(201).send(rec);
+    },
+  );
 
-    // ---- van stages and holds ---------------------------------------------------------------------
-    const apply = async (
-      deviceIds: string[],
-      patch: {
-        stage?: (typeof Stages)[number] | undefined;
-        hold?: boolean | undefined;
-        excluded?: boolean | undefined;
+  // ---- van stages and holds ---------------------------------------------------------------------
+  const apply = async (
+    deviceIds: string[],
+    patch: {
+      stage?: (typeof Stages)[number] | undefined;
+      hold?: boolean | undefined;
+      excluded?: boolean | undefined;
+    },
+  ) => {
+    await R.setVanFlags(
+      db,
+      deviceIds,
+      {
+        ...(patch.stage !== undefined ? { stage: patch.stage } : {}),
+        ...(patch.hold !== undefined ? { hold: patch.hold } : {}),
+        ...(patch.excluded !== undefined ? { excluded: patch.excluded } : {}),
       },
-    ) => {
-      await R.setVanFlags(
-        db,
-        deviceIds,
-        {
-          ...(patch.stage !== undefined ? { stage: patch.stage } : {}),
-          ...(patch.hold !== undefined ? { hold: patch.hold } : {}),
-          ...(patch.excluded !== undefined ? { excluded: patch.excluded } : {}),
-        },
-        now(),
-      );
-      // Mirrored to Mender so ops see the stage in Mender's UI. Our record is the truth; a failed mirror
-      // is logged and repaired by the next change, never undoes the change.
-      if (patch.stage !== undefined) {
-        for (const id of deviceIds) {
-          try {
-            await deps.mender.setTags(id, [{ name: deps.store.stageTag, value: patch.stage }]);
-          } catch (e) {
-            deps.logger?.warn({ device: id, err: (e as Error).message }, 'stage tag not mirrored to Mender');
-          }
+      now(),
+    );
+    // Mirrored to Mender so ops see the stage in Mender's UI. Our record is the truth; a failed mirror
+    // is logged and repaired by the next change, never undoes the change.
+    if (patch.stage !== undefined) {
+      for (const id of deviceIds) {
+        try {
+          await deps.mender.setTags(id, [{ name: deps.store.stageTag, value: patch.stage }]);
+        } catch (e) {
+          deps.logger?.warn({ device: id, err: (e as Error).message }, 'stage tag not mirrored to Mender');
         }
       }
-    };
-    const flagsOf = async (deviceIds: string[]) => {
-      const rows = [];
-      for (let i = 0; i < deviceIds.length; i += 400)
-        rows.push(
-          ...(await db
-            .selectFrom('vans')
-            .select(['van_id', 'device_id', 'stage', 'hold', 'excluded'])
-            .where('device_id', 'in', deviceIds.slice(i, i + 400))
-            .orderBy('van_id')
-            .execute()),
-        );
-      return rows.map((r) => ({
-        van_id: r.van_id,
-        device_id: r.device_id,
-        stage: z.enum(Stages).catch('fleet').parse(r.stage),
-        hold: r.hold === 1,
-        excluded: r.excluded === 1,
-      }));
-    };
-
-    typed.patch(
-      '/vans/:vanId',
-      {
-        schema: {
-          summary: "Set a van's stage, hold or exclusion (the stage is mirrored to Mender as a tag)",
-          tags: ['vans'],
-          params: z.object({ vanId: z.string().min(1).max(64) }),
-          body: VanPatch,
-          response: { 200: VanFlags, ...errors },
-        },
-      },
-      async (req) => {
-        const van = await db
+    }
+  };
+  const flagsOf = async (deviceIds: string[]) => {
+    const rows = [];
+    for (let i = 0; i < deviceIds.length; i += 400)
+      rows.push(
+        ...(await db
           .selectFrom('vans')
-          .select('device_id')
-          .where('van_id', '=', req.params.vanId)
-          .executeTakeFirst();
-        if (!van) throw new VanError('NOT_FOUND', `no van ${req.params.vanId}`);
-        await apply([van.device_id], req.body);
-        deps.logger?.info({ van: req.params.vanId, by: actor(req), ...req.body }, 'van flags set');
-        return (await flagsOf([van.device_id]))[0]!;
-      },
-    );
+          .select(['van_id', 'device_id', 'stage', 'hold', 'excluded'])
+          .where('device_id', 'in', deviceIds.slice(i, i + 400))
+          .orderBy('van_id')
+          .execute()),
+      );
+    return rows.map((r) => ({
+      van_id: r.van_id,
+      device_id: r.device_id,
+      stage: z.enum(Stages).catch('fleet').parse(r.stage),
+      hold: r.hold === 1,
+      excluded: r.excluded === 1,
+    }));
+  };
 
-    typed.patch(
-      '/vans',
-      {
-        schema: {
-          summary: 'Set stage or hold of every van in a Mender static group or with a tag value',
-          tags: ['vans'],
-          body: BulkVanPatch,
-          response: { 200: z.object({ updated: z.number(), vans: z.array(VanFlags) }), ...errors },
+  typed.patch(
+    '/vans/:vanId',
+    {
+      schema: {
+        summary: "Set a van's stage, hold or exclusion (the stage is mirrored to Mender as a tag)",
+        tags: ['vans'],
+        params: z.object({ vanId: z.string().min(1).max(64) }),
+        body: VanPatch,
+        response: { 200: VanFlags, ...errors },
+      },
+    },
+    async (req) => {
+      const van = await db
+        .selectFrom('vans')
+        .select('device_id')
+        .where('van_id', '=', req.params.vanId)
+        .executeTakeFirst();
+      if (!van) throw new VanError('NOT_FOUND', `no van ${req.params.vanId}`);
+      await apply([van.device_id], req.body);
+      deps.logger?.info({ van: req.params.vanId, by: actor(req), ...req.body }, 'van flags set');
+      return (await flagsOf([van.device_id]))[0]!;
+    },
+  );
+
+  typed.patch(
+    '/vans',
+    {
+      schema: {
+        summary: 'Set stage or hold of every van in a Mender static group or with a tag value',
+        tags: ['vans'],
+        body: BulkVanPatch,
+        response: { 200: z.object({ updated: z.number(), vans: z.array(VanFlags) }), ...errors },
+      },
+    },
+    async (req) => {
+      const b = req.body;
+      let ids: string[];
+      if (b.group !== undefined) {
+        const group = b.group;
+        ids = await deps.mender.collect((page, perPage) => deps.mender.listGroupDevices(group, { page, perPage }));
+        const known = new Set(
+          (await db.selectFrom('vans').select('device_id').where('decommissioned', '=', 0).execute()).map(
+            (r) => r.device_id,
+          ),
+        );
+        ids = ids.filter((id) => known.has(id));
+      } else {
+        const tag = b.tag!;
+        const rows = await db
+          .selectFrom('vans')
+          .select(['device_id', 'tags_json'])
+          .where('decommissioned', '=', 0)
+          .execute();
+        ids = rows
+          .filter((r) => {
+            try {
+              return (JSON.parse(r.tags_json) as Record<string, unknown>)[tag.name] === tag.value;
+            } catch {
+              return false;
+            }
+          })
+          .map((r) => r.device_id);
+      }
+      await apply(ids, b);
+      deps.logger?.info({ by: actor(req), vans: ids.length, ...b }, 'van flags set in bulk');
+      return { updated: ids.length, vans: await flagsOf(ids) };
+    },
+  );
+
+  // ---- rollouts ---------------------------------------------------------------------------------
+  typed.get(
+    '/rollouts',
+    {
+      schema: {
+        summary: 'Rollouts',
+        tags: ['rollouts'],
+        querystring: z.object({ status: z.enum(RolloutStatuses).optional() }),
+        response: {
+          200: z.array(RolloutBody.omit({ waves: true, events: true, next: true, vans: true })),
+          ...errors,
         },
       },
-      async (req) => {
-        const b = req.body;
-        let ids: string[];
-        if (b.group !== undefined) {
-          const group = b.group;
-          ids = await deps.mender.collect((page, perPage) => deps.mender.listGroupDevices(group, { page, perPage }));
-          const known = new Set(
-            (await db.selectFrom('vans').select('device_id').where('decommissioned', '=', 0).execute()).map(
-              (r) => r.device_id,
-            ),
-          );
-          ids = ids.filter((id) => known.has(id));
-        } else {
-          const tag = b.tag!;
-          const rows = await db
-            .selectFrom('vans')
-            .select(['device_id', 'tags_json'])
-            .where('decommissioned', '=', 0)
-            .execute();
-          ids = rows
-            .filter((r) => {
-              try {
-                return (JSON.parse(r.tags_json) as Record<string, unknown>)[tag.name] === tag.value;
-              } catch {
-                return false;
-              }
-            })
-            .map((r) => r.device_id);
-        }
-        await apply(ids, b);
-        deps.logger?.info({ by: actor(req), vans: ids.length, ...b }, 'van flags set in bulk');
-        return { updated: ids.length, vans: await flagsOf(ids) };
+    },
+    async (req) =>
+      (await R.listRollouts(db, req.query.status)).map((r) => ({
+        id: r.id,
+        release: r.release,
+        status: r.status,
+        pause_reason: r.pause_reason,
+        created_at: r.created_at,
+        created_by: r.created_by,
+        updated_at: r.updated_at,
+      })),
+  );
+  typed.post(
+    '/rollouts',
+    {
+      schema: {
+        summary: 'Start a staged rollout of a release',
+        tags: ['rollouts'],
+        body: z.strictObject({ release: z.string().min(1).max(64), reason: z.string().max(500).optional() }),
+        response: { 201: RolloutBody, ...errors },
       },
-    );
-
-    // ---- rollouts ---------------------------------------------------------------------------------
-    typed.get(
-      '/rollouts',
-      {
-        schema: {
-          summary: 'Rollouts',
-          tags: ['rollouts'],
-          querystring: z.object({ status: z.enum(RolloutStatuses).optional() }),
-          response: {
-            200: z.array(RolloutBody.omit({ waves: true, events: true, next: true, vans: true })),
-            ...errors,
-          },
-        },
+    },
+    async (req, reply) => {
+      const r = await deps.controller.create(req.body.release, actor(req), req.body.reason ?? null);
+      // Start at once rather than at the next scheduled tick; errors show in the status.
+      await deps.controller.tick().catch(() => undefined);
+      return reply.status(201).send(await rolloutStatus(db, r.id, deps.clock.now()));
+    },
+  );
+  const Id = z.object({ id: z.string().min(1).max(64) });
+  typed.get(
+    '/rollouts/:id',
+    {
+      schema: {
+        summary: 'A rollout: waves, deployments, outcomes, next steps, audit trail',
+        tags: ['rollouts'],
+        params: Id,
+        response: { 200: RolloutBody, ...errors },
       },
-      async (req) =>
-        (await R.listRollouts(db, req.query.status)).map((r) => ({
-          id: r.id,
-          release: r.release,
-          status: r.status,
-          pause_reason: r.pause_reason,
-          created_at: r.created_at,
-          created_by: r.created_by,
-          updated_at: r.updated_at,
-        })),
-    );
+    },
+    (req) => rolloutStatus(db, req.params.id, deps.clock.now()),
+  );
+  for (const action of ['pause', 'resume', 'advance', 'abort'] as const) {
     typed.post(
-      '/rollouts',
+      `/rollouts/:id/${action}`,
       {
         schema: {
-          summary: 'Start a staged rollout of a release',
-          tags: ['rollouts'],
-          body: z.strictObject({ release: z.string().min(1).max(64), reason: z.string().max(500).optional() }),
-          response: { 201: RolloutBody, ...errors },
-        },
-      },
-      async (req, reply) => {
-        const r = await deps.controller.create(req.body.release, actor(req), req.body.reason ?? null);
-        // Start at once rather than at the next scheduled tick; errors show in the status.
-        await deps.controller.tick().catch(() => undefined);
-        return reply.status(201).send(await rolloutStatus(db, r.id, deps.clock.now()));
-      },
-    );
-    const Id = z.object({ id: z.string().min(1).max(64) });
-    typed.get(
-      '/rollouts/:id',
-      {
-        schema: {
-          summary: 'A rollout: waves, deployments, outcomes, next steps, audit trail',
+          summary: `${action[0]!.toUpperCase()}${action.slice(1)} a rollout (reason required, audited)`,
           tags: ['rollouts'],
           params: Id,
+          body: Action,
           response: { 200: RolloutBody, ...errors },
         },
       },
-      (req) => rolloutStatus(db, req.params.id, deps.clock.now()),
-    );
-    for (const action of ['pause', 'resume', 'advance', 'abort'] as const) {
-      typed.post(
-        `/rollouts/:id/${action}`,
-        {
-          schema: {
-            summary: `${action[0]!.toUpperCase()}${action.slice(1)} a rollout (reason required, audited)`,
-            tags: ['rollouts'],
-            params: Id,
-            body: Action,
-            response: { 200: RolloutBody, ...errors },
-          },
-        },
-        async (req) => {
-          const c = deps.controller;
-          const who = actor(req);
-          if (action === 'pause') await c.pause(req.params.id, who, req.body.reason);
-          else if (action === 'resume') await c.resume(req.params.id, who, req.body.reason);
-          else if (action === 'advance') await c.advance(req.params.id, who, req.body.reason);
-          else await c.abort(req.params.id, who, req.body.reason);
-          return rolloutStatus(db, req.params.id, deps.clock.now());
-        },
-      );
-    }
-
-    // Server-Sent Events: the audit trail as it grows, then the status after each event. Open streams end
-    // when the bridge shuts down (preClose), or a console left open on a rollout would hold the shutdown;
-    // browsers reconnect with Last-Event-ID.
-    const streams = new Set<() => void>();
-    app.addHook('preClose', (done) => {
-      for (const end of streams) end();
-      done();
-    });
-    app.get<{ Params: { id: string } }>(
-      '/rollouts/:id/events',
-      { schema: { summary: 'Rollout events (Server-Sent Events)', tags: ['rollouts'], hide: true } },
-      async (req, reply) => {
-        const id = req.params.id;
-        if (!(await R.getRollout(db, id))) throw new VanError('NOT_FOUND', `no rollout ${id}`);
-        reply.hijack();
-        const raw = reply.raw;
-        raw.writeHead(200, {
-          'Content-Type': 'text/event-stream',
-          'Cache-Control': 'no-cache',
-          Connection: 'keep-alive',
-        });
-        let last = 0;
-        let closed = false;
-        const end = () => {
-          closed = true;
-          raw.end();
-        };
-        streams.add(end);
-        req.raw.on('close', () => {
-          closed = true;
-          streams.delete(end);
-        });
-        const lastId = Number(req.headers['last-event-id']);
-        if (Number.isInteger(lastId) && lastId > 0) last = lastId;
-        // Polls our own records once a second of real time: the controller writes them, and any replica
-        // serves them (no in-process bus that a second replica would not see).
-        while (!closed) {
-          for (const e of await R.listEvents(db, id, last)) {
-            if (closed) break;
-            raw.write(`id: ${e.id}\nevent: ${e.action}\ndata: ${JSON.stringify(e)}\n\n`);
-            last = e.id;
-          }
-          const r = await R.getRollout(db, id);
-          if (!r || r.status === 'completed' || r.status === 'aborted') break;
-          await new Promise((res) => setTimeout(res, 1000));
-        }
-        streams.delete(end);
-        if (!raw.writableEnded) raw.end();
+      async (req) => {
+        const c = deps.controller;
+        const who = actor(req);
+        if (action === 'pause') await c.pause(req.params.id, who, req.body.reason);
+        else if (action === 'resume') await c.resume(req.params.id, who, req.body.reason);
+        else if (action === 'advance') await c.advance(req.params.id, who, req.body.reason);
+        else await c.abort(req.params.id, who, req.body.reason);
+        return rolloutStatus(db, req.params.id, deps.clock.now());
       },
     );
-  };
-}
+  }
+
+  // Server-Sent Events: the audit trail as it grows, then the status after each event. Open streams end
+  // when the bridge shuts down (preClose), or a console left open on a rollout would hold the shutdown;
+  // browsers reconnect with Last-Event-ID.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', (done) => {
+    for (const end of streams) end();
+    done();
+  });
+  app.get<{ Params: { id: string } }>(
+    '/rollouts/:id/events',
+    { schema: { summary: 'Rollout events (Server-Sent Events)', tags: ['rollouts'], hide: true } },
+    async (req, reply) => {
+      const id = req.params.id;
+      if (!(await R.getRollout(db, id))) throw new VanError('NOT_FOUND', `no rollout ${id}`);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'Content-Type': 'text/event-stream',
+        'Cache-Control': 'no-cache',
+        Connection: 'keep-alive',
+      });
+      let last = 0;
+      let closed = false;
+      const end = () => {
+        closed = true;
+        raw.end();
+      };
+      streams.add(end);
+      req.raw.on('close', () => {
+        closed = true;
+        streams.delete(end);
+      });
+      const lastId = Number(req.headers['last-event-id']);
+      if (Number.isInteger(lastId) && lastId > 0) last = lastId;
+      // Polls our own records once a second of real time: the controller writes them, and any replica
+      // serves them (no in-process bus that a second replica would not see).
+      while (!closed) {
+        for (const e of await R.listEvents(db, id, last)) {
+          if (closed) break;
+          raw.write(`id: ${e.id}\nevent: ${e.action}\ndata: ${JSON.stringify(e)}\n\n`);
+          last = e.id;
+        }
+        const r = await R.getRollout(db, id);
+        if (!r || r.status === 'completed' || r.status === 'aborted') break;
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+      streams.delete(end);
+      if (!raw.writableEnded) raw.end();
+    },
+  );
+};

@@ -104,79 +104,132 @@ export const MigrationBody = Summary.extend(MigrationReport.shape).extend({
   ),
 });
 
-export function vpnMigrationRoutes(deps: VpnMigrationApiDeps): FastifyPluginAsync {
-  // eslint-disable-next-line @typescript-eslint/require-await -- Fastify's async plugin form (no callback)
-  return async (app) => {
-    const typed = app.withTypeProvider<ZodTypeProvider>();
-    const db = deps.store.db;
-    const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody };
-    const actor = (req: { caller?: { name: string } }) => req.caller?.name ?? 'anonymous';
-    const tags = ['vpn-migrations'];
-    const Id = z.object({ id: z.string().min(1).max(64) });
+/** A route plugin: registered with its dependencies as options (app.ts). */
+// eslint-disable-next-line @typescript-eslint/require-await -- Fastify's async plugin form (no callback)
+export const vpnMigrationRoutes: FastifyPluginAsync<VpnMigrationApiDeps> = async (app, deps) => {
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  const db = deps.store.db;
+  const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody };
+  const actor = (req: { caller?: { name: string } }) => req.caller?.name ?? 'anonymous';
+  const tags = ['vpn-migrations'];
+  const Id = z.object({ id: z.string().min(1).max(64) });
 
-    typed.get(
-      '/vpn-migrations',
-      {
-        schema: {
-          summary: 'VPN migrations',
-          tags,
-          querystring: z.object({ status: z.enum(MigrationStatuses).optional() }),
-          response: { 200: z.array(Summary), ...errors },
-        },
+  typed.get(
+    '/vpn-migrations',
+    {
+      schema: {
+        summary: 'VPN migrations',
+        tags,
+        querystring: z.object({ status: z.enum(MigrationStatuses).optional() }),
+        response: { 200: z.array(Summary), ...errors },
       },
-      (req) => V.listMigrations(db, req.query.status),
-    );
+    },
+    (req) => V.listMigrations(db, req.query.status),
+  );
+  typed.post(
+    '/vpn-migrations',
+    {
+      schema: {
+        summary: 'Start the Tailscale → Headscale migration (one step artifact per step)',
+        tags,
+        body: NewMigration,
+        response: { 201: MigrationBody, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const overrides = Object.fromEntries(
+        Object.entries(req.body.settings ?? {}).filter(([, v]) => v !== undefined),
+      ) as Partial<V.MigrationRecord['settings']>;
+      const { scope } = req.body;
+      const m = await deps.controller.create(
+        req.body.artifacts,
+        overrides,
+        actor(req),
+        req.body.reason ?? null,
+        scope ?? null,
+      );
+      // The first batch goes out at once rather than at the next scheduled tick; errors show in the status.
+      await deps.controller.tick().catch(() => undefined);
+      return reply.status(201).send(await migrationStatus(db, m.id, deps.clock.now()));
+    },
+  );
+  typed.get(
+    '/vpn-migrations/:id',
+    {
+      schema: {
+        summary: 'A migration: vans per step, stuck / reverted / attention lists, batches, next steps, audit trail',
+        tags,
+        params: Id,
+        response: { 200: MigrationBody, ...errors },
+      },
+    },
+    (req) => migrationStatus(db, req.params.id, deps.clock.now()),
+  );
+  typed.get(
+    '/vpn-migrations/:id/report',
+    {
+      schema: {
+        summary: 'Per-step report: vans per step, stuck, reverted, attention, held, rolled back',
+        tags,
+        params: Id,
+        response: { 200: MigrationReport, ...errors },
+      },
+    },
+    async (req) => {
+      const v = await migrationStatus(db, req.params.id, deps.clock.now());
+      return {
+        totals: v.totals,
+        per_step: v.per_step,
+        stuck: v.stuck,
+        reverted: v.reverted,
+        attention: v.attention,
+        held: v.held,
+        rolled_back: v.rolled_back,
+        notes: v.notes,
+      };
+    },
+  );
+  typed.post(
+    '/vpn-migrations/:id/cancel',
+    {
+      schema: {
+        summary: 'Cancel a migration: no further steps (deployments in flight finish)',
+        tags,
+        params: Id,
+        body: Reason,
+        response: { 200: MigrationBody, ...errors },
+      },
+    },
+    async (req) => {
+      await deps.controller.cancel(req.params.id, actor(req), req.body.reason);
+      return migrationStatus(db, req.params.id, deps.clock.now());
+    },
+  );
+  const VanParams = z.object({ id: z.string().min(1).max(64), vanId: z.string().min(1).max(64) });
+  for (const action of ['hold', 'release', 'rollback'] as const) {
     typed.post(
-      '/vpn-migrations',
+      `/vpn-migrations/:id/vans/:vanId/${action}`,
       {
         schema: {
-          summary: 'Start the Tailscale → Headscale migration (one step artifact per step)',
+          summary:
+            action === 'hold'
+              ? 'Hold a van: no further migration step'
+              : action === 'release'
+                ? 'Release a van: clear hold and rollback, forgive earlier failures'
+                : 'Roll a van back one step (see docs/vpn-migration.md); the van is held',
           tags,
-          body: NewMigration,
-          response: { 201: MigrationBody, ...errors },
-        },
-      },
-      async (req, reply) => {
-        const overrides = Object.fromEntries(
-          Object.entries(req.body.settings ?? {}).filter(([, v]) => v !== undefined),
-        ) as Partial<V.MigrationRecord['settings']>;
-        const { scope } = req.body;
-        const m = await deps.controller.create(
-          req.body.artifacts,
-          overrides,
-          actor(req),
-          req.body.reason ?? null,
-          scope ?? null,
-        );
-        // The first batch goes out at once rather than at the next scheduled tick; errors show in the status.
-        await deps.controller.tick().catch(() => undefined);
-        return reply.status(201).send(await migrationStatus(db, m.id, deps.clock.now()));
-      },
-    );
-    typed.get(
-      '/vpn-migrations/:id',
-      {
-        schema: {
-          summary: 'A migration: vans per step, stuck / reverted / attention lists, batches, next steps, audit trail',
-          tags,
-          params: Id,
-          response: { 200: MigrationBody, ...errors },
-        },
-      },
-      (req) => migrationStatus(db, req.params.id, deps.clock.now()),
-    );
-    typed.get(
-      '/vpn-migrations/:id/report',
-      {
-        schema: {
-          summary: 'Per-step report: vans per step, stuck, reverted, attention, held, rolled back',
-          tags,
-          params: Id,
+          params: VanParams,
+          body: Reason,
           response: { 200: MigrationReport, ...errors },
         },
       },
       async (req) => {
-        const v = await migrationStatus(db, req.params.id, deps.clock.now());
+        const c = deps.controller;
+        const { id, vanId } = req.params;
+        if (action === 'hold') await c.hold(id, vanId, actor(req), req.body.reason);
+        else if (action === 'release') await c.release(id, vanId, actor(req), req.body.reason);
+        else await c.rollback(id, vanId, actor(req), req.body.reason);
+        const v = await migrationStatus(db, id, deps.clock.now());
         return {
           totals: v.totals,
           per_step: v.per_step,
@@ -189,59 +242,5 @@ export function vpnMigrationRoutes(deps: VpnMigrationApiDeps): FastifyPluginAsyn
         };
       },
     );
-    typed.post(
-      '/vpn-migrations/:id/cancel',
-      {
-        schema: {
-          summary: 'Cancel a migration: no further steps (deployments in flight finish)',
-          tags,
-          params: Id,
-          body: Reason,
-          response: { 200: MigrationBody, ...errors },
-        },
-      },
-      async (req) => {
-        await deps.controller.cancel(req.params.id, actor(req), req.body.reason);
-        return migrationStatus(db, req.params.id, deps.clock.now());
-      },
-    );
-    const VanParams = z.object({ id: z.string().min(1).max(64), vanId: z.string().min(1).max(64) });
-    for (const action of ['hold', 'release', 'rollback'] as const) {
-      typed.post(
-        `/vpn-migrations/:id/vans/:vanId/${action}`,
-        {
-          schema: {
-            summary:
-              action === 'hold'
-                ? 'Hold a van: no further migration step'
-                : action === 'release'
-                  ? 'Release a van: clear hold and rollback, forgive earlier failures'
-                  : 'Roll a van back one step (see docs/vpn-migration.md); the van is held',
-            tags,
-            params: VanParams,
-            body: Reason,
-            response: { 200: MigrationReport, ...errors },
-          },
-        },
-        async (req) => {
-          const c = deps.controller;
-          const { id, vanId } = req.params;
-          if (action === 'hold') await c.hold(id, vanId, actor(req), req.body.reason);
-          else if (action === 'release') await c.release(id, vanId, actor(req), req.body.reason);
-          else await c.rollback(id, vanId, actor(req), req.body.reason);
-          const v = await migrationStatus(db, id, deps.clock.now());
-          return {
-            totals: v.totals,
-            per_step: v.per_step,
-            stuck: v.stuck,
-            reverted: v.reverted,
-            attention: v.attention,
-            held: v.held,
-            rolled_back: v.rolled_back,
-            notes: v.notes,
-          };
-        },
-      );
-    }
-  };
-}
+  }
+};

@@ -111,6 +111,12 @@ export const BridgeConfig = z.strictObject({
         .default(1024 * 1024),
       /** Requests per minute per client on the API (0 = off). */
       rate_limit_per_minute: z.int().min(0).default(600),
+      /** A request's headers must arrive within this (slow-loris clients are cut off; server.ts). */
+      headers_timeout_ms: z.int().min(100).max(600_000).default(10_000),
+      /** A whole request (headers and body) must arrive within this; responses (SSE) are not limited. */
+      request_timeout_ms: z.int().min(100).max(3_600_000).default(30_000),
+      /** An idle kept-alive connection is closed after this (longer than a load balancer's idle timeout). */
+      keep_alive_timeout_ms: z.int().min(100).max(600_000).default(72_000),
     })
     .prefault({}),
   mender: MenderConnection.prefault({}),

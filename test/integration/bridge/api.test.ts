@@ -1,38 +1,20 @@
-import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type BridgeApp, buildBridgeApp, toCsv } from '../../../bridge/api/app.js';
-import type { SyncControl } from '../../../bridge/api/app.js';
-import type { SyncKind, SyncReport } from '../../../bridge/sync/sync.js';
-import { ManualClock } from '../../../core/clock.js';
-import { BridgeConfig, type BridgeConfigInput } from '../../../core/config/bridge-config.js';
+import { toCsv } from '../../../bridge/api/app.js';
+import type { BridgeConfigInput } from '../../../core/config/bridge-config.js';
 import { parseInventory } from '../../../core/schemas/inventory.js';
 import { formatReasonLine } from '../../../core/reason-codes.js';
 import type * as z from 'zod';
 import type * as S from '../../../bridge/api/schemas.js';
 import { attrs } from '../../helpers/builders.js';
 import { type TestStore, backends, openTestStore } from '../../helpers/fleet-db.js';
-
-const NOW = '2026-11-22T10:00:00.000Z';
-const OPS = 'ops-token-0123456789';
-const SUPPORT = 'support-token-0123456789';
-
-const noArtifacts = {
-  downloadLink: () => Promise.reject(new Error('no Mender here')),
-  sha256: () => Promise.reject(new Error('no Mender here')),
-};
-
-function fakeSync(): SyncControl & { calls: SyncKind[] } {
-  const calls: SyncKind[] = [];
-  return {
-    calls,
-    running: false,
-    metrics: { runs: { incremental: 3, reconcile: 0, full: 1 }, errors: 0, durationsMs: [], lastDurationMs: 1234 },
-    syncNow: (kind) => {
-      calls.push(kind);
-      return Promise.resolve({ kind } as SyncReport);
-    },
-  };
-}
+import {
+  OPS_TOKEN as OPS,
+  SUPPORT_TOKEN as SUPPORT,
+  TEST_NOW as NOW,
+  type TestBridge,
+  buildTestBridge,
+} from '../../helpers/test-bridge.js';
 
 async function seed(t: TestStore): Promise<void> {
   const dev = (id: string, van: string, extra: Record<string, unknown>, tags: Record<string, string> = {}) => ({
@@ -150,32 +132,12 @@ async function seed(t: TestStore): Promise<void> {
 
 describe.each(backends)('bridge reports API on %s', (backend) => {
   let t: TestStore;
-  let app: BridgeApp;
-  let sync: ReturnType<typeof fakeSync>;
-
-  async function build(over: BridgeConfigInput = {}) {
-    sync = fakeSync();
-    const config = BridgeConfig.parse({
-      auth: {
-        tokens: [
-          { name: 'ops', role: 'ops', token: OPS },
-          { name: 'desk', role: 'support', token: `sha256:${createHash('sha256').update(SUPPORT).digest('hex')}` },
-        ],
-      },
-      http: { rate_limit_per_minute: 0 },
-      ...over,
-    });
-    app = await buildBridgeApp({
-      store: t.store,
-      sync,
-      menderReady: () => Promise.resolve(),
-      config,
-      clock: new ManualClock(NOW),
-      artifacts: noArtifacts,
-    });
-  }
-  const get = (url: string, token = SUPPORT) =>
-    app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+  let bridge: TestBridge;
+  const app = () => bridge.app;
+  const build = async (config: BridgeConfigInput = {}) => {
+    bridge = await buildTestBridge({ store: t, config });
+  };
+  const get = (url: string, token = SUPPORT) => bridge.get(url, token);
 
   beforeEach(async () => {
     t = await openTestStore(backend);
@@ -183,7 +145,7 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
     await build();
   });
   afterEach(async () => {
-    await app.close();
+    await bridge.close();
     await t.dispose();
   });
 
@@ -332,12 +294,12 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
   });
 
   it('authenticates: 401 without or with a bad token, support reads, only ops writes', async () => {
-    expect((await app.inject({ method: 'GET', url: '/api/v1/vans' })).statusCode).toBe(401);
+    expect((await app().inject({ method: 'GET', url: '/api/v1/vans' })).statusCode).toBe(401);
     expect((await get('/api/v1/vans', 'wrong-token-0123456789')).json<unknown>()).toMatchObject({
       code: 'UNAUTHORIZED',
       error: 'missing or unknown bearer token',
     });
-    const denied = await app.inject({
+    const denied = await app().inject({
       method: 'POST',
       url: '/api/v1/sync',
       headers: { authorization: `Bearer ${SUPPORT}` },
@@ -345,7 +307,7 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
     });
     expect(denied.statusCode).toBe(403);
     expect(denied.json<unknown>()).toMatchObject({ code: 'FORBIDDEN', error: 'role support may only read' });
-    const ok = await app.inject({
+    const ok = await app().inject({
       method: 'POST',
       url: '/api/v1/sync',
       headers: { authorization: `Bearer ${OPS}` },
@@ -353,16 +315,16 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
     });
     expect(ok.statusCode).toBe(202);
     expect(ok.json<unknown>()).toEqual({ status: 'started', kind: 'full' });
-    expect(sync.calls).toEqual(['full']);
+    expect(bridge.sync.calls).toEqual(['full']);
   });
 
   it('limits request rate and body size', async () => {
-    await app.close();
+    await bridge.close();
     await build({ http: { rate_limit_per_minute: 3, body_limit_bytes: 1024 } });
     const codes = [];
     for (let i = 0; i < 5; i++) codes.push((await get('/api/v1/reports/fleet')).statusCode);
     expect(codes).toEqual([200, 200, 200, 429, 429]);
-    const big = await app.inject({
+    const big = await app().inject({
       method: 'POST',
       url: '/api/v1/sync',
       headers: { authorization: `Bearer ${OPS}`, 'content-type': 'application/json' },
@@ -371,15 +333,70 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
     expect(big.statusCode).toBe(413);
   });
 
+  it('answers every GET without writing to the store (the update plan included)', async () => {
+    // A platform artifact makes van-002 (no app installed) need vancore-app-1.4.0, whose checksum is
+    // not recorded: the plan must compute it, not store it.
+    await t.store.upsertArtifacts([
+      {
+        id: 'a-platform',
+        name: 'vancore-platform-0.9.2',
+        component: 'platform',
+        version: '0.9.2',
+        requires_json: '{}',
+        constraints_json: null,
+        payload_type: 'vancore-compose',
+        sha256: null,
+        device_types_json: '["vanpc"]',
+        size: 1,
+        signed: 1,
+        modified: NOW,
+        synced_at: NOW,
+      },
+    ]);
+    await bridge.close();
+    bridge = await buildTestBridge({
+      store: t,
+      deps: {
+        artifacts: {
+          downloadLink: (id) => Promise.resolve(`http://mender.invalid/${id}`),
+          sha256: () => Promise.resolve('ab'.repeat(32)),
+        },
+      },
+    });
+    const db = t.store.db;
+    const snapshot = async () => {
+      const tables = (await db.introspection.getTables()).filter((x) => (x.schema ?? undefined) === t.pgSchema);
+      const out: Record<string, string[]> = {};
+      for (const { name } of tables)
+        out[name] = (await sql`select * from ${sql.table(name)}`.execute(db)).rows.map((r) => JSON.stringify(r)).sort();
+      return out;
+    };
+    const before = await snapshot();
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['vans', 'artifacts', 'gate_history']));
+    const plan = await get('/api/v1/vans/van-002/plan');
+    expect(plan.statusCode).toBe(200);
+    expect(plan.json<{ artifacts: { name: string; sha256: string }[] }>().artifacts).toEqual([
+      expect.objectContaining({ name: 'vancore-app-1.4.0', sha256: 'ab'.repeat(32) }),
+    ]);
+    const doc = (await app().inject('/docs/json')).json<{ paths: Record<string, Record<string, unknown>> }>();
+    const gets = Object.entries(doc.paths)
+      .filter(([, ops]) => 'get' in ops)
+      .map(([path]) => path.replace('{vanId}', 'van-381').replace(/\{\w+\}/g, 'x'));
+    expect(gets.length).toBeGreaterThanOrEqual(6);
+    for (const url of [...gets, '/healthz', '/readyz', '/metrics', '/api/v1/vans?format=csv&needs_attention=true'])
+      expect((await get(url)).statusCode, url).toBeLessThan(500);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
-    expect((await app.inject('/healthz')).json<unknown>()).toEqual({ status: 'ok' });
-    expect((await app.inject('/readyz')).json<unknown>()).toEqual({ status: 'ready' });
-    const m = (await app.inject('/metrics')).body;
+    expect((await app().inject('/healthz')).json<unknown>()).toEqual({ status: 'ok' });
+    expect((await app().inject('/readyz')).json<unknown>()).toEqual({ status: 'ready' });
+    const m = (await app().inject('/metrics')).body;
     expect(m).toContain('vancore_sync_runs_total{kind="incremental"} 3');
     expect(m).toContain('vancore_vans{gate_state="deferred"} 1');
     expect(m).toContain('vancore_updates_total{status="failure"} 2');
     expect(m).toContain('vancore_quarantined_attributes_total 1');
-    const doc = (await app.inject('/docs/json')).json<{ paths: Record<string, unknown> }>();
+    const doc = (await app().inject('/docs/json')).json<{ paths: Record<string, unknown> }>();
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([
         '/api/v1/vans',
@@ -389,21 +406,17 @@ describe.each(backends)('bridge reports API on %s', (backend) => {
         '/api/v1/sync',
       ]),
     );
-    expect((await app.inject('/docs/')).statusCode).toBe(200);
+    expect((await app().inject('/docs/')).statusCode).toBe(200);
   });
 
   it('reports not ready with the reason when Mender does not answer', async () => {
-    await app.close();
-    sync = fakeSync();
-    app = await buildBridgeApp({
-      store: t.store,
-      sync,
-      menderReady: () => Promise.reject(new Error('Mender GET /x: ECONNREFUSED')),
-      config: BridgeConfig.parse({}),
-      clock: new ManualClock(NOW),
-      artifacts: noArtifacts,
+    await bridge.close();
+    bridge = await buildTestBridge({
+      store: t,
+      config: { auth: { tokens: [] }, http: {} },
+      deps: { menderReady: () => Promise.reject(new Error('Mender GET /x: ECONNREFUSED')) },
     });
-    const r = await app.inject('/readyz');
+    const r = await app().inject('/readyz');
     expect(r.statusCode).toBe(503);
     expect(r.json<unknown>()).toEqual({ status: 'not ready', database: 'ok', mender: 'Mender GET /x: ECONNREFUSED' });
   });

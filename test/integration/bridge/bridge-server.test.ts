@@ -1,6 +1,7 @@
 // The bridge as it runs: startBridge (config → database → Mender client → sync → HTTP) against the
 // simulator, and the `vancore-ota bridge` / `report` commands as real processes.
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,9 +103,16 @@ describe.each(MENDER_PROFILES)('the bridge against the simulator (Mender %s)', (
             .digest('hex'),
         ).toBe(a.sha256);
       }
-      expect(
-        await bridge.store.db.selectFrom('artifacts').select('sha256').where('sha256', 'is not', null).execute(),
-      ).toHaveLength(2);
+      // The GET only reads: the checksums are recorded by the scheduled work, here run by hand.
+      const recorded = () =>
+        bridge.store.db.selectFrom('artifacts').select(['name', 'sha256']).where('sha256', 'is not', null).execute();
+      expect(await recorded()).toEqual([]);
+      expect(await bridge.checksums.tick()).toBe(3);
+      expect(await bridge.checksums.tick()).toBe(0);
+      const stored = Object.fromEntries((await recorded()).map((r) => [r.name, r.sha256]));
+      expect(Object.keys(stored).sort()).toEqual(['vancore-app-1.4.0', 'vancore-app-1.5.0', 'vancore-platform-0.9.3']);
+      const again = (await (await fetch(`${bridge.url}/api/v1/vans/van-381/plan`)).json()) as typeof plan;
+      expect(again.artifacts.map((a) => a.sha256)).toEqual(plan.artifacts.map((a) => stored[a.name]));
     } finally {
       await bridge.stop();
     }
@@ -190,5 +198,68 @@ describe.each(MENDER_PROFILES)('the bridge against the simulator (Mender %s)', (
       code: 1,
       stderr: `vancore-ota bridge: invalid config ${cfg}: http.port: must be ≤ 65535\n`,
     });
+  });
+});
+
+describe('the listening server cuts off slow clients', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vc-bridge-slow-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Connect, send `head` then one byte of `trickle` every 100 ms; resolve with ms until the server closes. */
+  const slowClient = (url: string, head: string, trickle: string) =>
+    new Promise<{ ms: number; answer: string }>((resolve, reject) => {
+      const { hostname, port } = new URL(url);
+      const started = Date.now();
+      let answer = '';
+      const socket = connect(Number(port), hostname, () => socket.write(head));
+      let i = 0;
+      const timer = setInterval(() => {
+        if (i < trickle.length && !socket.destroyed) socket.write(trickle[i++]!);
+      }, 100);
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve({ ms: Date.now() - started, answer });
+      });
+      setTimeout(() => {
+        clearInterval(timer);
+        socket.destroy();
+        reject(new Error(`still connected after 15 s, answer so far: ${answer}`));
+      }, 15_000);
+    });
+
+  it('closes a connection whose headers or body trickle in past the timeouts, and serves others meanwhile', async () => {
+    const config = BridgeConfig.parse({
+      mender: { url: 'http://127.0.0.1:9', token: 'unused-token-0123456789' },
+      database: { url: `sqlite:${join(dir, 's.db')}` },
+      http: { port: 0, headers_timeout_ms: 500, request_timeout_ms: 1_500 },
+    });
+    const bridge = await startBridge(config, { logger: silent, env: {}, startSync: false });
+    try {
+      // Slow loris: a header line every 100 ms, never the blank line that ends them (10 s worth).
+      const headers = slowClient(bridge.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n', 'X-Slow: a\r\n'.repeat(10));
+      // A body trickling in: 100 bytes announced, one sent every 100 ms.
+      const body = slowClient(
+        bridge.url,
+        'POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n',
+        ' '.repeat(100),
+      );
+      // Meanwhile a normal caller is served.
+      expect((await fetch(`${bridge.url}/healthz`)).status).toBe(200);
+      const [h, b] = await Promise.all([headers, body]);
+      expect(h.answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(h.ms).toBeLessThan(3_000);
+      expect(b.answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(b.ms).toBeGreaterThanOrEqual(1_400);
+      expect(b.ms).toBeLessThan(5_000);
+    } finally {
+      await bridge.stop();
+    }
   });
 });

@@ -3,76 +3,65 @@
 // /readyz, Mender's group-name rule, our error shape for malformed URLs and over-long ids, a gate
 // dated in the future, a full disk in /readyz and `POST /sync` without a body.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type BridgeApp, type SyncControl, buildBridgeApp } from '../../../bridge/api/app.js';
-import type { SyncKind, SyncReport } from '../../../bridge/sync/sync.js';
+import type { BridgeApp } from '../../../bridge/api/app.js';
 import { ManualClock } from '../../../core/clock.js';
-import { BridgeConfig, type BridgeConfigInput } from '../../../core/config/bridge-config.js';
+import type { BridgeConfigInput } from '../../../core/config/bridge-config.js';
 import { parseInventory } from '../../../core/schemas/inventory.js';
 import { attrs } from '../../helpers/builders.js';
 import { type TestStore, openTestStore } from '../../helpers/fleet-db.js';
+import {
+  type FakeSync,
+  OPS_TOKEN as OPS,
+  TEST_NOW as NOW,
+  buildTestBridge,
+  fakeSync,
+} from '../../helpers/test-bridge.js';
 
 const anyString: unknown = expect.any(String);
-const NOW = '2026-11-22T10:00:00.000Z';
-const OPS = 'ops-token-0123456789';
-const noArtifacts = {
-  downloadLink: () => Promise.reject(new Error('no Mender here')),
-  sha256: () => Promise.reject(new Error('no Mender here')),
-};
-
-function fakeSync(): SyncControl & { calls: SyncKind[] } {
-  const calls: SyncKind[] = [];
-  return {
-    calls,
-    running: false,
-    metrics: { runs: { incremental: 1, reconcile: 0, full: 1 }, errors: 0, durationsMs: [], lastDurationMs: 10 },
-    syncNow: (kind) => {
-      calls.push(kind);
-      return Promise.resolve({ kind } as SyncReport);
-    },
-  };
-}
 
 describe('bridge API hardening (issue #16)', () => {
   let t: TestStore;
   let app: BridgeApp;
-  let sync: ReturnType<typeof fakeSync>;
+  let sync: FakeSync;
   let menderCalls: number;
   let menderAnswer: () => Promise<void>;
   let clock: ManualClock;
   const groupsAsked: string[] = [];
 
   async function build(over: BridgeConfigInput = {}, extra: { storagePath?: string } = {}) {
-    sync = fakeSync();
+    sync = fakeSync({ runs: { incremental: 1, reconcile: 0, full: 1 } });
     clock = new ManualClock(NOW);
-    app = await buildBridgeApp({
-      store: t.store,
+    const bridge = await buildTestBridge({
+      store: t,
       sync,
-      menderReady: () => {
-        menderCalls++;
-        return menderAnswer();
-      },
-      config: BridgeConfig.parse({
+      clock,
+      config: {
         auth: { tokens: [{ name: 'ops', role: 'ops', token: OPS }] },
         http: { rate_limit_per_minute: 20 },
         ...over,
-      }),
-      clock,
-      artifacts: noArtifacts,
-      ...(extra.storagePath ? { storagePath: extra.storagePath } : {}),
-      rollouts: {
-        store: t.store,
-        clock,
-        controller: { tick: () => Promise.resolve() } as never,
-        mender: {
-          collect: async (f: (page: number, perPage: number) => Promise<{ items: string[] }>) =>
-            (await f(1, 500)).items,
-          listGroupDevices: (g: string) => {
-            groupsAsked.push(g);
-            return Promise.resolve({ items: [], total: 0 });
-          },
-        } as never,
+      },
+      deps: {
+        menderReady: () => {
+          menderCalls++;
+          return menderAnswer();
+        },
+        ...(extra.storagePath ? { storagePath: extra.storagePath } : {}),
+        rollouts: {
+          store: t.store,
+          clock,
+          controller: { tick: () => Promise.resolve() } as never,
+          mender: {
+            collect: async (f: (page: number, perPage: number) => Promise<{ items: string[] }>) =>
+              (await f(1, 500)).items,
+            listGroupDevices: (g: string) => {
+              groupsAsked.push(g);
+              return Promise.resolve({ items: [], total: 0 });
+            },
+          } as never,
+        },
       },
     });
+    app = bridge.app;
   }
 
   beforeEach(async () => {

@@ -6,11 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type BridgeApp, buildBridgeApp } from '../../../bridge/api/app.js';
-import type { SyncControl } from '../../../bridge/api/app.js';
-import type { SyncReport } from '../../../bridge/sync/sync.js';
-import { ManualClock } from '../../../core/clock.js';
-import { BridgeConfig } from '../../../core/config/bridge-config.js';
+import type { BridgeApp } from '../../../bridge/api/app.js';
 import { formatCodes, formatReasonLine, type ReasonCode } from '../../../core/reason-codes.js';
 import { parseInventory } from '../../../core/schemas/inventory.js';
 import type * as z from 'zod';
@@ -18,15 +14,9 @@ import type * as S from '../../../bridge/api/schemas.js';
 import { attrs } from '../../helpers/builders.js';
 import { cliPath } from '../../helpers/cli.js';
 import { type TestStore, backends, openTestStore } from '../../helpers/fleet-db.js';
+import { TEST_NOW as NOW, buildTestBridge } from '../../helpers/test-bridge.js';
 
 const run = promisify(execFile);
-const NOW = '2026-11-22T10:00:00.000Z';
-
-const sync: SyncControl = {
-  running: false,
-  metrics: { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [], lastDurationMs: 0 },
-  syncNow: (kind) => Promise.resolve({ kind } as SyncReport),
-};
 
 /** A deferred van as its hub reports it: the line from the formatter, the codes key unless `oldHub`. */
 function deferred(deviceId: string, reasons: { code: ReasonCode; message: string }[], opts: { oldHub?: boolean } = {}) {
@@ -56,17 +46,8 @@ describe.each(backends)('reason codes end to end on %s', (backend) => {
 
   beforeEach(async () => {
     t = await openTestStore(backend);
-    app = await buildBridgeApp({
-      store: t.store,
-      sync,
-      menderReady: () => Promise.resolve(),
-      config: BridgeConfig.parse({ http: { rate_limit_per_minute: 0 } }),
-      clock: new ManualClock(NOW),
-      artifacts: {
-        downloadLink: () => Promise.reject(new Error('no Mender here')),
-        sha256: () => Promise.reject(new Error('no Mender here')),
-      },
-    });
+    // An open API (no tokens): the CLI below asks it without one.
+    app = (await buildTestBridge({ store: t, config: { auth: { tokens: [] } } })).app;
   });
   afterEach(async () => {
     await app.close();

@@ -3,8 +3,11 @@ import {
   type KnownArtifact,
   chooseTarget,
   installOrder,
+  knownArtifact,
+  type PlanFacts,
   planForVan,
   planForVanRollout,
+  planUpdate,
   strictest,
 } from '../../../bridge/plan.js';
 import { Constraints } from '../../../core/schemas/artifact-meta.js';
@@ -126,5 +129,110 @@ describe('update plan under staged rollouts', () => {
       target: null,
       steps: [],
     });
+  });
+});
+
+describe('planUpdate: the facts the /plan route loads → the plan', () => {
+  const facts = (over: Partial<PlanFacts> = {}): PlanFacts => ({
+    van: { deviceType: 'vanpc', components: { platform: '0.9.2', app: '1.4.0' } },
+    artifacts: [
+      art('platform', '0.9.2'),
+      art('platform', '0.9.3'),
+      art('app', '1.4.0'),
+      art('app', '1.5.0', { platform: '>=0.9.3' }),
+    ],
+    reaching: { kind: 'none' },
+    ...over,
+  });
+  it.each<[string, Partial<PlanFacts>, { release: string | null; steps: string[] }]>([
+    [
+      'before any rollout: newest compatible set, dependencies first',
+      {},
+      {
+        release: 'app-1.5.0+platform-0.9.3',
+        steps: ['vancore-platform-0.9.3', 'vancore-app-1.5.0'],
+      },
+    ],
+    [
+      'up to date: a target, no steps',
+      { van: { deviceType: 'vanpc', components: { platform: '0.9.3', app: '1.5.0' } } },
+      {
+        release: 'app-1.5.0+platform-0.9.3',
+        steps: [],
+      },
+    ],
+    [
+      'newer than the catalogue: nothing goes back',
+      { van: { deviceType: 'vanpc', components: { platform: '1.0.0', app: '2.0.0' } } },
+      {
+        release: 'app-1.5.0+platform-0.9.3',
+        steps: [],
+      },
+    ],
+    [
+      'a van without a device type: no target',
+      { van: { deviceType: null, components: {} } },
+      { release: null, steps: [] },
+    ],
+    ['another device type: no target', { van: { deviceType: 'rpi4', components: {} } }, { release: null, steps: [] }],
+    [
+      'a component the van lacks is installed',
+      { van: { deviceType: 'vanpc', components: { platform: '0.9.3' } } },
+      {
+        release: 'app-1.5.0+platform-0.9.3',
+        steps: ['vancore-app-1.5.0'],
+      },
+    ],
+    [
+      'a rollout reached the van: its release only, by name',
+      {
+        reaching: { kind: 'release', name: 'spring', artifactIds: ['platform-0.9.3'] },
+      },
+      { release: 'spring', steps: ['vancore-platform-0.9.3'] },
+    ],
+    [
+      'rollouts exist, none reached the van: nothing',
+      { reaching: { kind: 'not-reached' } },
+      { release: null, steps: [] },
+    ],
+    ['no artifacts known: nothing', { artifacts: [] }, { release: null, steps: [] }],
+  ])('%s', (_name, over, want) => {
+    const plan = planUpdate(facts(over));
+    expect({ release: plan.target?.release ?? null, steps: plan.steps.map((s) => s.name) }).toEqual(want);
+    expect(plan.update_required).toBe(want.steps.length > 0);
+  });
+});
+
+describe('knownArtifact: an artifacts row the planner can use, or none', () => {
+  const row = {
+    id: 'a1',
+    name: 'vancore-app-1.5.0',
+    component: 'app' as string | null,
+    version: '1.5.0' as string | null,
+    payload_type: 'vancore-compose' as string | null,
+    device_types_json: '["vanpc"]',
+    requires_json: '{"platform":">=0.9.3"}',
+    constraints_json: '{"min_battery_soc":40}' as string | null,
+  };
+  it.each([
+    ['a VanCore artifact', {}, true],
+    ['no component (not VanCore)', { component: null }, false],
+    ['no version', { version: null }, false],
+    ['an unknown payload type', { payload_type: 'rootfs-image' }, false],
+    ['device types that are not JSON', { device_types_json: '[' }, false],
+    ['constraints that do not fit: the defaults', { constraints_json: '{"min_battery_soc":"x"}' }, true],
+  ])('%s', (_name, over, usable) => {
+    const a = knownArtifact({ ...row, ...over });
+    expect(a !== undefined).toBe(usable);
+  });
+  it('reads requires and constraints', () => {
+    expect(knownArtifact(row)).toMatchObject({
+      component: 'app',
+      payloadType: 'vancore-compose',
+      deviceTypes: ['vanpc'],
+      requires: { platform: '>=0.9.3' },
+      constraints: { min_battery_soc: 40 },
+    });
+    expect(knownArtifact({ ...row, constraints_json: null })?.constraints).toEqual(base);
   });
 });
