@@ -3,9 +3,11 @@
 // `vancore-ota report vans|attention|fleet` (text, --json, --csv) plus `config check --print`.
 // Every byte support sees is checked for control characters, and every output of the run for the secrets.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
 import { SimDevice } from '../../../mender-sim/testkit.js';
@@ -30,8 +32,20 @@ const SECRETS = {
 describe('device text and secrets in support and ops outputs (issue #16 items 3, 6)', () => {
   let sim: MenderSim;
   let dir: string;
+  // A database of its own on the machine's PostgreSQL: the bridge process migrates it like a new
+  // install, and no other test's bridge shares its tables or migration lock.
+  let dbName: string;
+  let dbUrl: string;
 
   beforeAll(async () => {
+    dbName = `vc_secrets_${randomBytes(5).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const u = new URL(PG_URL);
+    u.pathname = `/${dbName}`;
+    dbUrl = u.toString();
     sim = await startMenderSim({ autoAccept: true });
     dir = await mkdtemp(join(tmpdir(), 'vc-hostile-'));
     const evil = new SimDevice(sim.url, { mac: '02:00:00:00:16:01' });
@@ -56,6 +70,10 @@ describe('device text and secrets in support and ops outputs (issue #16 items 3,
   afterAll(async () => {
     await sim.close();
     await rm(dir, { recursive: true, force: true });
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
   });
 
   it('neutralises control characters in every report output and defuses formulas in the CSV', async () => {
@@ -133,7 +151,7 @@ describe('device text and secrets in support and ops outputs (issue #16 items 3,
     //    error paths log and answer with the URL) on PostgreSQL with a password in its URL.
     const { url, stop } = await runBridge(dir, sim, outputs, 'debug', {
       menderUrl: sim.url.replace('//', `//ops:${SECRETS.menderUrlPassword}@`),
-      dbUrl: PG_URL.replace(/\/\/[^@]*@/, `//postgres:${SECRETS.dbPassword}@`),
+      dbUrl: dbUrl.replace(/\/\/[^@]*@/, `//postgres:${SECRETS.dbPassword}@`),
     });
     try {
       const ready = await fetch(`${url}/readyz`);
