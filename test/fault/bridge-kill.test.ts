@@ -31,6 +31,7 @@ import {
   startCreateProxy,
   vanId,
 } from './kit.js';
+import { captureOutput, registerSecret } from '../helpers/output-capture.js';
 
 /** 12 vans: 2 internal, 4 pilot, 6 fleet (fleet waves of one van); van 9 fails every update. */
 const COUNT = 12;
@@ -45,7 +46,7 @@ const STAGE_OF: Record<number, 'internal' | 'pilot'> = {
 };
 /** A day per minute: an hour of soak or wave interval is 2.5 s of real time. */
 const SPEED = 1440;
-const TOKEN = 'fault-suite-ops-token-0123456789';
+const TOKEN = registerSecret('bridge-kill ops token', 'fault-suite-ops-token-0123456789');
 const KILL_SEED = Number(process.env.VC_FAULT_SEED ?? 4242);
 
 let dir: string;
@@ -79,12 +80,16 @@ function startBridgeProcess(config: string): BridgeProc {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<string>((resolve, reject) => {
     const onData = (b: Buffer) => {
+      captureOutput('bridge-kill bridge stdout', b);
       out += b.toString();
       const m = /bridge listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]!);
     };
     child.stdout.on('data', onData);
-    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => {
+      captureOutput('bridge-kill bridge stderr', b);
+      out += b.toString();
+    });
     void exited.then((code) => reject(new Error(`bridge exited (${code}) before listening:\n${out.slice(-2000)}`)));
   });
   ready.catch(() => undefined);

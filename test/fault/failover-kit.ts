@@ -29,6 +29,7 @@ import {
   startCreateProxy,
   vanId,
 } from './kit.js';
+import { captureOutput, registerSecret } from '../helpers/output-capture.js';
 
 /** 12 vans: 2 internal, 4 pilot, 6 fleet (fleet waves of one van); van 9 fails every update (as bridge-kill). */
 export const COUNT = 12;
@@ -43,7 +44,7 @@ const STAGE_OF: Record<number, 'internal' | 'pilot'> = {
 };
 /** A day per minute: an hour of soak or wave interval is 2.5 s of real time. */
 const SPEED = 1440;
-const TOKEN = 'failover-suite-ops-token-0123456789';
+const TOKEN = registerSecret('failover ops token', 'failover-suite-ops-token-0123456789');
 
 export type Interruption = { kind: 'kill'; afterMs: number } | { kind: 'kill-on-intent' } | { kind: 'sigterm' };
 
@@ -84,11 +85,15 @@ function startReplica(config: string): Replica {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (b: Buffer) => {
+      captureOutput('failover bridge stdout', b);
       out = (out + b.toString()).slice(-20_000);
       const m = /bridge listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]!);
     });
-    child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
+    child.stderr.on('data', (b: Buffer) => {
+      captureOutput('failover bridge stderr', b);
+      out = (out + b.toString()).slice(-20_000);
+    });
     void exited.then((code) => reject(new Error(`bridge exited (${code}) before listening:\n${out.slice(-2000)}`)));
   });
   url.catch(() => undefined);

@@ -16,6 +16,7 @@ import { type VirtualFleet, startVirtualFleet } from '../../mender-sim/fleet/ind
 import { type MenderSim, startMenderSim } from '../../mender-sim/index.js';
 import { Mgmt, buildArtifact } from '../../mender-sim/testkit.js';
 import { releaseArtifacts, vanId } from './kit.js';
+import { registerSecret } from '../helpers/output-capture.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -127,7 +128,7 @@ describe('fault: malformed artifacts', () => {
   });
 });
 
-const TOKEN = 'fault-malformed-ops-token-0123';
+const TOKEN = registerSecret('malformed ops token', 'fault-malformed-ops-token-0123');
 
 function startBridge(config: string, args: string[] = []) {
   const child: ChildProcess = spawn(process.execPath, [cliPath, 'bridge', '--config', config, ...args], {

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { captureOutput } from './output-capture.js';
 
 export const repoRoot = join(import.meta.dirname, '../..');
 export const cliPath = join(repoRoot, 'dist/cli.js');
@@ -24,5 +25,6 @@ export function runCli(
     cwd: opts.cwd ?? repoRoot,
     timeout: 30_000,
   });
+  captureOutput(`vancore-ota ${args.join(' ')}`, r.stdout, r.stderr);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

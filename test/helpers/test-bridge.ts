@@ -9,10 +9,11 @@ import type { SyncKind, SyncReport } from '../../bridge/sync/sync.js';
 import { ManualClock } from '../../core/clock.js';
 import { BridgeConfig, type BridgeConfigInput } from '../../core/config/bridge-config.js';
 import { type Backend, type TestStore, openTestStore } from './fleet-db.js';
+import { captureOutput, registerSecret } from './output-capture.js';
 
 export const TEST_NOW = '2026-11-22T10:00:00.000Z';
-export const OPS_TOKEN = 'ops-token-0123456789';
-export const SUPPORT_TOKEN = 'support-token-0123456789';
+export const OPS_TOKEN = registerSecret('test bridge ops token', 'ops-token-0123456789');
+export const SUPPORT_TOKEN = registerSecret('test bridge support token', 'support-token-0123456789');
 
 /** Artifact access for apps that serve no update plan with downloads. */
 export const noArtifacts: BridgeAppDeps['artifacts'] = {
@@ -105,17 +106,28 @@ export async function buildTestBridge(o: TestBridgeOptions = {}): Promise<TestBr
     clock,
     sync,
     config,
-    get: (url, token = SUPPORT_TOKEN) => app.inject({ method: 'GET', url, headers: bearer(token) }),
-    post: (url, body, token = OPS_TOKEN) =>
-      app.inject({
-        method: 'POST',
+    get: async (url, token = SUPPORT_TOKEN) =>
+      captured('GET', url, await app.inject({ method: 'GET', url, headers: bearer(token) })),
+    post: async (url, body, token = OPS_TOKEN) =>
+      captured(
+        'POST',
         url,
-        headers: bearer(token),
-        ...(body === undefined ? {} : { payload: body as object }),
-      }),
+        await app.inject({
+          method: 'POST',
+          url,
+          headers: bearer(token),
+          ...(body === undefined ? {} : { payload: body as object }),
+        }),
+      ),
     async close() {
       await app.close();
       if (!o.store) await t.dispose();
     },
   };
+}
+
+/** Every response body a test sees goes to the run's output capture (swept for secrets). */
+function captured(method: string, url: string, res: LightMyRequestResponse): LightMyRequestResponse {
+  captureOutput(`${method} ${url} → ${res.statusCode}`, res.body);
+  return res;
 }

@@ -12,8 +12,9 @@ import { PAYLOAD_INDEX_FILE } from '../../../core/schemas/payload-index.js';
 import { addon, startHaStandin, type Standin, type StandinAddon } from '../../ha-supervisor/standin.js';
 import { copyBuiltHooks } from './support/bundles.js';
 import { makeTree, runModule, type ModuleRun } from './support/payload.js';
+import { registerSecret } from '../../helpers/output-capture.js';
 
-const SUP_TOKEN = 'sup-token-for-tests';
+const SUP_TOKEN = registerSecret('Supervisor token', 'sup-token-for-tests');
 let work: string;
 let mod: string;
 let inventory: string;

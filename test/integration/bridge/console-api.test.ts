@@ -12,10 +12,11 @@ import { BridgeConfig } from '../../../core/config/bridge-config.js';
 import { parseInventory } from '../../../core/schemas/inventory.js';
 import { attrs } from '../../helpers/builders.js';
 import { type TestStore, backends, openTestStore } from '../../helpers/fleet-db.js';
+import { registerSecret } from '../../helpers/output-capture.js';
 
 const NOW = '2026-11-22T10:00:00.000Z';
-const OPS = 'ops-token-0123456789';
-const SUPPORT = 'support-token-0123456789';
+const OPS = registerSecret('console ops token', 'ops-token-0123456789');
+const SUPPORT = registerSecret('console support token', 'support-token-0123456789');
 const TOKENS = [
   { name: 'ops-olga', role: 'ops' as const, token: OPS },
   { name: 'support-sam', role: 'support' as const, token: SUPPORT },

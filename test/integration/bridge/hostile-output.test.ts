@@ -13,6 +13,7 @@ import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
 import { SimDevice } from '../../../mender-sim/testkit.js';
 import { cliPath, runCli } from '../../helpers/cli.js';
 import { PG_URL } from '../../helpers/fleet-db.js';
+import { captureOutput, registerSecret } from '../../helpers/output-capture.js';
 
 // What a hostile hub puts in `vancore.gate.reason` (≤ 256 characters, so the inventory parser keeps it):
 // clear screen, an OSC 8 hyperlink, a one-byte C1 CSI, a bell, a bidi override, and a spreadsheet formula.
@@ -23,10 +24,10 @@ const FORMULA_REASON = '=HYPERLINK("http://evil/","click")';
 const TERMINAL_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 const SECRETS = {
-  menderUrlPassword: 'UrlCanary-5b1e9c',
-  menderPassword: 'MenderPwCanary-93c1',
-  apiToken: 'TokenCanary-0123456789-ab',
-  dbPassword: 'PgCanary-7f3a2d',
+  menderUrlPassword: registerSecret('Mender URL password', 'UrlCanary-5b1e9c'),
+  menderPassword: registerSecret('Mender password', 'MenderPwCanary-93c1'),
+  apiToken: registerSecret('API token', 'TokenCanary-0123456789-ab'),
+  dbPassword: registerSecret('database password', 'PgCanary-7f3a2d'),
 };
 
 describe('device text and secrets in support and ops outputs (issue #16 items 3, 6)', () => {
@@ -195,6 +196,7 @@ describe('device text and secrets in support and ops outputs (issue #16 items 3,
 });
 
 function expectNoSecret(outputs: string[]): void {
+  captureOutput('hostile-output outputs', ...outputs);
   const all = outputs.join('\n');
   for (const [name, secret] of Object.entries(SECRETS)) {
     expect(secret.length, name).toBeGreaterThan(5);

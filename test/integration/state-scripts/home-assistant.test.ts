@@ -10,8 +10,9 @@ import { lineLog } from '../../../state-scripts/log.js';
 import { runSensord } from '../../../state-scripts/sensord.js';
 import { HomeAssistant } from '../../../state-scripts/sense/home-assistant.js';
 import { deviceSetup, tempDir, writeTree } from './helpers.js';
+import { registerSecret } from '../../helpers/output-capture.js';
 
-const TOKEN = 'llat-test-0123456789abcdef';
+const TOKEN = registerSecret('Home Assistant token', 'llat-test-0123456789abcdef');
 /** The van's motion sensor went "off" 20 minutes ago (Home Assistant's last_changed format). */
 const STILL_SINCE = new Date(Date.now() - 20 * 60_000);
 const states: Record<string, { state: string; attributes?: Record<string, unknown>; last_changed?: string }> = {

@@ -10,11 +10,12 @@ import { type BridgeConfigInput, BridgeConfig } from '../../../core/config/bridg
 import { createLogger } from '../../../core/logger.js';
 import { type RunningBridge, startBridge } from '../../../bridge/server.js';
 import { cliPath, repoRoot } from '../../helpers/cli.js';
+import { captureOutput, registerSecret } from '../../helpers/output-capture.js';
 import type { Sim } from './bed.js';
 import type { ProcessGroup } from '../../../mender-sim/real-client/processes.js';
 
-export const OPS_TOKEN = 'ops-token-e2e-0123456789';
-export const SUPPORT_TOKEN = 'support-token-e2e-0123456789';
+export const OPS_TOKEN = registerSecret('e2e ops token', 'ops-token-e2e-0123456789');
+export const SUPPORT_TOKEN = registerSecret('e2e support token', 'support-token-e2e-0123456789');
 
 export interface TestBridge {
   readonly url: string;
@@ -68,6 +69,7 @@ export async function startTestBridge(sim: Sim, dir: string, over: BridgeConfigI
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();
+      captureOutput(`${method} ${path} → ${res.status}`, text);
       return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
     },
     stop: () => running.stop(),
@@ -94,7 +96,9 @@ export async function runVancoreCli(
   const timer = setTimeout(() => void proc.stop(), opts.timeoutMs ?? 60_000);
   const exit = await proc.exited;
   clearTimeout(timer);
-  return { code: exit.code, ...proc.output() };
+  const out = proc.output();
+  captureOutput(`vancore-ota ${args.join(' ')}`, out.stdout, out.stderr);
+  return { code: exit.code, ...out };
 }
 
 /** Writes `secret` to a 0600 file in `dir` (for `--password-file`). */
