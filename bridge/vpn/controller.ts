@@ -5,9 +5,9 @@
 // * Single-flight: at most one tick runs in this process; `tick()` while one runs joins it.
 // * With PostgreSQL, a tick first takes its own session advisory lock on a dedicated connection
 //   (`pg_try_advisory_lock`, a key distinct from the rollout controller's); a replica without it skips.
-// * A deployment's intent (deterministic name, device list) is written before Mender is called. An intent
-//   without a Mender id is looked up by its name before it is created, so a crash between the two calls
-//   (or an ambiguous failure of the create) never yields a second deployment.
+// * Deployments go from intent to finished through the deployment tracker (lib/deployment-tracker.ts): the
+//   intent (deterministic name, device list) is written before Mender is called, and an intent without a
+//   Mender id is looked up by its name before it is created, so a crash never yields a second deployment.
 // * Every ops action (create, hold, release, rollback, cancel) and every deployment is in the audit trail.
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
@@ -16,9 +16,9 @@ import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
-import { ControllerLoop, realizeDeployment } from '../lib/controller-loop.js';
+import { ControllerLoop, stepEach, stepUntilWaiting } from '../lib/controller-loop.js';
+import { DeploymentTracker } from '../lib/deployment-tracker.js';
 import {
-  FINAL,
   type MigrationPlanStep,
   type MigrationScope,
   type MigrationSettings,
@@ -71,9 +71,16 @@ export interface MigrationTickReport {
 
 export class VpnMigrationController {
   readonly #loop: ControllerLoop<MigrationTickReport>;
+  readonly #tracker: DeploymentTracker;
   menderCalls = 0;
 
   constructor(private readonly deps: VpnMigrationControllerDeps) {
+    this.#tracker = new DeploymentTracker({
+      db: deps.store.db,
+      mender: deps.mender,
+      now: () => this.#now(),
+      count: () => void this.menderCalls++,
+    });
     this.#loop = new ControllerLoop({
       run: () => this.#runAll(),
       skipped: () => ({ ran: false, steps: [] }),
@@ -99,29 +106,22 @@ export class VpnMigrationController {
   }
 
   async #runAll(): Promise<MigrationTickReport> {
-    const steps: MigrationPlanStep[] = [];
-    for (const m of await V.listMigrations(this.#db, 'active')) {
-      try {
-        steps.push(...(await this.step(m.id)));
-      } catch (e) {
-        this.deps.logger?.warn({ err: (e as Error).message, migration: m.id }, 'vpn migration tick failed');
-      }
-    }
-    return { ran: true, steps };
+    return stepEach(
+      (await V.listMigrations(this.#db, 'active')).map((m) => m.id),
+      (id) => this.step(id),
+      (migration, e) => this.deps.logger?.warn({ err: e.message, migration }, 'vpn migration tick failed'),
+    );
   }
 
   /** Sense, plan, act for one migration until the plan only waits. Returns the steps taken. */
-  async step(migrationId: string): Promise<MigrationPlanStep[]> {
-    await this.#refresh(migrationId);
-    const taken: MigrationPlanStep[] = [];
-    for (let i = 0; i < MAX_STEPS_PER_TICK; i++) {
-      const acting = (await this.plan(migrationId)).filter((s) => s.kind !== 'wait');
-      if (acting.length === 0) break;
-      for (const s of acting) await this.#act(migrationId, s);
-      taken.push(...acting);
-      if (acting.some((s) => s.kind === 'complete')) break;
-    }
-    return taken;
+  step(migrationId: string): Promise<MigrationPlanStep[]> {
+    return stepUntilWaiting({
+      refresh: () => this.#tracker.refresh(V.migrationOwner(migrationId)),
+      plan: () => this.plan(migrationId),
+      act: (s) => this.#act(migrationId, s),
+      stopsAfter: (s) => s.kind === 'complete',
+      maxRounds: MAX_STEPS_PER_TICK,
+    });
   }
 
   /** Dry run: the steps the planner would take now. */
@@ -134,32 +134,34 @@ export class VpnMigrationController {
     const db = this.#db;
     switch (s.kind) {
       case 'create_deployment':
-        // The intent first: a crash after this line finds the deployment again by its name.
-        await db
-          .insertInto('vpn_migration_deployments')
-          .values({
+        // The intent first (the tracker): a crash after it finds the deployment again by its name.
+        await this.#tracker.start(
+          V.migrationOwner(migrationId),
+          {
             name: s.name,
-            migration_id: migrationId,
-            batch: s.batch,
-            step: s.step,
+            round: s.batch,
+            subject: s.step,
             purpose: s.purpose,
-            artifact_name: s.artifactName,
-            device_ids_json: JSON.stringify(s.deviceIds),
-            mender_id: null,
-            status: 'intent',
-            created_at: now,
-            updated_at: now,
-          })
-          .execute();
-        await V.recordEvent(db, {
-          migrationId,
-          at: now,
-          actor: 'controller',
-          action: s.purpose === 'rollback' ? 'deploy_rollback' : 'deploy',
-          reason: `batch ${s.batch}: ${s.step} → ${s.deviceIds.length} vans`,
-          detail: { batch: s.batch, name: s.name, step: s.step, artifact: s.artifactName, vans: s.deviceIds.length },
-        });
-        await this.#realize(s.name, s.artifactName, s.deviceIds, false);
+            artifactName: s.artifactName,
+            deviceIds: s.deviceIds,
+          },
+          async () => {
+            await V.recordEvent(db, {
+              migrationId,
+              at: now,
+              actor: 'controller',
+              action: s.purpose === 'rollback' ? 'deploy_rollback' : 'deploy',
+              reason: `batch ${s.batch}: ${s.step} → ${s.deviceIds.length} vans`,
+              detail: {
+                batch: s.batch,
+                name: s.name,
+                step: s.step,
+                artifact: s.artifactName,
+                vans: s.deviceIds.length,
+              },
+            });
+          },
+        );
         return;
       case 'complete':
         await V.setMigrationStatus(db, migrationId, 'completed', now);
@@ -167,52 +169,6 @@ export class VpnMigrationController {
         return;
       case 'wait':
         return;
-    }
-  }
-
-  async #realize(name: string, artifactName: string, deviceIds: string[], lookFirst: boolean): Promise<void> {
-    const id = await realizeDeployment(this.deps.mender, { name, artifactName, deviceIds }, lookFirst, () => {
-      this.menderCalls++;
-    });
-    await this.#db
-      .updateTable('vpn_migration_deployments')
-      .set({ mender_id: id, status: 'open', updated_at: this.#now() })
-      .where('name', '=', name)
-      .execute();
-  }
-
-  /** Sense: realize leftover intents, then read per-device statuses of the open deployments. */
-  async #refresh(migrationId: string): Promise<void> {
-    const now = this.#now();
-    for (const d of await V.loadDeployments(this.#db, migrationId)) {
-      if (d.status === 'intent') {
-        await this.#realize(d.name, d.artifactName, d.deviceIds, true);
-        continue;
-      }
-      if (d.status !== 'open' || !d.menderId) continue;
-      const menderId = d.menderId;
-      this.menderCalls++;
-      const devices = await this.deps.mender.collect((page, perPage) =>
-        this.deps.mender.deploymentDevices(menderId, { page, perPage }),
-      );
-      const rows = devices
-        .filter((x) => d.outcomes[x.id]?.status !== x.status)
-        .map((x) => ({
-          name: d.name,
-          device_id: x.id,
-          status: x.status,
-          // The bridge clock: the retire soak is measured on it.
-          finished_at: FINAL.has(x.status) ? (d.outcomes[x.id]?.finishedAt ?? now) : null,
-          updated_at: now,
-        }));
-      await V.upsertOutcomes(this.#db, rows);
-      const statuses = new Map(devices.map((x) => [x.id, x.status]));
-      if (d.deviceIds.every((id) => FINAL.has(statuses.get(id) ?? '')))
-        await this.#db
-          .updateTable('vpn_migration_deployments')
-          .set({ status: 'finished', updated_at: now })
-          .where('name', '=', d.name)
-          .execute();
     }
   }
 
