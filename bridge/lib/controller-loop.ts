@@ -117,7 +117,7 @@ export async function stepEach<S>(
   ids: string[],
   step: (id: string) => Promise<S[]>,
   onError: (id: string, e: Error) => void,
-): Promise<{ ran: true; steps: S[] }> {
+): Promise<{ ran: boolean; steps: S[] }> {
   const steps: S[] = [];
   for (const id of ids) {
     try {

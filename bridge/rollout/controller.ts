@@ -14,8 +14,7 @@ import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
-import { ControllerLoop, stepEach, stepUntilWaiting } from '../lib/controller-loop.js';
-import { DeploymentTracker } from '../lib/deployment-tracker.js';
+import { OwnerController } from '../lib/owner-controller.js';
 import { type RolloutSettings, type RolloutStep, planRollout } from './planner.js';
 import * as R from './store.js';
 
@@ -37,77 +36,35 @@ export interface RolloutControllerDeps {
 
 /** Arbitrary but fixed: the advisory lock key of the rollout controller. */
 const LOCK_KEY = 0x76616e63; // "vanc"
-const MAX_STEPS_PER_TICK = 50;
 
 export interface TickReport {
   ran: boolean;
   steps: RolloutStep[];
 }
 
-export class RolloutController {
-  readonly #loop: ControllerLoop<TickReport>;
-  readonly #tracker: DeploymentTracker;
-  /** Mender calls made (bench). */
-  menderCalls = 0;
-
+export class RolloutController extends OwnerController<RolloutStep> {
   constructor(private readonly deps: RolloutControllerDeps) {
-    this.#tracker = new DeploymentTracker({
-      db: deps.store.db,
-      mender: deps.mender,
-      now: () => this.#now(),
-      count: () => void this.menderCalls++,
-    });
-    this.#loop = new ControllerLoop({
-      run: () => this.#runAll(),
-      skipped: () => ({ ran: false, steps: [] }),
-      store: deps.store,
+    super(deps, {
+      kind: 'rollout',
       lockKey: LOCK_KEY,
-      useAdvisoryLock: deps.useAdvisoryLock,
-      logger: deps.logger,
       what: 'rollout',
-    });
-  }
-
-  get #db() {
-    return this.deps.store.db;
-  }
-
-  #now(): string {
-    return this.deps.clock.now().toISOString();
-  }
-
-  /** Run the controller once for every active rollout, or join the run in progress (ControllerLoop). */
-  tick(): Promise<TickReport> {
-    return this.#loop.tick();
-  }
-
-  async #runAll(): Promise<TickReport> {
-    return stepEach(
-      (await R.listRollouts(this.#db, 'active')).map((r) => r.id),
-      (id) => this.step(id),
-      (rollout, e) => this.deps.logger?.warn({ err: e.message, rollout }, 'rollout tick failed'),
-    );
-  }
-
-  /** Sense, plan, act for one rollout until the plan only waits. Returns the steps taken. */
-  step(rolloutId: string): Promise<RolloutStep[]> {
-    return stepUntilWaiting({
-      refresh: () => this.#tracker.refresh(R.rolloutOwner(rolloutId)),
-      plan: () => this.plan(rolloutId),
-      act: (s) => this.#act(rolloutId, s),
+      logKey: 'rollout',
       stopsAfter: (s) => s.kind === 'pause' || s.kind === 'complete',
-      maxRounds: MAX_STEPS_PER_TICK,
     });
+  }
+
+  protected async activeIds(): Promise<string[]> {
+    return (await R.listRollouts(this.db, 'active')).map((x) => x.id);
   }
 
   /** Dry run: the steps the planner would take now. */
   async plan(rolloutId: string): Promise<RolloutStep[]> {
-    return planRollout(await R.loadFacts(this.#db, rolloutId, this.deps.clock.now()));
+    return planRollout(await R.loadFacts(this.db, rolloutId, this.deps.clock.now()));
   }
 
-  async #act(rolloutId: string, s: RolloutStep): Promise<void> {
-    const now = this.#now();
-    const db = this.#db;
+  protected async act(rolloutId: string, s: RolloutStep): Promise<void> {
+    const now = this.now();
+    const db = this.db;
     switch (s.kind) {
       case 'open_wave':
         await db
@@ -149,7 +106,7 @@ export class RolloutController {
         return;
       case 'create_deployment': {
         // The intent first (the tracker): a crash after it finds the deployment again by its name.
-        await this.#tracker.start(
+        await this.tracker.start(
           R.rolloutOwner(rolloutId),
           {
             name: s.name,
@@ -205,7 +162,7 @@ export class RolloutController {
   }
 
   async #openWave(rolloutId: string): Promise<number | null> {
-    const w = await this.#db
+    const w = await this.db
       .selectFrom('rollout_waves')
       .select('wave')
       .where('rollout_id', '=', rolloutId)
@@ -217,14 +174,14 @@ export class RolloutController {
   // ---- ops actions --------------------------------------------------------------------------------
 
   async create(release: string, actor: string, reason: string | null): Promise<R.RolloutRecord> {
-    if (!(await R.getRelease(this.#db, release))) throw new VanError('NOT_FOUND', `no release ${release}`);
-    const running = (await R.listRollouts(this.#db)).filter((r) => r.status === 'active' || r.status === 'paused');
+    if (!(await R.getRelease(this.db, release))) throw new VanError('NOT_FOUND', `no release ${release}`);
+    const running = (await R.listRollouts(this.db)).filter((r) => r.status === 'active' || r.status === 'paused');
     if (running.length)
       throw new VanError(
         'CONFLICT',
         `rollout ${running[0]!.id} (${running[0]!.release}) is still ${running[0]!.status}`,
       );
-    const now = this.#now();
+    const now = this.now();
     const rec: R.RolloutRecord = {
       id: `r${randomBytes(5).toString('hex')}`,
       release,
@@ -235,13 +192,13 @@ export class RolloutController {
       created_by: actor,
       updated_at: now,
     };
-    await R.insertRollout(this.#db, rec);
-    await R.recordEvent(this.#db, { rolloutId: rec.id, at: now, actor, action: 'create', reason, detail: { release } });
+    await R.insertRollout(this.db, rec);
+    await R.recordEvent(this.db, { rolloutId: rec.id, at: now, actor, action: 'create', reason, detail: { release } });
     return rec;
   }
 
   async #must(id: string): Promise<R.RolloutRecord> {
-    const r = await R.getRollout(this.#db, id);
+    const r = await R.getRollout(this.db, id);
     if (!r) throw new VanError('NOT_FOUND', `no rollout ${id}`);
     return r;
   }
@@ -249,18 +206,18 @@ export class RolloutController {
   async pause(id: string, actor: string, reason: string): Promise<void> {
     const r = await this.#must(id);
     if (r.status !== 'active') throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
-    const now = this.#now();
-    await R.setRolloutStatus(this.#db, id, 'paused', `paused by ${actor}: ${reason}`, now);
-    await R.recordEvent(this.#db, { rolloutId: id, at: now, actor, action: 'pause', reason });
+    const now = this.now();
+    await R.setRolloutStatus(this.db, id, 'paused', `paused by ${actor}: ${reason}`, now);
+    await R.recordEvent(this.db, { rolloutId: id, at: now, actor, action: 'pause', reason });
   }
 
   /** Resume; the open wave's failure gate counts as acknowledged (it would pause again at once otherwise). */
   async resume(id: string, actor: string, reason: string): Promise<void> {
     const r = await this.#must(id);
     if (r.status !== 'paused') throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
-    const now = this.#now();
-    await R.setRolloutStatus(this.#db, id, 'active', null, now);
-    await R.recordEvent(this.#db, {
+    const now = this.now();
+    await R.setRolloutStatus(this.db, id, 'active', null, now);
+    await R.recordEvent(this.db, {
       rolloutId: id,
       at: now,
       actor,
@@ -275,16 +232,16 @@ export class RolloutController {
     const r = await this.#must(id);
     if (r.status !== 'active' && r.status !== 'paused') throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
     const wave = await this.#openWave(id);
-    const now = this.#now();
+    const now = this.now();
     if (wave !== null)
-      await this.#db
+      await this.db
         .updateTable('rollout_waves')
         .set({ closed_at: now })
         .where('rollout_id', '=', id)
         .where('wave', '=', wave)
         .execute();
-    if (r.status === 'paused') await R.setRolloutStatus(this.#db, id, 'active', null, now);
-    await R.recordEvent(this.#db, { rolloutId: id, at: now, actor, action: 'advance', reason, detail: { wave } });
+    if (r.status === 'paused') await R.setRolloutStatus(this.db, id, 'active', null, now);
+    await R.recordEvent(this.db, { rolloutId: id, at: now, actor, action: 'advance', reason, detail: { wave } });
   }
 
   /** Abort: stop planning and abort every open Mender deployment of the rollout. */
@@ -292,19 +249,10 @@ export class RolloutController {
     const r = await this.#must(id);
     if (r.status === 'completed' || r.status === 'aborted')
       throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
-    const now = this.#now();
-    await R.setRolloutStatus(this.#db, id, 'aborted', `aborted by ${actor}: ${reason}`, now);
-    const aborted = await this.#tracker.abort(R.rolloutOwner(id));
-    await R.recordEvent(this.#db, { rolloutId: id, at: now, actor, action: 'abort', reason, detail: { aborted } });
+    const now = this.now();
+    await R.setRolloutStatus(this.db, id, 'aborted', `aborted by ${actor}: ${reason}`, now);
+    const aborted = await this.tracker.abort(R.rolloutOwner(id));
+    await R.recordEvent(this.db, { rolloutId: id, at: now, actor, action: 'abort', reason, detail: { aborted } });
     return { aborted };
-  }
-
-  /** Run now, then every `realIntervalMs` of real time (= the bridge clock's interval / speed). */
-  start(realIntervalMs: number): void {
-    this.#loop.start(realIntervalMs);
-  }
-
-  stop(): Promise<void> {
-    return this.#loop.stop();
   }
 }

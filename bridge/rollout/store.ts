@@ -6,7 +6,8 @@ import { VanError } from '../../core/errors.js';
 import { type Stage, Stages } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
 import { type Owner, loadTracked } from '../lib/deployment-tracker.js';
-import { listOwnerEvents, recordOwnerEvent } from '../lib/owner-events.js';
+import { ownerRecords } from '../lib/owner-records.js';
+import { type NewOwnerEvent, listOwnerEvents, recordOwnerEvent } from '../lib/owner-events.js';
 import { jsonObject, jsonStrings, parseJson } from '../lib/records.js';
 import type { ReleaseReaching } from '../plan.js';
 import type { DeploymentFacts, RolloutFacts, RolloutSettings, RolloutStatus, VanFacts, WaveFacts } from './planner.js';
@@ -103,16 +104,11 @@ function rolloutOf(row: Database['rollouts']): RolloutRecord {
   };
 }
 
-export async function getRollout(db: Kysely<Database>, id: string): Promise<RolloutRecord | undefined> {
-  const row = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && rolloutOf(row);
-}
-
-export async function listRollouts(db: Kysely<Database>, status?: RolloutStatus): Promise<RolloutRecord[]> {
-  let q = db.selectFrom('rollouts').selectAll();
-  if (status) q = q.where('status', '=', status);
-  return (await q.orderBy('created_at').execute()).map(rolloutOf);
-}
+/** `getRollout(db, id)`, `listRollouts(db, status?)` (oldest first). */
+export const { get: getRollout, list: listRollouts } = ownerRecords<'rollouts', RolloutRecord, RolloutStatus>(
+  'rollouts',
+  rolloutOf,
+);
 
 export async function insertRollout(db: Kysely<Database>, r: RolloutRecord): Promise<void> {
   await db
@@ -146,7 +142,7 @@ export async function setRolloutStatus(
 
 export async function recordEvent(
   db: Kysely<Database>,
-  e: { rolloutId: string; at: string; actor: string; action: string; reason?: string | null; detail?: unknown },
+  e: Omit<NewOwnerEvent, 'kind' | 'ownerId' | 'deviceId'> & { rolloutId: string },
 ): Promise<void> {
   const { rolloutId, ...rest } = e;
   await recordOwnerEvent(db, { kind: 'rollout', ownerId: rolloutId, ...rest });

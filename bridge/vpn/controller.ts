@@ -16,8 +16,7 @@ import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
-import { ControllerLoop, stepEach, stepUntilWaiting } from '../lib/controller-loop.js';
-import { DeploymentTracker } from '../lib/deployment-tracker.js';
+import { OwnerController } from '../lib/owner-controller.js';
 import {
   type MigrationPlanStep,
   type MigrationScope,
@@ -62,80 +61,39 @@ export interface VpnMigrationControllerDeps {
 
 /** Arbitrary but fixed, and not the rollout controller's: "vanv". */
 const LOCK_KEY = 0x76616e76;
-const MAX_STEPS_PER_TICK = 50;
 
 export interface MigrationTickReport {
   ran: boolean;
   steps: MigrationPlanStep[];
 }
 
-export class VpnMigrationController {
-  readonly #loop: ControllerLoop<MigrationTickReport>;
-  readonly #tracker: DeploymentTracker;
-  menderCalls = 0;
-
+export class VpnMigrationController extends OwnerController<MigrationPlanStep> {
   constructor(private readonly deps: VpnMigrationControllerDeps) {
-    this.#tracker = new DeploymentTracker({
-      db: deps.store.db,
-      mender: deps.mender,
-      now: () => this.#now(),
-      count: () => void this.menderCalls++,
-    });
-    this.#loop = new ControllerLoop({
-      run: () => this.#runAll(),
-      skipped: () => ({ ran: false, steps: [] }),
-      store: deps.store,
+    super(deps, {
+      kind: 'vpn',
       lockKey: LOCK_KEY,
-      useAdvisoryLock: deps.useAdvisoryLock,
-      logger: deps.logger,
       what: 'vpn migration',
-    });
-  }
-
-  get #db() {
-    return this.deps.store.db;
-  }
-
-  #now(): string {
-    return this.deps.clock.now().toISOString();
-  }
-
-  /** Run once for every active migration, or join the run in progress (ControllerLoop). */
-  tick(): Promise<MigrationTickReport> {
-    return this.#loop.tick();
-  }
-
-  async #runAll(): Promise<MigrationTickReport> {
-    return stepEach(
-      (await V.listMigrations(this.#db, 'active')).map((m) => m.id),
-      (id) => this.step(id),
-      (migration, e) => this.deps.logger?.warn({ err: e.message, migration }, 'vpn migration tick failed'),
-    );
-  }
-
-  /** Sense, plan, act for one migration until the plan only waits. Returns the steps taken. */
-  step(migrationId: string): Promise<MigrationPlanStep[]> {
-    return stepUntilWaiting({
-      refresh: () => this.#tracker.refresh(V.migrationOwner(migrationId)),
-      plan: () => this.plan(migrationId),
-      act: (s) => this.#act(migrationId, s),
+      logKey: 'migration',
       stopsAfter: (s) => s.kind === 'complete',
-      maxRounds: MAX_STEPS_PER_TICK,
     });
+  }
+
+  protected async activeIds(): Promise<string[]> {
+    return (await V.listMigrations(this.db, 'active')).map((x) => x.id);
   }
 
   /** Dry run: the steps the planner would take now. */
   async plan(migrationId: string): Promise<MigrationPlanStep[]> {
-    return planMigration(await V.loadFacts(this.#db, migrationId, this.deps.clock.now()));
+    return planMigration(await V.loadFacts(this.db, migrationId, this.deps.clock.now()));
   }
 
-  async #act(migrationId: string, s: MigrationPlanStep): Promise<void> {
-    const now = this.#now();
-    const db = this.#db;
+  protected async act(migrationId: string, s: MigrationPlanStep): Promise<void> {
+    const now = this.now();
+    const db = this.db;
     switch (s.kind) {
       case 'create_deployment':
         // The intent first (the tracker): a crash after it finds the deployment again by its name.
-        await this.#tracker.start(
+        await this.tracker.start(
           V.migrationOwner(migrationId),
           {
             name: s.name,
@@ -189,7 +147,7 @@ export class VpnMigrationController {
     const names = MigrationSteps.map((s) => artifacts[s]);
     if (new Set(names).size !== names.length)
       throw new VanError('INPUT_INVALID', 'artifacts: each step needs its own artifact');
-    const known = await this.#db
+    const known = await this.db
       .selectFrom('artifacts')
       .select(['name', 'payload_type', 'vpn_step'])
       .where('name', 'in', names)
@@ -205,9 +163,9 @@ export class VpnMigrationController {
         throw new VanError('INPUT_INVALID', `artifacts.${step}: ${artifacts[step]} carries step ${other.vpn_step}`);
     }
     if (scope) await this.#checkScope(scope);
-    const running = (await V.listMigrations(this.#db, 'active'))[0];
+    const running = (await V.listMigrations(this.db, 'active'))[0];
     if (running) throw new VanError('CONFLICT', `vpn migration ${running.id} is still active`);
-    const now = this.#now();
+    const now = this.now();
     const rec: V.MigrationRecord = {
       id: `m${randomBytes(5).toString('hex')}`,
       status: 'active',
@@ -218,8 +176,8 @@ export class VpnMigrationController {
       created_by: actor,
       updated_at: now,
     };
-    await V.insertMigration(this.#db, rec);
-    await V.recordEvent(this.#db, {
+    await V.insertMigration(this.db, rec);
+    await V.recordEvent(this.db, {
       migrationId: rec.id,
       at: now,
       actor,
@@ -232,7 +190,7 @@ export class VpnMigrationController {
 
   /** A scope names only known vans and covers at least one. */
   async #checkScope(scope: MigrationScope): Promise<void> {
-    const vans = await V.eligibleVans(this.#db);
+    const vans = await V.eligibleVans(this.db);
     if (scope.vans) {
       const known = new Set(vans.map((v) => v.vanId));
       const unknown = [...new Set(scope.vans)].filter((id) => !known.has(id));
@@ -245,13 +203,13 @@ export class VpnMigrationController {
   }
 
   async #must(id: string): Promise<V.MigrationRecord> {
-    const m = await V.getMigration(this.#db, id);
+    const m = await V.getMigration(this.db, id);
     if (!m) throw new VanError('NOT_FOUND', `no vpn migration ${id}`);
     return m;
   }
 
   async #van(id: string, vanId: string) {
-    const van = (await V.loadVans(this.#db, id)).find((v) => v.vanId === vanId);
+    const van = (await V.loadVans(this.db, id)).find((v) => v.vanId === vanId);
     if (!van) throw new VanError('NOT_FOUND', `no van ${vanId}`);
     const m = await this.#must(id);
     if (!inScope(van, m.scope))
@@ -262,33 +220,33 @@ export class VpnMigrationController {
   async cancel(id: string, actor: string, reason: string): Promise<void> {
     const m = await this.#must(id);
     if (m.status !== 'active') throw new VanError('CONFLICT', `vpn migration ${id} is ${m.status}`);
-    const now = this.#now();
-    await V.setMigrationStatus(this.#db, id, 'cancelled', now);
-    await V.recordEvent(this.#db, { migrationId: id, at: now, actor, action: 'cancel', reason });
+    const now = this.now();
+    await V.setMigrationStatus(this.db, id, 'cancelled', now);
+    await V.recordEvent(this.db, { migrationId: id, at: now, actor, action: 'cancel', reason });
   }
 
   /** Hold: no further step for the van (a deployment already in flight finishes). */
   async hold(id: string, vanId: string, actor: string, reason: string): Promise<void> {
     await this.#must(id);
     const van = await this.#van(id, vanId);
-    const now = this.#now();
-    await V.setVanRecord(this.#db, id, van.deviceId, { hold: true, hold_reason: `${actor}: ${reason}` }, now);
-    await V.recordEvent(this.#db, { migrationId: id, deviceId: van.deviceId, at: now, actor, action: 'hold', reason });
+    const now = this.now();
+    await V.setVanRecord(this.db, id, van.deviceId, { hold: true, hold_reason: `${actor}: ${reason}` }, now);
+    await V.recordEvent(this.db, { migrationId: id, deviceId: van.deviceId, at: now, actor, action: 'hold', reason });
   }
 
   /** Release: clear hold and rollback request, and forgive earlier failures (the van may be retried). */
   async release(id: string, vanId: string, actor: string, reason: string): Promise<void> {
     await this.#must(id);
     const van = await this.#van(id, vanId);
-    const now = this.#now();
+    const now = this.now();
     await V.setVanRecord(
-      this.#db,
+      this.db,
       id,
       van.deviceId,
       { hold: false, hold_reason: null, reset_at: now, rollback: null },
       now,
     );
-    await V.recordEvent(this.#db, {
+    await V.recordEvent(this.db, {
       migrationId: id,
       deviceId: van.deviceId,
       at: now,
@@ -303,15 +261,15 @@ export class VpnMigrationController {
     const m = await this.#must(id);
     if (m.status !== 'active') throw new VanError('CONFLICT', `vpn migration ${id} is ${m.status}`);
     const van = await this.#van(id, vanId);
-    const attempts = attemptsByDevice(await V.loadDeployments(this.#db, id)).get(van.deviceId) ?? [];
+    const attempts = attemptsByDevice(await V.loadDeployments(this.db, id)).get(van.deviceId) ?? [];
     const d = decideRollback(
       van,
       attempts.some((a) => a.status === undefined),
     );
     if (!d.ok) throw new VanError('CONFLICT', d.reason);
-    const now = this.#now();
+    const now = this.now();
     await V.setVanRecord(
-      this.#db,
+      this.db,
       id,
       van.deviceId,
       {
@@ -321,7 +279,7 @@ export class VpnMigrationController {
       },
       now,
     );
-    await V.recordEvent(this.#db, {
+    await V.recordEvent(this.db, {
       migrationId: id,
       deviceId: van.deviceId,
       at: now,
@@ -331,14 +289,5 @@ export class VpnMigrationController {
       detail: { kind: d.kind, step: d.step, detail: d.detail },
     });
     return { kind: d.kind, detail: d.detail };
-  }
-
-  /** Run now, then every `realIntervalMs`. */
-  start(realIntervalMs: number): void {
-    this.#loop.start(realIntervalMs);
-  }
-
-  stop(): Promise<void> {
-    return this.#loop.stop();
   }
 }

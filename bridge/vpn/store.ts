@@ -7,7 +7,8 @@ import { VanError } from '../../core/errors.js';
 import { Stages } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
 import { type Owner, loadTracked } from '../lib/deployment-tracker.js';
-import { type OwnerEvent, listOwnerEvents, recordOwnerEvent } from '../lib/owner-events.js';
+import { ownerRecords } from '../lib/owner-records.js';
+import { type NewOwnerEvent, type OwnerEvent, listOwnerEvents, recordOwnerEvent } from '../lib/owner-events.js';
 import { jsonObject } from '../lib/records.js';
 import {
   type MigrationDeploymentFacts,
@@ -67,16 +68,12 @@ function recordOf(row: Database['vpn_migrations']): MigrationRecord {
   };
 }
 
-export async function getMigration(db: Kysely<Database>, id: string): Promise<MigrationRecord | undefined> {
-  const row = await db.selectFrom('vpn_migrations').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && recordOf(row);
-}
-
-export async function listMigrations(db: Kysely<Database>, status?: MigrationStatus): Promise<MigrationRecord[]> {
-  let q = db.selectFrom('vpn_migrations').selectAll();
-  if (status) q = q.where('status', '=', status);
-  return (await q.orderBy('created_at').execute()).map(recordOf);
-}
+/** `getMigration(db, id)`, `listMigrations(db, status?)` (oldest first). */
+export const { get: getMigration, list: listMigrations } = ownerRecords<
+  'vpn_migrations',
+  MigrationRecord,
+  MigrationStatus
+>('vpn_migrations', recordOf);
 
 export async function insertMigration(db: Kysely<Database>, r: MigrationRecord): Promise<void> {
   await db
@@ -105,15 +102,7 @@ export async function setMigrationStatus(
 
 export async function recordEvent(
   db: Kysely<Database>,
-  e: {
-    migrationId: string;
-    deviceId?: string | null;
-    at: string;
-    actor: string;
-    action: string;
-    reason?: string | null;
-    detail?: unknown;
-  },
+  e: Omit<NewOwnerEvent, 'kind' | 'ownerId'> & { migrationId: string },
 ): Promise<void> {
   const { migrationId, ...rest } = e;
   await recordOwnerEvent(db, { kind: 'vpn', ownerId: migrationId, ...rest });
