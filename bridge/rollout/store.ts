@@ -178,16 +178,10 @@ export const rolloutOwner = (rolloutId: string): Owner => ({ kind: 'rollout', id
 
 /** The rollout's deployments (the tracker's records: round = wave, subject = component). */
 export async function loadDeployments(db: Kysely<Database>, rolloutId: string): Promise<StoredDeployment[]> {
-  return (await loadTracked(db, rolloutOwner(rolloutId))).map((d) => ({
-    name: d.name,
-    wave: d.round,
-    component: d.subject,
-    deviceIds: d.deviceIds,
-    status: d.status,
-    createdAt: d.createdAt,
-    outcomes: d.outcomes,
-    menderId: d.menderId,
-    artifactName: d.artifactName,
+  return (await loadTracked(db, rolloutOwner(rolloutId))).map(({ round, subject, purpose: _, ...d }) => ({
+    ...d,
+    wave: round,
+    component: subject,
   }));
 }
 

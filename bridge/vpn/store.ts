@@ -121,17 +121,11 @@ export const migrationOwner = (migrationId: string): Owner => ({ kind: 'vpn', id
 
 /** The migration's deployments (the tracker's records: round = batch, subject = step), by batch and name. */
 export async function loadDeployments(db: Kysely<Database>, migrationId: string): Promise<StoredMigrationDeployment[]> {
-  const rows = (await loadTracked(db, migrationOwner(migrationId))).map((d) => ({
-    name: d.name,
-    batch: d.round,
-    step: z.enum(MigrationSteps).parse(d.subject),
-    purpose: d.purpose === 'rollback' ? ('rollback' as const) : ('forward' as const),
-    deviceIds: d.deviceIds,
-    status: d.status,
-    createdAt: d.createdAt,
-    outcomes: d.outcomes,
-    menderId: d.menderId,
-    artifactName: d.artifactName,
+  const rows = (await loadTracked(db, migrationOwner(migrationId))).map(({ round, subject, purpose, ...d }) => ({
+    ...d,
+    batch: round,
+    step: z.enum(MigrationSteps).parse(subject),
+    purpose: purpose === 'rollback' ? ('rollback' as const) : ('forward' as const),
   }));
   return rows.sort((a, b) => a.batch - b.batch || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
