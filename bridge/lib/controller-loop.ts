@@ -1,10 +1,9 @@
 // What the bridge's controllers (rollouts, the VPN migration) share about *running*: one tick at a time,
-// one replica at a time, on a schedule; and how a named deployment intent becomes real in Mender exactly
-// once. What they decide stays in their own planners.
+// one replica at a time, on a schedule, and the sense → plan → act pass. How a deployment goes from intent
+// to finished is deployment-tracker.ts; what they decide stays in their own planners.
 import { type Kysely, sql } from 'kysely';
 import schedule from 'node-schedule';
 import type { Logger } from '../../core/logger.js';
-import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
 
@@ -87,32 +86,47 @@ export class ControllerLoop<R> {
   }
 }
 
-export type NamedDeploymentMender = Pick<MenderManagementClient, 'createDeployment' | 'listDeployments' | 'collect'>;
-
-/** The id of the Mender deployment with exactly this name, if there is one (Mender's search is a substring match). */
-export async function findDeploymentByName(mender: NamedDeploymentMender, name: string): Promise<string | undefined> {
-  const found = await mender.collect((page, perPage) => mender.listDeployments({ search: name, page, perPage }));
-  return found.find((d) => d.name === name)?.id;
+export interface StepLoop<S extends { kind: string }> {
+  /** Sense what changed outside (Mender) before planning. */
+  refresh: () => Promise<void>;
+  /** Load the facts and plan (pure). */
+  plan: () => Promise<S[]>;
+  act: (s: S) => Promise<void>;
+  /** A step after which this pass stops (e.g. `pause`, `complete`). */
+  stopsAfter: (s: S) => boolean;
+  /** How many plan → act rounds at the most. */
+  maxRounds?: number;
 }
 
-/**
- * Make a stored intent real in Mender and return its id: when it may exist already (a crash or an
- * ambiguous failure after the create), look it up by name first, so it is never created twice.
- * `count` is told of every Mender call (the controllers count them for the benchmark).
- */
-export async function realizeDeployment(
-  mender: NamedDeploymentMender,
-  intent: { name: string; artifactName: string; deviceIds: string[] },
-  lookFirst: boolean,
-  count: () => void,
-): Promise<string> {
-  if (lookFirst) {
-    count();
-    const id = await findDeploymentByName(mender, intent.name);
-    if (id) return id;
+/** Sense, then plan and act until the plan only waits (or a stopping step). Returns the steps taken. */
+export async function stepUntilWaiting<S extends { kind: string }>(loop: StepLoop<S>): Promise<S[]> {
+  await loop.refresh();
+  const taken: S[] = [];
+  for (let i = 0; i < (loop.maxRounds ?? 50); i++) {
+    const acting = (await loop.plan()).filter((s) => s.kind !== 'wait');
+    if (acting.length === 0) break;
+    for (const s of acting) await loop.act(s);
+    taken.push(...acting);
+    if (acting.some(loop.stopsAfter)) break;
   }
-  count();
-  return mender.createDeployment({ name: intent.name, artifact_name: intent.artifactName, devices: intent.deviceIds });
+  return taken;
+}
+
+/** Run `step` for every owner; one owner's failure is logged and does not stop the others. */
+export async function stepEach<S>(
+  ids: string[],
+  step: (id: string) => Promise<S[]>,
+  onError: (id: string, e: Error) => void,
+): Promise<{ ran: boolean; steps: S[] }> {
+  const steps: S[] = [];
+  for (const id of ids) {
+    try {
+      steps.push(...(await step(id)));
+    } catch (e) {
+      onError(id, e as Error);
+    }
+  }
+  return { ran: true, steps };
 }
 
 /**
@@ -121,38 +135,19 @@ export async function realizeDeployment(
  * move back before its own records.
  */
 export async function latestControllerTime(db: Kysely<Database>): Promise<Date | undefined> {
+  const max = (table: 'rollouts' | 'vpn_migrations' | 'tracked_deployments' | 'tracked_outcomes') =>
+    db
+      .selectFrom(table)
+      .select((eb) => eb.fn.max('updated_at').as('t'))
+      .executeTakeFirst();
   const rows = await Promise.all([
+    max('rollouts'),
+    max('vpn_migrations'),
+    max('tracked_deployments'),
+    max('tracked_outcomes'),
     db
-      .selectFrom('rollouts')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('rollout_events')
+      .selectFrom('owner_events')
       .select((eb) => eb.fn.max('at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('rollout_deployments')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('rollout_outcomes')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('vpn_migrations')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('vpn_migration_events')
-      .select((eb) => eb.fn.max('at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('vpn_migration_deployments')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
-      .executeTakeFirst(),
-    db
-      .selectFrom('vpn_migration_outcomes')
-      .select((eb) => eb.fn.max('updated_at').as('t'))
       .executeTakeFirst(),
   ]);
   const times = rows.map((r) => Date.parse(String(r?.t ?? ''))).filter((t) => !Number.isNaN(t));

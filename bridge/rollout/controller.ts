@@ -4,19 +4,18 @@
 // * Single-flight: at most one tick runs in this process; `tick()` while one runs joins it.
 // * With PostgreSQL, a tick first takes a session advisory lock on a dedicated connection
 //   (`pg_try_advisory_lock`); a replica that does not get it skips the tick, so two bridges never both act.
-// * A deployment's intent (deterministic name, device list) is written before Mender is called. An intent
-//   without a Mender id is looked up by its name before it is created, so a crash between the two calls
-//   (or an ambiguous failure of the create) never yields a second deployment.
+// * Deployments go from intent to finished through the deployment tracker (lib/deployment-tracker.ts): the
+//   intent (deterministic name, device list) is written before Mender is called, and an intent without a
+//   Mender id is looked up by its name before it is created, so a crash never yields a second deployment.
 // * Every state change of a rollout is written to its audit trail with who, when and why.
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { MenderApiError } from '../../core/mender/errors.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
-import { ControllerLoop, findDeploymentByName, realizeDeployment } from '../lib/controller-loop.js';
-import { FINAL, type RolloutSettings, type RolloutStep, planRollout } from './planner.js';
+import { OwnerController } from '../lib/owner-controller.js';
+import { type RolloutSettings, type RolloutStep, planRollout } from './planner.js';
 import * as R from './store.js';
 
 /** The part of the Mender client a rollout uses. */
@@ -37,79 +36,35 @@ export interface RolloutControllerDeps {
 
 /** Arbitrary but fixed: the advisory lock key of the rollout controller. */
 const LOCK_KEY = 0x76616e63; // "vanc"
-const MAX_STEPS_PER_TICK = 50;
 
 export interface TickReport {
   ran: boolean;
   steps: RolloutStep[];
 }
 
-export class RolloutController {
-  readonly #loop: ControllerLoop<TickReport>;
-  /** Mender calls made (bench). */
-  menderCalls = 0;
-
+export class RolloutController extends OwnerController<RolloutStep> {
   constructor(private readonly deps: RolloutControllerDeps) {
-    this.#loop = new ControllerLoop({
-      run: () => this.#runAll(),
-      skipped: () => ({ ran: false, steps: [] }),
-      store: deps.store,
+    super(deps, {
+      kind: 'rollout',
       lockKey: LOCK_KEY,
-      useAdvisoryLock: deps.useAdvisoryLock,
-      logger: deps.logger,
       what: 'rollout',
+      logKey: 'rollout',
+      stopsAfter: (s) => s.kind === 'pause' || s.kind === 'complete',
     });
   }
 
-  get #db() {
-    return this.deps.store.db;
-  }
-
-  #now(): string {
-    return this.deps.clock.now().toISOString();
-  }
-
-  /** Run the controller once for every active rollout, or join the run in progress (ControllerLoop). */
-  tick(): Promise<TickReport> {
-    return this.#loop.tick();
-  }
-
-  async #runAll(): Promise<TickReport> {
-    const steps: RolloutStep[] = [];
-    for (const r of await R.listRollouts(this.#db, 'active')) {
-      try {
-        steps.push(...(await this.step(r.id)));
-      } catch (e) {
-        this.deps.logger?.warn({ err: (e as Error).message, rollout: r.id }, 'rollout tick failed');
-      }
-    }
-    return { ran: true, steps };
-  }
-
-  /** Sense, plan, act for one rollout until the plan only waits. Returns the steps taken. */
-  async step(rolloutId: string): Promise<RolloutStep[]> {
-    await this.#refresh(rolloutId);
-    const taken: RolloutStep[] = [];
-    for (let i = 0; i < MAX_STEPS_PER_TICK; i++) {
-      const facts = await R.loadFacts(this.#db, rolloutId, this.deps.clock.now());
-      const steps = planRollout(facts);
-      const acting = steps.filter((s) => s.kind !== 'wait');
-      if (acting.length === 0) break;
-      for (const s of acting) await this.#act(rolloutId, s);
-      taken.push(...acting);
-      if (acting.some((s) => s.kind === 'pause' || s.kind === 'complete')) break;
-    }
-    return taken;
+  protected async activeIds(): Promise<string[]> {
+    return (await R.listRollouts(this.db, 'active')).map((x) => x.id);
   }
 
   /** Dry run: the steps the planner would take now. */
   async plan(rolloutId: string): Promise<RolloutStep[]> {
-    return planRollout(await R.loadFacts(this.#db, rolloutId, this.deps.clock.now()));
+    return planRollout(await R.loadFacts(this.db, rolloutId, this.deps.clock.now()));
   }
 
-  async #act(rolloutId: string, s: RolloutStep): Promise<void> {
-    const now = this.#now();
-    const db = this.#db;
+  protected async act(rolloutId: string, s: RolloutStep): Promise<void> {
+    const now = this.now();
+    const db = this.db;
     switch (s.kind) {
       case 'open_wave':
         await db
@@ -150,31 +105,28 @@ export class RolloutController {
         });
         return;
       case 'create_deployment': {
-        // The intent first: a crash after this line finds the deployment again by its name.
-        await db
-          .insertInto('rollout_deployments')
-          .values({
+        // The intent first (the tracker): a crash after it finds the deployment again by its name.
+        await this.tracker.start(
+          R.rolloutOwner(rolloutId),
+          {
             name: s.name,
-            rollout_id: rolloutId,
-            wave: s.wave,
-            component: s.component,
-            artifact_name: s.artifactName,
-            device_ids_json: JSON.stringify(s.deviceIds),
-            mender_id: null,
-            status: 'intent',
-            created_at: now,
-            updated_at: now,
-          })
-          .execute();
-        await R.recordEvent(db, {
-          rolloutId,
-          at: now,
-          actor: 'controller',
-          action: 'deploy',
-          reason: `${s.component} → ${s.deviceIds.length} vans`,
-          detail: { wave: s.wave, name: s.name, artifact: s.artifactName, vans: s.deviceIds.length },
-        });
-        await this.#realize(s.name, s.artifactName, s.deviceIds, false);
+            round: s.wave,
+            subject: s.component,
+            purpose: 'forward',
+            artifactName: s.artifactName,
+            deviceIds: s.deviceIds,
+          },
+          async () => {
+            await R.recordEvent(db, {
+              rolloutId,
+              at: now,
+              actor: 'controller',
+              action: 'deploy',
+              reason: `${s.component} → ${s.deviceIds.length} vans`,
+              detail: { wave: s.wave, name: s.name, artifact: s.artifactName, vans: s.deviceIds.length },
+            });
+          },
+        );
         return;
       }
       case 'exclude':
@@ -210,7 +162,7 @@ export class RolloutController {
   }
 
   async #openWave(rolloutId: string): Promise<number | null> {
-    const w = await this.#db
+    const w = await this.db
       .selectFrom('rollout_waves')
       .select('wave')
       .where('rollout_id', '=', rolloutId)
@@ -219,69 +171,17 @@ export class RolloutController {
     return w?.wave ?? null;
   }
 
-  /** Make an intent real in Mender (looked up by name first when it may exist already) and record its id. */
-  async #realize(name: string, artifactName: string, deviceIds: string[], lookFirst: boolean): Promise<void> {
-    const id = await realizeDeployment(this.deps.mender, { name, artifactName, deviceIds }, lookFirst, () => {
-      this.menderCalls++;
-    });
-    await this.#db
-      .updateTable('rollout_deployments')
-      .set({ mender_id: id, status: 'open', updated_at: this.#now() })
-      .where('name', '=', name)
-      .execute();
-  }
-
-  async #findByName(name: string): Promise<string | undefined> {
-    this.menderCalls++;
-    return findDeploymentByName(this.deps.mender, name);
-  }
-
-  /** Sense: realize leftover intents, then read per-device statuses of the open deployments. */
-  async #refresh(rolloutId: string): Promise<void> {
-    const now = this.#now();
-    for (const d of await R.loadDeployments(this.#db, rolloutId)) {
-      if (d.status === 'intent') {
-        await this.#realize(d.name, d.artifactName, d.deviceIds, true);
-        continue;
-      }
-      if (d.status !== 'open' || !d.menderId) continue;
-      const menderId = d.menderId;
-      this.menderCalls++;
-      const devices = await this.deps.mender.collect((page, perPage) =>
-        this.deps.mender.deploymentDevices(menderId, { page, perPage }),
-      );
-      const rows = devices
-        .filter((x) => d.outcomes[x.id]?.status !== x.status)
-        .map((x) => ({
-          name: d.name,
-          device_id: x.id,
-          status: x.status,
-          // Our clock, not the device's: soak time is measured on the bridge's (possibly accelerated) clock.
-          finished_at: FINAL.has(x.status) ? (d.outcomes[x.id]?.finishedAt ?? now) : null,
-          updated_at: now,
-        }));
-      await R.upsertOutcomes(this.#db, rows);
-      const statuses = new Map(devices.map((x) => [x.id, x.status]));
-      if (d.deviceIds.every((id) => FINAL.has(statuses.get(id) ?? '')))
-        await this.#db
-          .updateTable('rollout_deployments')
-          .set({ status: 'finished', updated_at: now })
-          .where('name', '=', d.name)
-          .execute();
-    }
-  }
-
   // ---- ops actions --------------------------------------------------------------------------------
 
   async create(release: string, actor: string, reason: string | null): Promise<R.RolloutRecord> {
-    if (!(await R.getRelease(this.#db, release))) throw new VanError('NOT_FOUND', `no release ${release}`);
-    const running = (await R.listRollouts(this.#db)).filter((r) => r.status === 'active' || r.status === 'paused');
+    if (!(await R.getRelease(this.db, release))) throw new VanError('NOT_FOUND', `no release ${release}`);
+    const running = (await R.listRollouts(this.db)).filter((r) => r.status === 'active' || r.status === 'paused');
     if (running.length)
       throw new VanError(
         'CONFLICT',
         `rollout ${running[0]!.id} (${running[0]!.release}) is still ${running[0]!.status}`,
       );
-    const now = this.#now();
+    const now = this.now();
     const rec: R.RolloutRecord = {
       id: `r${randomBytes(5).toString('hex')}`,
       release,
@@ -292,13 +192,13 @@ export class RolloutController {
       created_by: actor,
       updated_at: now,
     };
-    await R.insertRollout(this.#db, rec);
-    await R.recordEvent(this.#db, { rolloutId: rec.id, at: now, actor, action: 'create', reason, detail: { release } });
+    await R.insertRollout(this.db, rec);
+    await R.recordEvent(this.db, { rolloutId: rec.id, at: now, actor, action: 'create', reason, detail: { release } });
     return rec;
   }
 
   async #must(id: string): Promise<R.RolloutRecord> {
-    const r = await R.getRollout(this.#db, id);
+    const r = await R.getRollout(this.db, id);
     if (!r) throw new VanError('NOT_FOUND', `no rollout ${id}`);
     return r;
   }
@@ -306,18 +206,18 @@ export class RolloutController {
   async pause(id: string, actor: string, reason: string): Promise<void> {
     const r = await this.#must(id);
     if (r.status !== 'active') throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
-    const now = this.#now();
-    await R.setRolloutStatus(this.#db, id, 'paused', `paused by ${actor}: ${reason}`, now);
-    await R.recordEvent(this.#db, { rolloutId: id, at: now, actor, action: 'pause', reason });
+    const now = this.now();
+    await R.setRolloutStatus(this.db, id, 'paused', `paused by ${actor}: ${reason}`, now);
+    await R.recordEvent(this.db, { rolloutId: id, at: now, actor, action: 'pause', reason });
   }
 
   /** Resume; the open wave's failure gate counts as acknowledged (it would pause again at once otherwise). */
   async resume(id: string, actor: string, reason: string): Promise<void> {
     const r = await this.#must(id);
     if (r.status !== 'paused') throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
-    const now = this.#now();
-    await R.setRolloutStatus(this.#db, id, 'active', null, now);
-    await R.recordEvent(this.#db, {
+    const now = this.now();
+    await R.setRolloutStatus(this.db, id, 'active', null, now);
+    await R.recordEvent(this.db, {
       rolloutId: id,
       at: now,
       actor,
@@ -332,16 +232,16 @@ export class RolloutController {
     const r = await this.#must(id);
     if (r.status !== 'active' && r.status !== 'paused') throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
     const wave = await this.#openWave(id);
-    const now = this.#now();
+    const now = this.now();
     if (wave !== null)
-      await this.#db
+      await this.db
         .updateTable('rollout_waves')
         .set({ closed_at: now })
         .where('rollout_id', '=', id)
         .where('wave', '=', wave)
         .execute();
-    if (r.status === 'paused') await R.setRolloutStatus(this.#db, id, 'active', null, now);
-    await R.recordEvent(this.#db, { rolloutId: id, at: now, actor, action: 'advance', reason, detail: { wave } });
+    if (r.status === 'paused') await R.setRolloutStatus(this.db, id, 'active', null, now);
+    await R.recordEvent(this.db, { rolloutId: id, at: now, actor, action: 'advance', reason, detail: { wave } });
   }
 
   /** Abort: stop planning and abort every open Mender deployment of the rollout. */
@@ -349,41 +249,10 @@ export class RolloutController {
     const r = await this.#must(id);
     if (r.status === 'completed' || r.status === 'aborted')
       throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
-    const now = this.#now();
-    await R.setRolloutStatus(this.#db, id, 'aborted', `aborted by ${actor}: ${reason}`, now);
-    const aborted: string[] = [];
-    for (const d of await R.loadDeployments(this.#db, id)) {
-      if (d.status === 'finished' || d.status === 'aborted') continue;
-      const menderId = d.menderId ?? (await this.#findByName(d.name));
-      let status: 'aborted' | 'finished' = 'aborted';
-      if (menderId) {
-        try {
-          this.menderCalls++;
-          await this.deps.mender.abortDeployment(menderId);
-          aborted.push(menderId);
-        } catch (e) {
-          // 422: Mender finished it after our last look; there was nothing left to abort, so it
-          // is recorded as finished and not reported as aborted.
-          if (!(e instanceof MenderApiError && e.status === 422)) throw e;
-          status = 'finished';
-        }
-      }
-      await this.#db
-        .updateTable('rollout_deployments')
-        .set({ status, ...(menderId ? { mender_id: menderId } : {}), updated_at: now })
-        .where('name', '=', d.name)
-        .execute();
-    }
-    await R.recordEvent(this.#db, { rolloutId: id, at: now, actor, action: 'abort', reason, detail: { aborted } });
+    const now = this.now();
+    await R.setRolloutStatus(this.db, id, 'aborted', `aborted by ${actor}: ${reason}`, now);
+    const aborted = await this.tracker.abort(R.rolloutOwner(id));
+    await R.recordEvent(this.db, { rolloutId: id, at: now, actor, action: 'abort', reason, detail: { aborted } });
     return { aborted };
-  }
-
-  /** Run now, then every `realIntervalMs` of real time (= the bridge clock's interval / speed). */
-  start(realIntervalMs: number): void {
-    this.#loop.start(realIntervalMs);
-  }
-
-  stop(): Promise<void> {
-    return this.#loop.stop();
   }
 }

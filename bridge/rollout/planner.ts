@@ -7,6 +7,7 @@ import type * as z from 'zod';
 import type { RolloutSettings as RolloutSettingsSchema } from '../../core/config/bridge-config.js';
 import type { Stage } from '../store/fleet-store.js';
 import type { ReleaseComponent } from './release.js';
+import { FINAL } from '../lib/deployment-tracker.js';
 
 /** The rollout settings of the bridge config, frozen into each rollout at its creation. */
 export type RolloutSettings = z.output<typeof RolloutSettingsSchema>;
@@ -79,7 +80,7 @@ export type RolloutStep =
   | { kind: 'complete'; reason: string }
   | { kind: 'wait'; reason: string };
 
-export const FINAL = new Set(['success', 'already-installed', 'failure', 'noartifact', 'aborted', 'decommissioned']);
+export { FINAL };
 const SUCCEEDED = new Set(['success', 'already-installed']);
 const HOUR = 3_600_000;
 /** The failure rate is judged once this many vans of the wave finished (or all of them did). */

@@ -1,11 +1,14 @@
 // Queries for releases and rollouts over the fleet store (both dialects). The controller senses through
-// `loadFacts`, and writes every intent here before it calls Mender.
+// `loadFacts`; its deployments and audit trail are the tracker's (lib/deployment-tracker.ts, lib/owner-events.ts).
 import type { Kysely } from 'kysely';
 import { RolloutSettings as RolloutSettingsSchema } from '../../core/config/bridge-config.js';
 import { VanError } from '../../core/errors.js';
 import { type Stage, Stages } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
-import { jsonObject, jsonStrings, outcomesByName, parseJson } from '../lib/records.js';
+import { type Owner, loadTracked } from '../lib/deployment-tracker.js';
+import { ownerRecords } from '../lib/owner-records.js';
+import { type NewOwnerEvent, listOwnerEvents, recordOwnerEvent } from '../lib/owner-events.js';
+import { jsonObject, jsonStrings, parseJson } from '../lib/records.js';
 import type { ReleaseReaching } from '../plan.js';
 import type { DeploymentFacts, RolloutFacts, RolloutSettings, RolloutStatus, VanFacts, WaveFacts } from './planner.js';
 import { type ArtifactFact, ReleaseComponent } from './release.js';
@@ -101,16 +104,11 @@ function rolloutOf(row: Database['rollouts']): RolloutRecord {
   };
 }
 
-export async function getRollout(db: Kysely<Database>, id: string): Promise<RolloutRecord | undefined> {
-  const row = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && rolloutOf(row);
-}
-
-export async function listRollouts(db: Kysely<Database>, status?: RolloutStatus): Promise<RolloutRecord[]> {
-  let q = db.selectFrom('rollouts').selectAll();
-  if (status) q = q.where('status', '=', status);
-  return (await q.orderBy('created_at').execute()).map(rolloutOf);
-}
+/** `getRollout(db, id)`, `listRollouts(db, status?)` (oldest first). */
+export const { get: getRollout, list: listRollouts } = ownerRecords<'rollouts', RolloutRecord, RolloutStatus>(
+  'rollouts',
+  rolloutOf,
+);
 
 export async function insertRollout(db: Kysely<Database>, r: RolloutRecord): Promise<void> {
   await db
@@ -144,37 +142,14 @@ export async function setRolloutStatus(
 
 export async function recordEvent(
   db: Kysely<Database>,
-  e: { rolloutId: string; at: string; actor: string; action: string; reason?: string | null; detail?: unknown },
+  e: Omit<NewOwnerEvent, 'kind' | 'ownerId' | 'deviceId'> & { rolloutId: string },
 ): Promise<void> {
-  await db
-    .insertInto('rollout_events')
-    .values({
-      rollout_id: e.rolloutId,
-      at: e.at,
-      actor: e.actor,
-      action: e.action,
-      reason: e.reason ?? null,
-      detail_json: e.detail === undefined ? null : JSON.stringify(e.detail),
-    })
-    .execute();
+  const { rolloutId, ...rest } = e;
+  await recordOwnerEvent(db, { kind: 'rollout', ownerId: rolloutId, ...rest });
 }
 
 export async function listEvents(db: Kysely<Database>, rolloutId: string, afterId = 0): Promise<AuditEvent[]> {
-  const rows = await db
-    .selectFrom('rollout_events')
-    .selectAll()
-    .where('rollout_id', '=', rolloutId)
-    .where('id', '>', afterId)
-    .orderBy('id')
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    reason: r.reason,
-    detail: parseJson(r.detail_json),
-  }));
+  return (await listOwnerEvents(db, 'rollout', rolloutId, afterId)).map(({ device_id: _, ...e }) => e);
 }
 
 export async function loadWaves(db: Kysely<Database>, rolloutId: string): Promise<WaveFacts[]> {
@@ -199,31 +174,14 @@ export interface StoredDeployment extends DeploymentFacts {
   artifactName: string;
 }
 
+export const rolloutOwner = (rolloutId: string): Owner => ({ kind: 'rollout', id: rolloutId });
+
+/** The rollout's deployments (the tracker's records: round = wave, subject = component). */
 export async function loadDeployments(db: Kysely<Database>, rolloutId: string): Promise<StoredDeployment[]> {
-  const rows = await db
-    .selectFrom('rollout_deployments')
-    .selectAll()
-    .where('rollout_id', '=', rolloutId)
-    .orderBy('wave')
-    .orderBy('created_at')
-    .execute();
-  const outcomes = await db
-    .selectFrom('rollout_outcomes')
-    .innerJoin('rollout_deployments', 'rollout_deployments.name', 'rollout_outcomes.name')
-    .select(['rollout_outcomes.name', 'device_id', 'rollout_outcomes.status', 'finished_at'])
-    .where('rollout_deployments.rollout_id', '=', rolloutId)
-    .execute();
-  const by = outcomesByName(outcomes);
-  return rows.map((d) => ({
-    name: d.name,
-    wave: d.wave,
-    component: d.component,
-    deviceIds: jsonStrings(d.device_ids_json),
-    status: d.status as DeploymentFacts['status'],
-    createdAt: d.created_at,
-    outcomes: by.get(d.name) ?? {},
-    menderId: d.mender_id,
-    artifactName: d.artifact_name,
+  return (await loadTracked(db, rolloutOwner(rolloutId))).map(({ round, subject, purpose: _, ...d }) => ({
+    ...d,
+    wave: round,
+    component: subject,
   }));
 }
 
@@ -264,9 +222,10 @@ export async function loadFacts(db: Kysely<Database>, rolloutId: string, now: Da
   const release = await getRelease(db, r.release);
   if (!release) throw new VanError('INTERNAL', `rollout ${rolloutId}: release ${r.release} is gone`);
   const acks = await db
-    .selectFrom('rollout_events')
+    .selectFrom('owner_events')
     .select('detail_json')
-    .where('rollout_id', '=', rolloutId)
+    .where('owner_kind', '=', 'rollout')
+    .where('owner_id', '=', rolloutId)
     .where('action', '=', 'resume')
     .execute();
   return {
@@ -284,22 +243,6 @@ export async function loadFacts(db: Kysely<Database>, rolloutId: string, now: Da
       return typeof d?.wave === 'number' ? [d.wave] : [];
     }),
   };
-}
-
-export async function upsertOutcomes(db: Kysely<Database>, rows: Database['rollout_outcomes'][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    await db
-      .insertInto('rollout_outcomes')
-      .values(rows.slice(i, i + CHUNK))
-      .onConflict((oc) =>
-        oc.columns(['name', 'device_id']).doUpdateSet((eb) => ({
-          status: eb.ref('excluded.status'),
-          finished_at: eb.ref('excluded.finished_at'),
-          updated_at: eb.ref('excluded.updated_at'),
-        })),
-      )
-      .execute();
-  }
 }
 
 export async function setVanFlags(

@@ -1,6 +1,13 @@
 // Versioned migrations, run by Kysely's Migrator on both dialects. Never edit a migration that has
 // shipped; add the next one.
-import { type ColumnDefinitionBuilder, type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import {
+  type ColumnDefinitionBuilder,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  sql,
+} from 'kysely';
 import { VanError } from '../../core/errors.js';
 import { gateReasonCodes } from '../../core/gate-reason.js';
 import { codesKey } from '../../core/reason-codes.js';
@@ -350,10 +357,251 @@ function migrations(dialect: DialectName): Record<string, Migration> {
             .execute();
       },
     },
+    // Issue #15 item 3: one deployment tracker. The per-owner copies (rollout_* and vpn_migration_*
+    // deployments, outcomes, events) become tables keyed by owner; every row moves, then the old tables go.
+    '0008_deployment_tracker': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tracked_deployments')
+          .addColumn('id', autoId, idColumn)
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('owner_kind', 'text', (c) => c.notNull())
+          .addColumn('owner_id', 'text', (c) => c.notNull())
+          .addColumn('round', 'integer', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('artifact_name', 'text', (c) => c.notNull())
+          .addColumn('device_ids_json', 'text', (c) => c.notNull())
+          .addColumn('mender_id', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('tracked_deployments_owner')
+          .on('tracked_deployments')
+          .columns(['owner_kind', 'owner_id', 'round'])
+          .execute();
+        await db.schema
+          .createTable('tracked_outcomes')
+          .addColumn('name', 'text', (c) => c.notNull().references('tracked_deployments.name').onDelete('cascade'))
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('tracked_outcomes_pk', ['name', 'device_id'])
+          .execute();
+        await db.schema
+          .createTable('owner_events')
+          .addColumn('owner_kind', 'text', (c) => c.notNull())
+          .addColumn('id', 'integer', (c) => c.notNull())
+          .addColumn('owner_id', 'text', (c) => c.notNull())
+          .addColumn('device_id', 'text')
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('detail_json', 'text')
+          .addPrimaryKeyConstraint('owner_events_pk', ['owner_kind', 'id'])
+          .execute();
+        await db.schema
+          .createIndex('owner_events_owner')
+          .on('owner_events')
+          .columns(['owner_kind', 'owner_id', 'id'])
+          .execute();
+
+        type Dep = {
+          name: string;
+          owner: string;
+          round: number;
+          subject: string;
+          purpose: string;
+          artifact_name: string;
+          device_ids_json: string;
+          mender_id: string | null;
+          status: string;
+          created_at: string;
+          updated_at: string;
+        };
+        type Outcome = {
+          name: string;
+          device_id: string;
+          status: string;
+          finished_at: string | null;
+          updated_at: string;
+        };
+        type Event = {
+          id: number;
+          owner: string;
+          device_id: string | null;
+          at: string;
+          actor: string;
+          action: string;
+          reason: string | null;
+          detail_json: string | null;
+        };
+        const t = db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+        const all = async <R>(table: string, select: Record<string, string>) =>
+          (await t
+            .selectFrom(table)
+            .select(Object.entries(select).map(([as, col]) => sql.ref(col).as(as)))
+            .execute()) as R[];
+        const insert = async (table: string, rows: Record<string, unknown>[]) => {
+          // Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
+          for (let i = 0; i < rows.length; i += 200)
+            await t
+              .insertInto(table)
+              .values(rows.slice(i, i + 200))
+              .execute();
+        };
+        const moves = [
+          {
+            kind: 'rollout',
+            deployments: 'rollout_deployments',
+            outcomes: 'rollout_outcomes',
+            events: 'rollout_events',
+            owner: 'rollout_id',
+            round: 'wave',
+            subject: 'component',
+            purpose: null,
+          },
+          {
+            kind: 'vpn',
+            deployments: 'vpn_migration_deployments',
+            outcomes: 'vpn_migration_outcomes',
+            events: 'vpn_migration_events',
+            owner: 'migration_id',
+            round: 'batch',
+            subject: 'step',
+            purpose: 'purpose',
+          },
+        ] as const;
+        for (const m of moves) {
+          const deps = await all<Dep>(m.deployments, {
+            name: 'name',
+            owner: m.owner,
+            round: m.round,
+            subject: m.subject,
+            ...(m.purpose ? { purpose: m.purpose } : {}),
+            artifact_name: 'artifact_name',
+            device_ids_json: 'device_ids_json',
+            mender_id: 'mender_id',
+            status: 'status',
+            created_at: 'created_at',
+            updated_at: 'updated_at',
+          });
+          // In the order they were read (the table's own order), stably by owner, round and creation: the new
+          // ids keep ties of created_at in the order the former table returned them.
+          const order = (d: Dep) => [d.owner, String(d.round).padStart(12, '0'), d.created_at].join('\u0000');
+          const sorted = deps
+            .map((d, i) => ({ d, i }))
+            .sort((a, b) => (order(a.d) < order(b.d) ? -1 : order(a.d) > order(b.d) ? 1 : a.i - b.i))
+            .map((x) => x.d);
+          await insert(
+            'tracked_deployments',
+            sorted.map((d) => ({
+              name: d.name,
+              owner_kind: m.kind,
+              owner_id: d.owner,
+              round: d.round,
+              subject: d.subject,
+              purpose: d.purpose ?? 'forward',
+              artifact_name: d.artifact_name,
+              device_ids_json: d.device_ids_json,
+              mender_id: d.mender_id,
+              status: d.status,
+              created_at: d.created_at,
+              updated_at: d.updated_at,
+            })),
+          );
+          await insert(
+            'tracked_outcomes',
+            await all<Outcome>(m.outcomes, {
+              name: 'name',
+              device_id: 'device_id',
+              status: 'status',
+              finished_at: 'finished_at',
+              updated_at: 'updated_at',
+            }),
+          );
+          const events = await all<Event>(m.events, {
+            id: 'id',
+            owner: m.owner,
+            ...(m.kind === 'vpn' ? { device_id: 'device_id' } : {}),
+            at: 'at',
+            actor: 'actor',
+            action: 'action',
+            reason: 'reason',
+            detail_json: 'detail_json',
+          });
+          await insert(
+            'owner_events',
+            events.map((e) => ({
+              owner_kind: m.kind,
+              id: e.id,
+              owner_id: e.owner,
+              device_id: e.device_id ?? null,
+              at: e.at,
+              actor: e.actor,
+              action: e.action,
+              reason: e.reason,
+              detail_json: e.detail_json,
+            })),
+          );
+        }
+        // Nothing lost: the rows counted in the former tables are all in the new ones before those go.
+        const count = async (table: string) =>
+          Number(
+            (
+              await t
+                .selectFrom(table)
+                .select((eb) => eb.fn.countAll().as('n'))
+                .executeTakeFirstOrThrow()
+            ).n,
+          );
+        for (const [to, from] of [
+          ['tracked_deployments', ['rollout_deployments', 'vpn_migration_deployments']],
+          ['tracked_outcomes', ['rollout_outcomes', 'vpn_migration_outcomes']],
+          ['owner_events', ['rollout_events', 'vpn_migration_events']],
+        ] as const) {
+          const before = (await count(from[0])) + (await count(from[1]));
+          if ((await count(to)) !== before) throw new Error(`0008: ${from.join(' + ')} → ${to}: row counts differ`);
+        }
+        // Children first (outcomes reference deployments).
+        for (const table of [
+          'rollout_outcomes',
+          'rollout_events',
+          'rollout_deployments',
+          'vpn_migration_outcomes',
+          'vpn_migration_events',
+          'vpn_migration_deployments',
+        ])
+          await db.schema.dropTable(table).execute();
+      },
+    },
   };
 }
 
 export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName, schema?: string): Promise<string[]> {
+  return migrate(db, dialect, schema, 'latest');
+}
+
+/** Up to and including `target` only (tests: a database as an earlier release left it). */
+export async function migrateUpTo(
+  db: Kysely<unknown>,
+  dialect: DialectName,
+  target: string,
+  schema?: string,
+): Promise<string[]> {
+  return migrate(db, dialect, schema, target);
+}
+
+async function migrate(
+  db: Kysely<unknown>,
+  dialect: DialectName,
+  schema: string | undefined,
+  target: string,
+): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations(dialect)) };
   // With a schema given, the migrator must look for its own tables there: its table check would
   // otherwise find another schema's migration tables in the same database.
@@ -364,7 +612,7 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName,
     migrationLockTableName: 'vancore_migration_lock',
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await (target === 'latest' ? migrator.migrateToLatest() : migrator.migrateTo(target));
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '?';
     throw new VanError(

@@ -149,14 +149,11 @@ export interface Database {
   releases: ReleasesTable;
   rollouts: RolloutsTable;
   rollout_waves: RolloutWavesTable;
-  rollout_deployments: RolloutDeploymentsTable;
-  rollout_outcomes: RolloutOutcomesTable;
-  rollout_events: RolloutEventsTable;
   vpn_migrations: VpnMigrationsTable;
   vpn_migration_vans: VpnMigrationVansTable;
-  vpn_migration_deployments: VpnMigrationDeploymentsTable;
-  vpn_migration_outcomes: VpnMigrationOutcomesTable;
-  vpn_migration_events: VpnMigrationEventsTable;
+  tracked_deployments: TrackedDeploymentsTable;
+  tracked_outcomes: TrackedOutcomesTable;
+  owner_events: OwnerEventsTable;
   van_takeovers: VanTakeoversTable;
 }
 
@@ -189,39 +186,6 @@ export interface RolloutWavesTable {
   device_ids_json: string;
   opened_at: string;
   closed_at: string | null;
-}
-
-export interface RolloutDeploymentsTable {
-  /** Deterministic: `vancore <release> <rollout> w<wave> <component>`; written before Mender is called. */
-  name: string;
-  rollout_id: string;
-  wave: number;
-  component: string;
-  artifact_name: string;
-  device_ids_json: string;
-  mender_id: string | null;
-  /** intent | open | finished | aborted */
-  status: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface RolloutOutcomesTable {
-  name: string;
-  device_id: string;
-  status: string;
-  finished_at: string | null;
-  updated_at: string;
-}
-
-export interface RolloutEventsTable {
-  id: Generated<number>;
-  rollout_id: string;
-  at: string;
-  actor: string;
-  action: string;
-  reason: string | null;
-  detail_json: string | null;
 }
 
 // ---- VPN migration (issue #9, bridge side; bridge/vpn/) ---------------------------------------------
@@ -257,16 +221,36 @@ export interface VpnMigrationVansTable {
   updated_at: string;
 }
 
-export interface VpnMigrationDeploymentsTable {
-  /** Deterministic: `vancore-vpn <migration> b<batch> <step>[ rollback]`; written before Mender is called. */
+// ---- The deployment tracker (issue #15 item 3; bridge/lib/deployment-tracker.ts) -----------------------
+// One set of tables for every Mender deployment the bridge makes on behalf of an owner: a rollout, a VPN
+// migration, or (later) an automatic revert. Migration 0008 moved the rows of the former per-owner tables
+// (rollout_deployments / _outcomes / _events, vpn_migration_deployments / _outcomes / _events) here.
+
+/** Who a deployment or audit event belongs to. */
+export type OwnerKind = 'rollout' | 'vpn' | 'revert';
+
+export interface TrackedDeploymentsTable {
+  /** Insertion order: ties of `created_at` (a bridge clock that did not move) sort by it. */
+  id: Generated<number>;
+  /**
+   * Deterministic, and unique across owners (each owner kind has its own prefix: `vancore <release>
+   * <rollout> w<wave> <component>`, `vancore-vpn <migration> b<batch> <step>[ rollback]`). Mender
+   * deployments are found again by it. Written, with the intent below, before Mender is called.
+   */
   name: string;
-  migration_id: string;
-  batch: number;
-  step: string;
-  /** forward | rollback */
+  owner_kind: OwnerKind;
+  /** The rollout's or migration's id. */
+  owner_id: string;
+  /** The owner's round: a rollout's wave, a VPN migration's batch. */
+  round: number;
+  /** What the round deploys: a rollout's component, a VPN migration's step. */
+  subject: string;
+  /** forward | rollback (VPN migration) | revert */
   purpose: string;
+  /** The intent: the artifact and the devices, as given to Mender. */
   artifact_name: string;
   device_ids_json: string;
+  /** Null until Mender created it. */
   mender_id: string | null;
   /** intent | open | finished | aborted */
   status: string;
@@ -274,7 +258,8 @@ export interface VpnMigrationDeploymentsTable {
   updated_at: string;
 }
 
-export interface VpnMigrationOutcomesTable {
+/** Mender's per-device status of a tracked deployment, with the bridge-clock time it became final. */
+export interface TrackedOutcomesTable {
   name: string;
   device_id: string;
   status: string;
@@ -282,9 +267,16 @@ export interface VpnMigrationOutcomesTable {
   updated_at: string;
 }
 
-export interface VpnMigrationEventsTable {
-  id: Generated<number>;
-  migration_id: string;
+/** The audit trail of every owner: who did what, when and why. */
+export interface OwnerEventsTable {
+  owner_kind: OwnerKind;
+  /**
+   * Numbered per owner kind (the key is `(owner_kind, id)`), ascending in the order written: a rollout's
+   * event ids are its Server-Sent Events cursor, and the former tables' ids were kept as they were.
+   */
+  id: number;
+  owner_id: string;
+  /** The van it concerns (VPN migration ops actions), or null. */
   device_id: string | null;
   at: string;
   actor: string;

@@ -5,9 +5,9 @@
 // * Single-flight: at most one tick runs in this process; `tick()` while one runs joins it.
 // * With PostgreSQL, a tick first takes its own session advisory lock on a dedicated connection
 //   (`pg_try_advisory_lock`, a key distinct from the rollout controller's); a replica without it skips.
-// * A deployment's intent (deterministic name, device list) is written before Mender is called. An intent
-//   without a Mender id is looked up by its name before it is created, so a crash between the two calls
-//   (or an ambiguous failure of the create) never yields a second deployment.
+// * Deployments go from intent to finished through the deployment tracker (lib/deployment-tracker.ts): the
+//   intent (deterministic name, device list) is written before Mender is called, and an intent without a
+//   Mender id is looked up by its name before it is created, so a crash never yields a second deployment.
 // * Every ops action (create, hold, release, rollback, cancel) and every deployment is in the audit trail.
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
@@ -16,9 +16,8 @@ import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
-import { ControllerLoop, realizeDeployment } from '../lib/controller-loop.js';
+import { OwnerController } from '../lib/owner-controller.js';
 import {
-  FINAL,
   type MigrationPlanStep,
   type MigrationScope,
   type MigrationSettings,
@@ -62,104 +61,65 @@ export interface VpnMigrationControllerDeps {
 
 /** Arbitrary but fixed, and not the rollout controller's: "vanv". */
 const LOCK_KEY = 0x76616e76;
-const MAX_STEPS_PER_TICK = 50;
 
 export interface MigrationTickReport {
   ran: boolean;
   steps: MigrationPlanStep[];
 }
 
-export class VpnMigrationController {
-  readonly #loop: ControllerLoop<MigrationTickReport>;
-  menderCalls = 0;
-
+export class VpnMigrationController extends OwnerController<MigrationPlanStep> {
   constructor(private readonly deps: VpnMigrationControllerDeps) {
-    this.#loop = new ControllerLoop({
-      run: () => this.#runAll(),
-      skipped: () => ({ ran: false, steps: [] }),
-      store: deps.store,
+    super(deps, {
+      kind: 'vpn',
       lockKey: LOCK_KEY,
-      useAdvisoryLock: deps.useAdvisoryLock,
-      logger: deps.logger,
       what: 'vpn migration',
+      logKey: 'migration',
+      stopsAfter: (s) => s.kind === 'complete',
     });
   }
 
-  get #db() {
-    return this.deps.store.db;
-  }
-
-  #now(): string {
-    return this.deps.clock.now().toISOString();
-  }
-
-  /** Run once for every active migration, or join the run in progress (ControllerLoop). */
-  tick(): Promise<MigrationTickReport> {
-    return this.#loop.tick();
-  }
-
-  async #runAll(): Promise<MigrationTickReport> {
-    const steps: MigrationPlanStep[] = [];
-    for (const m of await V.listMigrations(this.#db, 'active')) {
-      try {
-        steps.push(...(await this.step(m.id)));
-      } catch (e) {
-        this.deps.logger?.warn({ err: (e as Error).message, migration: m.id }, 'vpn migration tick failed');
-      }
-    }
-    return { ran: true, steps };
-  }
-
-  /** Sense, plan, act for one migration until the plan only waits. Returns the steps taken. */
-  async step(migrationId: string): Promise<MigrationPlanStep[]> {
-    await this.#refresh(migrationId);
-    const taken: MigrationPlanStep[] = [];
-    for (let i = 0; i < MAX_STEPS_PER_TICK; i++) {
-      const acting = (await this.plan(migrationId)).filter((s) => s.kind !== 'wait');
-      if (acting.length === 0) break;
-      for (const s of acting) await this.#act(migrationId, s);
-      taken.push(...acting);
-      if (acting.some((s) => s.kind === 'complete')) break;
-    }
-    return taken;
+  protected async activeIds(): Promise<string[]> {
+    return (await V.listMigrations(this.db, 'active')).map((x) => x.id);
   }
 
   /** Dry run: the steps the planner would take now. */
   async plan(migrationId: string): Promise<MigrationPlanStep[]> {
-    return planMigration(await V.loadFacts(this.#db, migrationId, this.deps.clock.now()));
+    return planMigration(await V.loadFacts(this.db, migrationId, this.deps.clock.now()));
   }
 
-  async #act(migrationId: string, s: MigrationPlanStep): Promise<void> {
-    const now = this.#now();
-    const db = this.#db;
+  protected async act(migrationId: string, s: MigrationPlanStep): Promise<void> {
+    const now = this.now();
+    const db = this.db;
     switch (s.kind) {
       case 'create_deployment':
-        // The intent first: a crash after this line finds the deployment again by its name.
-        await db
-          .insertInto('vpn_migration_deployments')
-          .values({
+        // The intent first (the tracker): a crash after it finds the deployment again by its name.
+        await this.tracker.start(
+          V.migrationOwner(migrationId),
+          {
             name: s.name,
-            migration_id: migrationId,
-            batch: s.batch,
-            step: s.step,
+            round: s.batch,
+            subject: s.step,
             purpose: s.purpose,
-            artifact_name: s.artifactName,
-            device_ids_json: JSON.stringify(s.deviceIds),
-            mender_id: null,
-            status: 'intent',
-            created_at: now,
-            updated_at: now,
-          })
-          .execute();
-        await V.recordEvent(db, {
-          migrationId,
-          at: now,
-          actor: 'controller',
-          action: s.purpose === 'rollback' ? 'deploy_rollback' : 'deploy',
-          reason: `batch ${s.batch}: ${s.step} → ${s.deviceIds.length} vans`,
-          detail: { batch: s.batch, name: s.name, step: s.step, artifact: s.artifactName, vans: s.deviceIds.length },
-        });
-        await this.#realize(s.name, s.artifactName, s.deviceIds, false);
+            artifactName: s.artifactName,
+            deviceIds: s.deviceIds,
+          },
+          async () => {
+            await V.recordEvent(db, {
+              migrationId,
+              at: now,
+              actor: 'controller',
+              action: s.purpose === 'rollback' ? 'deploy_rollback' : 'deploy',
+              reason: `batch ${s.batch}: ${s.step} → ${s.deviceIds.length} vans`,
+              detail: {
+                batch: s.batch,
+                name: s.name,
+                step: s.step,
+                artifact: s.artifactName,
+                vans: s.deviceIds.length,
+              },
+            });
+          },
+        );
         return;
       case 'complete':
         await V.setMigrationStatus(db, migrationId, 'completed', now);
@@ -167,52 +127,6 @@ export class VpnMigrationController {
         return;
       case 'wait':
         return;
-    }
-  }
-
-  async #realize(name: string, artifactName: string, deviceIds: string[], lookFirst: boolean): Promise<void> {
-    const id = await realizeDeployment(this.deps.mender, { name, artifactName, deviceIds }, lookFirst, () => {
-      this.menderCalls++;
-    });
-    await this.#db
-      .updateTable('vpn_migration_deployments')
-      .set({ mender_id: id, status: 'open', updated_at: this.#now() })
-      .where('name', '=', name)
-      .execute();
-  }
-
-  /** Sense: realize leftover intents, then read per-device statuses of the open deployments. */
-  async #refresh(migrationId: string): Promise<void> {
-    const now = this.#now();
-    for (const d of await V.loadDeployments(this.#db, migrationId)) {
-      if (d.status === 'intent') {
-        await this.#realize(d.name, d.artifactName, d.deviceIds, true);
-        continue;
-      }
-      if (d.status !== 'open' || !d.menderId) continue;
-      const menderId = d.menderId;
-      this.menderCalls++;
-      const devices = await this.deps.mender.collect((page, perPage) =>
-        this.deps.mender.deploymentDevices(menderId, { page, perPage }),
-      );
-      const rows = devices
-        .filter((x) => d.outcomes[x.id]?.status !== x.status)
-        .map((x) => ({
-          name: d.name,
-          device_id: x.id,
-          status: x.status,
-          // The bridge clock: the retire soak is measured on it.
-          finished_at: FINAL.has(x.status) ? (d.outcomes[x.id]?.finishedAt ?? now) : null,
-          updated_at: now,
-        }));
-      await V.upsertOutcomes(this.#db, rows);
-      const statuses = new Map(devices.map((x) => [x.id, x.status]));
-      if (d.deviceIds.every((id) => FINAL.has(statuses.get(id) ?? '')))
-        await this.#db
-          .updateTable('vpn_migration_deployments')
-          .set({ status: 'finished', updated_at: now })
-          .where('name', '=', d.name)
-          .execute();
     }
   }
 
@@ -233,7 +147,7 @@ export class VpnMigrationController {
     const names = MigrationSteps.map((s) => artifacts[s]);
     if (new Set(names).size !== names.length)
       throw new VanError('INPUT_INVALID', 'artifacts: each step needs its own artifact');
-    const known = await this.#db
+    const known = await this.db
       .selectFrom('artifacts')
       .select(['name', 'payload_type', 'vpn_step'])
       .where('name', 'in', names)
@@ -249,9 +163,9 @@ export class VpnMigrationController {
         throw new VanError('INPUT_INVALID', `artifacts.${step}: ${artifacts[step]} carries step ${other.vpn_step}`);
     }
     if (scope) await this.#checkScope(scope);
-    const running = (await V.listMigrations(this.#db, 'active'))[0];
+    const running = (await V.listMigrations(this.db, 'active'))[0];
     if (running) throw new VanError('CONFLICT', `vpn migration ${running.id} is still active`);
-    const now = this.#now();
+    const now = this.now();
     const rec: V.MigrationRecord = {
       id: `m${randomBytes(5).toString('hex')}`,
       status: 'active',
@@ -262,8 +176,8 @@ export class VpnMigrationController {
       created_by: actor,
       updated_at: now,
     };
-    await V.insertMigration(this.#db, rec);
-    await V.recordEvent(this.#db, {
+    await V.insertMigration(this.db, rec);
+    await V.recordEvent(this.db, {
       migrationId: rec.id,
       at: now,
       actor,
@@ -276,7 +190,7 @@ export class VpnMigrationController {
 
   /** A scope names only known vans and covers at least one. */
   async #checkScope(scope: MigrationScope): Promise<void> {
-    const vans = await V.eligibleVans(this.#db);
+    const vans = await V.eligibleVans(this.db);
     if (scope.vans) {
       const known = new Set(vans.map((v) => v.vanId));
       const unknown = [...new Set(scope.vans)].filter((id) => !known.has(id));
@@ -289,13 +203,13 @@ export class VpnMigrationController {
   }
 
   async #must(id: string): Promise<V.MigrationRecord> {
-    const m = await V.getMigration(this.#db, id);
+    const m = await V.getMigration(this.db, id);
     if (!m) throw new VanError('NOT_FOUND', `no vpn migration ${id}`);
     return m;
   }
 
   async #van(id: string, vanId: string) {
-    const van = (await V.loadVans(this.#db, id)).find((v) => v.vanId === vanId);
+    const van = (await V.loadVans(this.db, id)).find((v) => v.vanId === vanId);
     if (!van) throw new VanError('NOT_FOUND', `no van ${vanId}`);
     const m = await this.#must(id);
     if (!inScope(van, m.scope))
@@ -306,33 +220,33 @@ export class VpnMigrationController {
   async cancel(id: string, actor: string, reason: string): Promise<void> {
     const m = await this.#must(id);
     if (m.status !== 'active') throw new VanError('CONFLICT', `vpn migration ${id} is ${m.status}`);
-    const now = this.#now();
-    await V.setMigrationStatus(this.#db, id, 'cancelled', now);
-    await V.recordEvent(this.#db, { migrationId: id, at: now, actor, action: 'cancel', reason });
+    const now = this.now();
+    await V.setMigrationStatus(this.db, id, 'cancelled', now);
+    await V.recordEvent(this.db, { migrationId: id, at: now, actor, action: 'cancel', reason });
   }
 
   /** Hold: no further step for the van (a deployment already in flight finishes). */
   async hold(id: string, vanId: string, actor: string, reason: string): Promise<void> {
     await this.#must(id);
     const van = await this.#van(id, vanId);
-    const now = this.#now();
-    await V.setVanRecord(this.#db, id, van.deviceId, { hold: true, hold_reason: `${actor}: ${reason}` }, now);
-    await V.recordEvent(this.#db, { migrationId: id, deviceId: van.deviceId, at: now, actor, action: 'hold', reason });
+    const now = this.now();
+    await V.setVanRecord(this.db, id, van.deviceId, { hold: true, hold_reason: `${actor}: ${reason}` }, now);
+    await V.recordEvent(this.db, { migrationId: id, deviceId: van.deviceId, at: now, actor, action: 'hold', reason });
   }
 
   /** Release: clear hold and rollback request, and forgive earlier failures (the van may be retried). */
   async release(id: string, vanId: string, actor: string, reason: string): Promise<void> {
     await this.#must(id);
     const van = await this.#van(id, vanId);
-    const now = this.#now();
+    const now = this.now();
     await V.setVanRecord(
-      this.#db,
+      this.db,
       id,
       van.deviceId,
       { hold: false, hold_reason: null, reset_at: now, rollback: null },
       now,
     );
-    await V.recordEvent(this.#db, {
+    await V.recordEvent(this.db, {
       migrationId: id,
       deviceId: van.deviceId,
       at: now,
@@ -347,15 +261,15 @@ export class VpnMigrationController {
     const m = await this.#must(id);
     if (m.status !== 'active') throw new VanError('CONFLICT', `vpn migration ${id} is ${m.status}`);
     const van = await this.#van(id, vanId);
-    const attempts = attemptsByDevice(await V.loadDeployments(this.#db, id)).get(van.deviceId) ?? [];
+    const attempts = attemptsByDevice(await V.loadDeployments(this.db, id)).get(van.deviceId) ?? [];
     const d = decideRollback(
       van,
       attempts.some((a) => a.status === undefined),
     );
     if (!d.ok) throw new VanError('CONFLICT', d.reason);
-    const now = this.#now();
+    const now = this.now();
     await V.setVanRecord(
-      this.#db,
+      this.db,
       id,
       van.deviceId,
       {
@@ -365,7 +279,7 @@ export class VpnMigrationController {
       },
       now,
     );
-    await V.recordEvent(this.#db, {
+    await V.recordEvent(this.db, {
       migrationId: id,
       deviceId: van.deviceId,
       at: now,
@@ -375,14 +289,5 @@ export class VpnMigrationController {
       detail: { kind: d.kind, step: d.step, detail: d.detail },
     });
     return { kind: d.kind, detail: d.detail };
-  }
-
-  /** Run now, then every `realIntervalMs`. */
-  start(realIntervalMs: number): void {
-    this.#loop.start(realIntervalMs);
-  }
-
-  stop(): Promise<void> {
-    return this.#loop.stop();
   }
 }

@@ -13,6 +13,7 @@ import type { VpnMigrationSettings } from '../../core/config/bridge-config.js';
 import { type VpnStep, VpnStepsInArtifact } from '../../core/schemas/payload-index.js';
 import type { VpnStepName } from '../../core/vpn-state.js';
 import { expectedState, nextStep, vpnStepOf } from '../../core/vpn-steps.js';
+import { FINAL } from '../lib/deployment-tracker.js';
 
 export type MigrationSettings = z.output<typeof VpnMigrationSettings>;
 export const MigrationStatuses = ['active', 'completed', 'cancelled'] as const;
@@ -133,7 +134,7 @@ export type VanVerdict =
   | { kind: 'held'; reason: string }
   | { kind: 'attention'; code: AttentionCode; detail: string };
 
-export const FINAL = new Set(['success', 'already-installed', 'failure', 'noartifact', 'aborted', 'decommissioned']);
+export { FINAL };
 const SUCCEEDED = new Set(['success', 'already-installed']);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -1,12 +1,15 @@
 // Queries for VPN migrations over the fleet store (both dialects). The controller senses through
-// `loadFacts` and writes every deployment intent here before it calls Mender.
+// `loadFacts`; its deployments and audit trail are the tracker's (lib/deployment-tracker.ts, lib/owner-events.ts).
 import type { Kysely } from 'kysely';
 import * as z from 'zod';
 import { VpnMigrationSettings } from '../../core/config/bridge-config.js';
 import { VanError } from '../../core/errors.js';
 import { Stages } from '../store/fleet-store.js';
 import type { Database } from '../store/schema.js';
-import { jsonObject, jsonStrings, outcomesByName, parseJson } from '../lib/records.js';
+import { type Owner, loadTracked } from '../lib/deployment-tracker.js';
+import { ownerRecords } from '../lib/owner-records.js';
+import { type NewOwnerEvent, type OwnerEvent, listOwnerEvents, recordOwnerEvent } from '../lib/owner-events.js';
+import { jsonObject } from '../lib/records.js';
 import {
   type MigrationDeploymentFacts,
   type MigrationFacts,
@@ -18,8 +21,6 @@ import {
   type StepArtifacts,
   type VanMigrationFacts,
 } from './planner.js';
-
-const CHUNK = 400;
 
 export const StepArtifactsSchema = z.strictObject({
   add: z.string().min(1).max(256),
@@ -52,15 +53,7 @@ export interface MigrationRecord {
   updated_at: string;
 }
 
-export interface MigrationEvent {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  device_id: string | null;
-  reason: string | null;
-  detail: unknown;
-}
+export type MigrationEvent = OwnerEvent;
 
 function recordOf(row: Database['vpn_migrations']): MigrationRecord {
   return {
@@ -75,16 +68,12 @@ function recordOf(row: Database['vpn_migrations']): MigrationRecord {
   };
 }
 
-export async function getMigration(db: Kysely<Database>, id: string): Promise<MigrationRecord | undefined> {
-  const row = await db.selectFrom('vpn_migrations').selectAll().where('id', '=', id).executeTakeFirst();
-  return row && recordOf(row);
-}
-
-export async function listMigrations(db: Kysely<Database>, status?: MigrationStatus): Promise<MigrationRecord[]> {
-  let q = db.selectFrom('vpn_migrations').selectAll();
-  if (status) q = q.where('status', '=', status);
-  return (await q.orderBy('created_at').execute()).map(recordOf);
-}
+/** `getMigration(db, id)`, `listMigrations(db, status?)` (oldest first). */
+export const { get: getMigration, list: listMigrations } = ownerRecords<
+  'vpn_migrations',
+  MigrationRecord,
+  MigrationStatus
+>('vpn_migrations', recordOf);
 
 export async function insertMigration(db: Kysely<Database>, r: MigrationRecord): Promise<void> {
   await db
@@ -113,46 +102,14 @@ export async function setMigrationStatus(
 
 export async function recordEvent(
   db: Kysely<Database>,
-  e: {
-    migrationId: string;
-    deviceId?: string | null;
-    at: string;
-    actor: string;
-    action: string;
-    reason?: string | null;
-    detail?: unknown;
-  },
+  e: Omit<NewOwnerEvent, 'kind' | 'ownerId'> & { migrationId: string },
 ): Promise<void> {
-  await db
-    .insertInto('vpn_migration_events')
-    .values({
-      migration_id: e.migrationId,
-      device_id: e.deviceId ?? null,
-      at: e.at,
-      actor: e.actor,
-      action: e.action,
-      reason: e.reason ?? null,
-      detail_json: e.detail === undefined ? null : JSON.stringify(e.detail),
-    })
-    .execute();
+  const { migrationId, ...rest } = e;
+  await recordOwnerEvent(db, { kind: 'vpn', ownerId: migrationId, ...rest });
 }
 
 export async function listEvents(db: Kysely<Database>, migrationId: string): Promise<MigrationEvent[]> {
-  const rows = await db
-    .selectFrom('vpn_migration_events')
-    .selectAll()
-    .where('migration_id', '=', migrationId)
-    .orderBy('id')
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    device_id: r.device_id,
-    reason: r.reason,
-    detail: parseJson(r.detail_json),
-  }));
+  return listOwnerEvents(db, 'vpn', migrationId);
 }
 
 export interface StoredMigrationDeployment extends MigrationDeploymentFacts {
@@ -160,33 +117,17 @@ export interface StoredMigrationDeployment extends MigrationDeploymentFacts {
   artifactName: string;
 }
 
+export const migrationOwner = (migrationId: string): Owner => ({ kind: 'vpn', id: migrationId });
+
+/** The migration's deployments (the tracker's records: round = batch, subject = step), by batch and name. */
 export async function loadDeployments(db: Kysely<Database>, migrationId: string): Promise<StoredMigrationDeployment[]> {
-  const rows = await db
-    .selectFrom('vpn_migration_deployments')
-    .selectAll()
-    .where('migration_id', '=', migrationId)
-    .orderBy('batch')
-    .orderBy('name')
-    .execute();
-  const outcomes = await db
-    .selectFrom('vpn_migration_outcomes')
-    .innerJoin('vpn_migration_deployments', 'vpn_migration_deployments.name', 'vpn_migration_outcomes.name')
-    .select(['vpn_migration_outcomes.name', 'device_id', 'vpn_migration_outcomes.status', 'finished_at'])
-    .where('vpn_migration_deployments.migration_id', '=', migrationId)
-    .execute();
-  const by = outcomesByName(outcomes);
-  return rows.map((d) => ({
-    name: d.name,
-    batch: d.batch,
-    step: z.enum(MigrationSteps).parse(d.step),
-    purpose: d.purpose === 'rollback' ? 'rollback' : 'forward',
-    deviceIds: jsonStrings(d.device_ids_json),
-    status: z.enum(['intent', 'open', 'finished', 'aborted']).parse(d.status),
-    createdAt: d.created_at,
-    outcomes: by.get(d.name) ?? {},
-    menderId: d.mender_id,
-    artifactName: d.artifact_name,
+  const rows = (await loadTracked(db, migrationOwner(migrationId))).map(({ round, subject, purpose, ...d }) => ({
+    ...d,
+    batch: round,
+    step: z.enum(MigrationSteps).parse(subject),
+    purpose: purpose === 'rollback' ? ('rollback' as const) : ('forward' as const),
   }));
+  return rows.sort((a, b) => a.batch - b.batch || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Vans a migration may target: accepted (or not yet known to auth) and not decommissioned. */
@@ -255,22 +196,6 @@ export async function loadFacts(db: Kysely<Database>, migrationId: string, now: 
     vans: await loadVans(db, migrationId),
     deployments: await loadDeployments(db, migrationId),
   };
-}
-
-export async function upsertOutcomes(db: Kysely<Database>, rows: Database['vpn_migration_outcomes'][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    await db
-      .insertInto('vpn_migration_outcomes')
-      .values(rows.slice(i, i + CHUNK))
-      .onConflict((oc) =>
-        oc.columns(['name', 'device_id']).doUpdateSet((eb) => ({
-          status: eb.ref('excluded.status'),
-          finished_at: eb.ref('excluded.finished_at'),
-          updated_at: eb.ref('excluded.updated_at'),
-        })),
-      )
-      .execute();
-  }
 }
 
 /** Write ops' per-van record (created on first use). */

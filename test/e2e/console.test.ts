@@ -186,7 +186,9 @@ describe('the console in Chromium', () => {
       const row = db.prepare('SELECT status, pause_reason FROM rollouts WHERE id = ?').get(rolloutId);
       expect(row).toEqual({ status: 'paused', pause_reason: 'paused by ops-olga: battery complaints from pilot vans' });
       const events = db
-        .prepare("SELECT actor, action, reason FROM rollout_events WHERE rollout_id = ? AND action = 'pause'")
+        .prepare(
+          "SELECT actor, action, reason FROM owner_events WHERE owner_kind = 'rollout' AND owner_id = ? AND action = 'pause'",
+        )
         .all(rolloutId);
       expect(events).toEqual([{ actor: 'ops-olga', action: 'pause', reason: 'battery complaints from pilot vans' }]);
     } finally {

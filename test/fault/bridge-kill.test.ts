@@ -129,9 +129,9 @@ function where(file: string): string {
     const one = (q: string) => (db.prepare(q).get() as { n: number }).n;
     return (
       `${one('SELECT count(*) AS n FROM rollout_waves')} waves, ` +
-      `${one("SELECT count(*) AS n FROM rollout_deployments WHERE status = 'open'")} deployments open, ` +
-      `${one("SELECT count(*) AS n FROM rollout_deployments WHERE status = 'intent'")} intents without a Mender id, ` +
-      `${one('SELECT count(*) AS n FROM rollout_deployments')} deployments`
+      `${one("SELECT count(*) AS n FROM tracked_deployments WHERE status = 'open'")} deployments open, ` +
+      `${one("SELECT count(*) AS n FROM tracked_deployments WHERE status = 'intent'")} intents without a Mender id, ` +
+      `${one('SELECT count(*) AS n FROM tracked_deployments')} deployments`
     );
   } finally {
     db.close();

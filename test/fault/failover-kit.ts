@@ -155,14 +155,14 @@ async function progress(store: FleetStore): Promise<string> {
   );
   const open = await count(
     db
-      .selectFrom('rollout_deployments')
+      .selectFrom('tracked_deployments')
       .select((eb) => eb.fn.countAll().as('n'))
       .where('status', '=', 'open')
       .executeTakeFirst(),
   );
   const intents = await count(
     db
-      .selectFrom('rollout_deployments')
+      .selectFrom('tracked_deployments')
       .select((eb) => eb.fn.countAll().as('n'))
       .where('status', '=', 'intent')
       .executeTakeFirst(),

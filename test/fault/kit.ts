@@ -111,7 +111,7 @@ export async function normalizeRollout(
 /** Mender's deployments against ours: one per (wave, component) name, each of ours realized exactly once. */
 export async function deploymentLedger(db: Kysely<Database>, mender: MenderManagementClient) {
   const inMender = await mender.collect((page, perPage) => mender.listDeployments({ page, perPage }));
-  const ours = await db.selectFrom('rollout_deployments').select(['name', 'mender_id', 'status']).execute();
+  const ours = await db.selectFrom('tracked_deployments').select(['name', 'mender_id', 'status']).execute();
   return { inMender, ours };
 }
 

@@ -78,7 +78,7 @@ async function inspect(file: string): Promise<Inspection> {
       batches.set(b, (batches.get(b) ?? 0) + 1);
     }
     const components = (await store.db.selectFrom('van_components').select('device_id').execute()).length;
-    const events = (await store.db.selectFrom('rollout_events').select('id').execute()).length;
+    const events = (await store.db.selectFrom('owner_events').select('id').execute()).length;
     return { integrity, foreignKeys, migrated, batches, components, events };
   } finally {
     await store.close();

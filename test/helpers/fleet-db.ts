@@ -5,7 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openFleetDb } from '../../bridge/store/db.js';
+import type { Kysely } from 'kysely';
+import { type FleetDb, openFleetDb } from '../../bridge/store/db.js';
+import { migrateUpTo } from '../../bridge/store/migrations.js';
 import { FleetStore } from '../../bridge/store/fleet-store.js';
 
 export const PG_URL = process.env.VANCORE_TEST_PG_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/test';
@@ -24,18 +26,28 @@ export interface TestStore {
 export const backends = ['sqlite', 'postgres'] as const;
 export type Backend = (typeof backends)[number];
 
-export async function openTestStore(backend: Backend): Promise<TestStore> {
+/**
+ * `upTo`: migrate only up to and including that migration (a database as an earlier release left it);
+ * `store.migrate()` then upgrades it the way a new release does.
+ */
+export async function openTestStore(backend: Backend, opts: { upTo?: string } = {}): Promise<TestStore> {
+  const migrate = (store: FleetStore, fleet: FleetDb) =>
+    opts.upTo === undefined
+      ? store.migrate()
+      : migrateUpTo(fleet.db as unknown as Kysely<unknown>, fleet.dialect, opts.upTo, fleet.schema);
   if (backend === 'sqlite') {
     const dir = await mkdtemp(join(tmpdir(), 'vc-fleet-'));
     const url = `sqlite:${join(dir, 'fleet.db')}`;
-    const store = new FleetStore(await openFleetDb(url));
-    await store.migrate();
+    const fleet = await openFleetDb(url);
+    const store = new FleetStore(fleet);
+    await migrate(store, fleet);
     return { store, url, dispose: async () => (await store.close(), await rm(dir, { recursive: true, force: true })) };
   }
   const run = process.env[RUN_ENV];
   const schema = `t_${run ? `${run}_` : ''}${randomBytes(6).toString('hex')}`;
-  const store = new FleetStore(await openFleetDb(PG_URL, { pgSchema: schema, poolSize: 4 }));
-  await store.migrate();
+  const fleet = await openFleetDb(PG_URL, { pgSchema: schema, poolSize: 4 });
+  const store = new FleetStore(fleet);
+  await migrate(store, fleet);
   return {
     store,
     url: PG_URL,

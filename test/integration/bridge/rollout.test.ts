@@ -338,7 +338,7 @@ describe.each(MENDER_PROFILES)('staged rollout against the simulator (Mender %s)
     const r = await first.create('rel-1', 'ops-alice', 'crash test');
     await drive(b, first, r.id, () => crashed);
     const intent = await b.t.store.db
-      .selectFrom('rollout_deployments')
+      .selectFrom('tracked_deployments')
       .selectAll()
       .where('mender_id', 'is', null)
       .execute();
@@ -349,7 +349,7 @@ describe.each(MENDER_PROFILES)('staged rollout against the simulator (Mender %s)
     const done = await drive(b, second, r.id, (x) => x.status !== 'active');
     expect(done.status).toBe('completed');
     const inMender = await menderDeployments(b.mender);
-    const ours = await b.t.store.db.selectFrom('rollout_deployments').select(['name', 'mender_id']).execute();
+    const ours = await b.t.store.db.selectFrom('tracked_deployments').select(['name', 'mender_id']).execute();
     expect(inMender).toHaveLength(ours.length);
     expect(new Set(inMender.map((d) => d.name)).size).toBe(inMender.length);
     expect(new Set(ours.map((d) => d.mender_id))).toEqual(new Set(inMender.map((d) => d.id)));
@@ -385,7 +385,7 @@ describe('staged rollout: one server line each', () => {
     expect(skipped).toBeGreaterThan(0);
     const inMender = await menderDeployments(b.mender);
     expect(new Set(inMender.map((d) => d.name)).size).toBe(inMender.length);
-    const ours = await b.t.store.db.selectFrom('rollout_deployments').select('name').execute();
+    const ours = await b.t.store.db.selectFrom('tracked_deployments').select('name').execute();
     expect(inMender).toHaveLength(ours.length);
   }, 120_000);
 

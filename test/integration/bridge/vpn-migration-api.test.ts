@@ -228,7 +228,7 @@ describe.each(backends)('VPN migration API and CLI (%s)', (backend) => {
     const act = (a: string, vanId: string, reason?: string, tok = OPS) =>
       call('POST', `/api/v1/vpn-migrations/${m.id}/vans/${vanId}/${a}`, reason === undefined ? {} : { reason }, tok);
     const first = await t.store.db
-      .selectFrom('vpn_migration_deployments')
+      .selectFrom('tracked_deployments')
       .select('device_ids_json')
       .executeTakeFirstOrThrow();
     const inBatch = new Set(JSON.parse(first.device_ids_json) as string[]);
@@ -357,7 +357,7 @@ describe.each(backends)('VPN migration API and CLI (%s)', (backend) => {
       [['verify', 5]],
     ]);
     expect(v.totals.vans).toBe(5);
-    const targeted = await t.store.db.selectFrom('vpn_migration_deployments').select('device_ids_json').execute();
+    const targeted = await t.store.db.selectFrom('tracked_deployments').select('device_ids_json').execute();
     for (const d of targeted) expect((JSON.parse(d.device_ids_json) as string[]).sort()).toEqual([...internal].sort());
     for (const d of fleet.devices())
       if (!internal.has(d.deviceId!)) expect(d.vpn, d.vanId).toEqual({ state: 'tailscale', step: 'none' });

@@ -200,7 +200,7 @@ describe.each(backends)('VPN migration with a 200-van virtual fleet (%s)', (back
 
     await drive(b, first, m.id, () => crashed);
     const intents = await db
-      .selectFrom('vpn_migration_deployments')
+      .selectFrom('tracked_deployments')
       .select(['name', 'status'])
       .where('mender_id', 'is', null)
       .execute();
@@ -361,7 +361,7 @@ describe('VPN migration on one PostgreSQL with two controllers', () => {
     // 30 vans: 1 fails verify (0.02 × 30 rounds to 1), none reverts (0.015 × 30 rounds to 0).
     expect(view.totals).toMatchObject({ vans: 30, done: 29, attention: 1 });
     const inMender = await b.mender.collect((page, perPage) => b.mender.listDeployments({ page, perPage }));
-    const ours = await db.selectFrom('vpn_migration_deployments').select('name').execute();
+    const ours = await db.selectFrom('tracked_deployments').select('name').execute();
     expect(inMender).toHaveLength(ours.length);
     expect(new Set(inMender.map((d) => d.name)).size).toBe(inMender.length);
   }, 200_000);
