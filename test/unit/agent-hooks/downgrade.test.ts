@@ -186,10 +186,10 @@ describe('install history and versions.json on disk', () => {
 
   it('records commits once each, oldest first, capped', async () => {
     dir = await mkdtemp(join(tmpdir(), 'vc-downgrade-'));
-    await recordInstall(dir, entry('1.0.0'));
-    await recordInstall(dir, entry('1.0.0', { at: '2026-11-21T10:00:00.000Z' })); // a repeated commit
-    await recordInstall(dir, entry('2.0.0'));
-    await recordInstall(
+    recordInstall(dir, entry('1.0.0'));
+    recordInstall(dir, entry('1.0.0', { at: '2026-11-21T10:00:00.000Z' })); // a repeated commit
+    recordInstall(dir, entry('2.0.0'));
+    recordInstall(
       dir,
       entry('1.0.0', { artifact_name: 'vancore-config-1.0.0-revert-2.0.0', revert_of: '2.0.0' }),
     );
