@@ -189,10 +189,7 @@ describe('install history and versions.json on disk', () => {
     recordInstall(dir, entry('1.0.0'));
     recordInstall(dir, entry('1.0.0', { at: '2026-11-21T10:00:00.000Z' })); // a repeated commit
     recordInstall(dir, entry('2.0.0'));
-    recordInstall(
-      dir,
-      entry('1.0.0', { artifact_name: 'vancore-config-1.0.0-revert-2.0.0', revert_of: '2.0.0' }),
-    );
+    recordInstall(dir, entry('1.0.0', { artifact_name: 'vancore-config-1.0.0-revert-2.0.0', revert_of: '2.0.0' }));
     const doc = JSON.parse(await readFile(join(dir, INSTALL_HISTORY_FILE), 'utf8')) as { entries: HistoryEntry[] };
     expect(doc.entries.map((e) => e.artifact_name)).toEqual([
       'vancore-config-1.0.0',
