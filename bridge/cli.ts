@@ -4,6 +4,7 @@ import { type CommandSpec, defineCommand, opt, type RunContext } from '../core/c
 import { BridgeConfig } from '../core/config/bridge-config.js';
 import { loadConfigFile, parseConfig } from '../core/config/load.js';
 import { VanError } from '../core/errors.js';
+import { reasonOption, requireReason } from './lib/audit-reason.js';
 import { createLogger } from '../core/logger.js';
 import { redactUrl } from '../core/redact.js';
 import { neutraliseTerminalOutput, terminalJson } from '../core/safe-text.js';
@@ -374,22 +375,13 @@ export function renderRollout(r: RolloutView): string {
 }
 
 const rolloutIdArg = [{ name: 'id', description: 'rollout id' }];
-const reasonOpt = {
-  reason: { type: 'string', value: 'TEXT', description: 'why (required; kept in the audit trail)' },
-} as const;
-
-function requireReason(ctx: RunContext): string {
-  const r = opt.string(ctx.values, 'reason');
-  if (!r) throw new VanError('USAGE', '--reason is required (it goes into the audit trail)');
-  return r;
-}
 
 function rolloutAction(action: 'pause' | 'resume' | 'advance' | 'abort', summary: string): CommandSpec {
   return defineCommand({
     name: action,
     summary,
     positionals: rolloutIdArg,
-    options: { ...common, ...reasonOpt },
+    options: { ...common, ...reasonOption },
     examples: [`vancore-ota rollout ${action} r0123456789 --reason "…"`],
     async run(ctx) {
       const reason = requireReason(ctx);
@@ -414,7 +406,7 @@ export const rolloutCommand = defineCommand({
       name: 'create',
       summary: 'Start a rollout of a release',
       positionals: [{ name: 'release', description: 'release name (POST /api/v1/releases)' }],
-      options: { ...common, ...reasonOpt },
+      options: { ...common, ...reasonOption },
       examples: ['vancore-ota rollout create 2026.11.1 --reason "November release"'],
       async run(ctx) {
         const reason = opt.string(ctx.values, 'reason');

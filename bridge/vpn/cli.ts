@@ -3,6 +3,7 @@
 import { type CommandSpec, defineCommand, opt, type RunContext } from '../../core/command.js';
 import { neutraliseTerminalOutput, terminalJson } from '../../core/safe-text.js';
 import { VanError } from '../../core/errors.js';
+import { reasonOption, requireReason } from '../lib/audit-reason.js';
 import { common, getJson, postJson, target } from '../cli.js';
 import { renderTable } from '../table.js';
 
@@ -104,16 +105,6 @@ export function scopeFromFlags(values: RunContext['values']): Record<string, unk
   return Object.keys(scope).length ? scope : undefined;
 }
 
-const reason = {
-  reason: { type: 'string', value: 'TEXT', description: 'why (required; kept in the audit trail)' },
-} as const;
-
-function requireReason(ctx: RunContext): string {
-  const r = opt.string(ctx.values, 'reason');
-  if (!r) throw new VanError('USAGE', '--reason is required (it goes into the audit trail)');
-  return r;
-}
-
 function positiveNumber(ctx: RunContext, flag: string, integer: boolean): number | undefined {
   const v = opt.string(ctx.values, flag);
   if (v === undefined) return undefined;
@@ -138,7 +129,7 @@ function vanAction(action: 'hold' | 'release' | 'rollback', summary: string): Co
       { name: 'id', description: 'migration id' },
       { name: 'van', description: 'van id' },
     ],
-    options: { ...common, ...reason },
+    options: { ...common, ...reasonOption },
     examples: [`vancore-ota vpn-migration ${action} m0123456789 van-00042 --reason "…"`],
     async run(ctx) {
       const why = requireReason(ctx);
@@ -167,7 +158,7 @@ export const vpnMigrationCommand = defineCommand({
       summary: 'Start the migration with one artifact per step',
       options: {
         ...common,
-        ...reason,
+        ...reasonOption,
         add: { type: 'string', value: 'ARTIFACT', description: 'artifact name of the add step' },
         verify: { type: 'string', value: 'ARTIFACT', description: 'artifact name of the verify step' },
         cutover: { type: 'string', value: 'ARTIFACT', description: 'artifact name of the cutover step' },
@@ -240,7 +231,7 @@ export const vpnMigrationCommand = defineCommand({
       name: 'cancel',
       summary: 'Cancel the migration (deployments in flight finish)',
       positionals: [{ name: 'id', description: 'migration id' }],
-      options: { ...common, ...reason },
+      options: { ...common, ...reasonOption },
       async run(ctx) {
         const why = requireReason(ctx);
         print(
