@@ -176,17 +176,7 @@ export const vpnMigrationRoutes: FastifyPluginAsync<VpnMigrationApiDeps> = async
       },
     },
     async (req) => {
-      const v = await migrationStatus(db, req.params.id, deps.clock.now());
-      return {
-        totals: v.totals,
-        per_step: v.per_step,
-        stuck: v.stuck,
-        reverted: v.reverted,
-        attention: v.attention,
-        held: v.held,
-        rolled_back: v.rolled_back,
-        notes: v.notes,
-      };
+      return migrationReport(await migrationStatus(db, req.params.id, deps.clock.now()));
     },
   );
   typed.post(
@@ -229,18 +219,22 @@ export const vpnMigrationRoutes: FastifyPluginAsync<VpnMigrationApiDeps> = async
         if (action === 'hold') await c.hold(id, vanId, actor(req), req.body.reason);
         else if (action === 'release') await c.release(id, vanId, actor(req), req.body.reason);
         else await c.rollback(id, vanId, actor(req), req.body.reason);
-        const v = await migrationStatus(db, id, deps.clock.now());
-        return {
-          totals: v.totals,
-          per_step: v.per_step,
-          stuck: v.stuck,
-          reverted: v.reverted,
-          attention: v.attention,
-          held: v.held,
-          rolled_back: v.rolled_back,
-          notes: v.notes,
-        };
+        return migrationReport(await migrationStatus(db, id, deps.clock.now()));
       },
     );
   }
 };
+
+/** The per-step report of a migration (GET …/report, and the answer to a van action). */
+function migrationReport(v: Awaited<ReturnType<typeof migrationStatus>>): z.infer<typeof MigrationReport> {
+  return {
+    totals: v.totals,
+    per_step: v.per_step,
+    stuck: v.stuck,
+    reverted: v.reverted,
+    attention: v.attention,
+    held: v.held,
+    rolled_back: v.rolled_back,
+    notes: v.notes,
+  };
+}
