@@ -343,22 +343,28 @@ describe.each(backends)('VPN migration API and CLI (%s)', (backend) => {
       }>().error,
     ).toBe(`van ${outside.vanId} is not in the scope of vpn migration ${m}`);
 
-    // The internal vans take add; once inventory shows it, verify goes out to them alone.
+    // The internal vans take add; as inventory shows it, verify goes out to them alone (in one batch,
+    // or in more when some vans report later than others: a loaded machine staggers them).
+    const verifyTargets = () =>
+      v.batches.flatMap((b) => b.deployments.filter((d) => d.step === 'verify').map((d) => d.targets));
     const end = Date.now() + 60_000;
-    while (v.batches.length < 2) {
-      if (Date.now() > end) throw new Error(`no second batch: ${JSON.stringify(v.totals)} ${JSON.stringify(v.next)}`);
+    while (verifyTargets().reduce((a, n) => a + n, 0) < 5) {
+      if (Date.now() > end)
+        throw new Error(`verify not sent to all 5: ${JSON.stringify(v.totals)} ${JSON.stringify(v.next)}`);
       await new Promise((res) => setTimeout(res, 200));
       await sync();
       await controller.tick();
       v = await view();
     }
-    expect(v.batches.map((b) => b.deployments.map((d) => [d.step, d.targets]))).toEqual([
-      [['add', 5]],
-      [['verify', 5]],
-    ]);
+    expect(v.batches[0]!.deployments.map((d) => [d.step, d.targets])).toEqual([['add', 5]]);
+    expect(v.batches.slice(1).flatMap((b) => b.deployments.map((d) => d.step))).toEqual(
+      verifyTargets().map(() => 'verify'),
+    );
+    expect(verifyTargets().reduce((a, n) => a + n, 0)).toBe(5);
     expect(v.totals.vans).toBe(5);
     const targeted = await t.store.db.selectFrom('tracked_deployments').select('device_ids_json').execute();
-    for (const d of targeted) expect((JSON.parse(d.device_ids_json) as string[]).sort()).toEqual([...internal].sort());
+    for (const d of targeted)
+      for (const id of JSON.parse(d.device_ids_json) as string[]) expect(internal).toContain(id);
     for (const d of fleet.devices())
       if (!internal.has(d.deviceId!)) expect(d.vpn, d.vanId).toEqual({ state: 'tailscale', step: 'none' });
       else expect(d.vpn.state, d.vanId).toBe('dual');
