@@ -3,6 +3,8 @@
 // until nothing changes. Waves: `internal`, then `pilot`, then fleet waves of wave_percent of the eligible
 // fleet vans every wave_interval_hours, each gated on success, soak and health. See docs/rollouts.md.
 import { createHash } from 'node:crypto';
+import gte from 'semver/functions/gte.js';
+import valid from 'semver/functions/valid.js';
 import type * as z from 'zod';
 import type { RolloutSettings as RolloutSettingsSchema } from '../../core/config/bridge-config.js';
 import type { Stage } from '../store/fleet-store.js';
@@ -124,6 +126,14 @@ interface VanProgress {
   lastFailed: boolean;
 }
 
+function atLeast(installed: string | undefined, version: string): boolean {
+  if (installed === undefined) return false;
+  if (installed === version) return true;
+  const a = valid(installed);
+  const b = valid(version);
+  return a !== null && b !== null && gte(a, b);
+}
+
 function progressOf(facts: RolloutFacts): Map<string, VanProgress> {
   const out = new Map<string, VanProgress>();
   const get = (id: string) => {
@@ -133,7 +143,9 @@ function progressOf(facts: RolloutFacts): Map<string, VanProgress> {
   };
   for (const v of facts.vans) {
     const p = get(v.deviceId);
-    for (const c of facts.components) if (v.components[c.component] === c.version) p.done.add(c.component);
+    // A van already on this version — or a newer one, which it would refuse to leave (no downgrades,
+    // agent-hooks/lib/downgrade.ts) — has nothing to take from this release for that component.
+    for (const c of facts.components) if (atLeast(v.components[c.component], c.version)) p.done.add(c.component);
   }
   const ordered = [...facts.deployments].sort((a, b) => a.wave - b.wave);
   for (const d of ordered) {

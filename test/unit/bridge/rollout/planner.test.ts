@@ -171,6 +171,17 @@ describe('planRollout: opening waves', () => {
     expect(kinds(planRollout(facts({ vans })))).toEqual(['complete']);
   });
 
+  it('a van already on a newer version counts as done (it would refuse the downgrade)', () => {
+    const vans = fleet(0, 0, 3).map((v, i) => ({
+      ...v,
+      components: i === 0 ? { platform: '1.2.0', app: '2.0.0-rc.1' } : { platform: '1.0.0', app: '1.4.0' },
+    }));
+    expect(kinds(planRollout(facts({ vans })))).toEqual(['complete']);
+    // One van behind on app keeps the rollout going.
+    const behind = vans.map((v, i) => (i === 1 ? { ...v, components: { platform: '1.0.0', app: '1.3.9' } } : v));
+    expect(kinds(planRollout(facts({ vans: behind })))).not.toEqual(['complete']);
+  });
+
   it.each(['paused', 'completed', 'aborted'] as const)('a %s rollout only waits', (status) => {
     expect(kinds(planRollout(facts({ status })))).toEqual(['wait']);
   });
