@@ -424,10 +424,7 @@ export function renderForecast(f: ForecastView): string {
     '',
     renderTable(
       ['wave', 'vans', 'opens at the earliest', 'full', 'delta', 'bytes', 'wait unmetered', 'size unknown'],
-      [
-        ...f.waves.map((w) => row(w.label, w.vans, w.opens_at_earliest, w)),
-        row('total', f.vans, '', f),
-      ],
+      [...f.waves.map((w) => row(w.label, w.vans, w.opens_at_earliest, w)), row('total', f.vans, '', f)],
     ),
     '',
     ...f.notes.map((n) => `Note: ${n}`),
@@ -472,7 +469,8 @@ export const rolloutCommand = defineCommand({
         ...reasonOption,
         'dry-run': {
           type: 'boolean',
-          description: 'forecast the waves, vans, bytes and vans waiting for an unmetered link; store and deploy nothing',
+          description:
+            'forecast the waves, vans, bytes and vans waiting for an unmetered link; store and deploy nothing',
         },
       },
       examples: [

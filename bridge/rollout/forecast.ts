@@ -126,7 +126,11 @@ export function forecastRollout(facts: ForecastFacts): RolloutForecast {
         for (const c of facts.components)
           if (!atLeast(v.components[c.component], c.version)) v.components[c.component] = c.version;
     const gap =
-      open.stage === 'internal' ? s.soak_hours.internal : open.stage === 'pilot' ? s.soak_hours.pilot : s.wave_interval_hours;
+      open.stage === 'internal'
+        ? s.soak_hours.internal
+        : open.stage === 'pilot'
+          ? s.soak_hours.pilot
+          : s.wave_interval_hours;
     waves.push({
       wave: open.wave,
       label: open.label,
