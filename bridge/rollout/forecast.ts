@@ -192,8 +192,8 @@ function waveForecast(
     if (!v) continue;
     let vanBytes = 0;
     let vanUnknown = false;
-    facts.components.forEach((c, k) => {
-      if (atLeast(v.components[c.component], c.version)) return;
+    for (const [k, c] of facts.components.entries()) {
+      if (atLeast(v.components[c.component], c.version)) continue;
       const size = sizeOf(facts, c, v.deviceType);
       comps[k]!.vans++;
       if (size === null) vanUnknown = true;
@@ -201,7 +201,7 @@ function waveForecast(
         comps[k]!.full_bytes += size;
         vanBytes += size;
       }
-    });
+    }
     full += vanBytes;
     if (vanUnknown) unknown++;
     if (v.gateCodes.some(waitsForUnmetered)) {
