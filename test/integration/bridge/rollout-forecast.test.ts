@@ -245,7 +245,7 @@ describe.each(backends)('rollout forecast (dry run) on %s', (backend) => {
         s.kind === 'wait' ? /(?:soaking until|due at) (\S+)$/.exec(s.reason)?.[1] : undefined,
       );
       if (until.length > 0 && until.every((u) => u !== undefined))
-        clock.set(until.map((u) => new Date(u!)).reduce((a, b) => (a < b ? a : b)));
+        clock.set(until.map((u) => new Date(u)).reduce((a, b) => (a < b ? a : b)));
       else await new Promise((res2) => setTimeout(res2, 100));
     }
     expect((await R.getRollout(db, id))!.status).toBe('completed');
