@@ -374,6 +374,64 @@ export function renderRollout(r: RolloutView): string {
   return neutraliseTerminalOutput(`${lines.join('\n')}\n`);
 }
 
+interface ForecastNumbers {
+  full_bytes: number;
+  delta_bytes: number;
+  bytes: number;
+  waiting_unmetered: number;
+  waiting_unmetered_bytes: number;
+  size_unknown: number;
+}
+
+interface ForecastView extends ForecastNumbers {
+  release: string;
+  blocked_by: string | null;
+  vans: number;
+  fleet: { total: number; current: number; held: number; excluded: number };
+  waves: (ForecastNumbers & { label: string; vans: number; opens_at_earliest: string })[];
+  notes: string[];
+}
+
+/** Bytes for people: exact count plus a MB/GB figure (decimal units, as the data plans count them). */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let x = n;
+  let u = -1;
+  do {
+    x /= 1000;
+    u++;
+  } while (x >= 1000 && u < units.length - 1);
+  return `${x.toFixed(x < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+/** The dry-run forecast as a terminal view: one row per wave and a total row. */
+export function renderForecast(f: ForecastView): string {
+  const row = (label: string, vans: number, opens: string, n: ForecastNumbers) => [
+    label,
+    String(vans),
+    opens,
+    formatBytes(n.full_bytes),
+    formatBytes(n.delta_bytes),
+    String(n.bytes),
+    `${n.waiting_unmetered}${n.waiting_unmetered ? ` (${formatBytes(n.waiting_unmetered_bytes)})` : ''}`,
+    String(n.size_unknown),
+  ];
+  const lines = [
+    `Forecast for a rollout of ${f.release} (dry run: nothing stored or deployed)`,
+    `${f.vans} of ${f.fleet.total} vans would download; ${f.fleet.current} already current, ${f.fleet.held} on hold, ${f.fleet.excluded} excluded`,
+    ...(f.blocked_by ? [`A real create is refused now: ${f.blocked_by}`] : []),
+    '',
+    renderTable(
+      ['wave', 'vans', 'opens at the earliest', 'full', 'delta', 'bytes', 'wait unmetered', 'size unknown'],
+      [...f.waves.map((w) => row(w.label, w.vans, w.opens_at_earliest, w)), row('total', f.vans, '', f)],
+    ),
+    '',
+    ...f.notes.map((n) => `Note: ${n}`),
+  ];
+  return neutraliseTerminalOutput(`${lines.join('\n')}\n`);
+}
+
 const rolloutIdArg = [{ name: 'id', description: 'rollout id' }];
 
 function rolloutAction(action: 'pause' | 'resume' | 'advance' | 'abort', summary: string): CommandSpec {
@@ -404,12 +462,31 @@ export const rolloutCommand = defineCommand({
   subcommands: [
     defineCommand({
       name: 'create',
-      summary: 'Start a rollout of a release',
+      summary: 'Start a rollout of a release (--dry-run: forecast vans and bytes per wave, start nothing)',
       positionals: [{ name: 'release', description: 'release name (POST /api/v1/releases)' }],
-      options: { ...common, ...reasonOption },
-      examples: ['vancore-ota rollout create 2026.11.1 --reason "November release"'],
+      options: {
+        ...common,
+        ...reasonOption,
+        'dry-run': {
+          type: 'boolean',
+          description:
+            'forecast the waves, vans, bytes and vans waiting for an unmetered link; store and deploy nothing',
+        },
+      },
+      examples: [
+        'vancore-ota rollout create 2026.11.1 --dry-run',
+        'vancore-ota rollout create 2026.11.1 --reason "November release"',
+      ],
       async run(ctx) {
         const reason = opt.string(ctx.values, 'reason');
+        if (ctx.values['dry-run'] === true) {
+          const f = await postJson<ForecastView>(await target(ctx), '/api/v1/rollouts', {
+            release: ctx.positionals[0],
+            dry_run: true,
+          });
+          ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(f)}\n` : renderForecast(f));
+          return;
+        }
         const r = await postJson<RolloutView>(await target(ctx), '/api/v1/rollouts', {
           release: ctx.positionals[0],
           ...(reason ? { reason } : {}),

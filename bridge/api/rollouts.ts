@@ -9,7 +9,10 @@ import { VanError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { RolloutController } from '../rollout/controller.js';
-import { RolloutStatuses } from '../rollout/planner.js';
+import { parseCodes } from '../../core/reason-codes.js';
+import { type ForecastArtifact, type ForecastFacts, type ForecastVan, forecastRollout } from '../rollout/forecast.js';
+import { type RolloutSettings, RolloutStatuses } from '../rollout/planner.js';
+import { jsonStrings } from '../lib/records.js';
 import { ReleaseComponent, resolveRelease } from '../rollout/release.js';
 import { rolloutStatus } from '../rollout/status.js';
 import * as R from '../rollout/store.js';
@@ -128,6 +131,71 @@ export const RolloutBody = z.object({
   events: z.array(Event),
 });
 export type RolloutBody = z.infer<typeof RolloutBody>;
+
+const ForecastNumbers = {
+  full_bytes: z.number(),
+  delta_bytes: z.number(),
+  bytes: z.number(),
+  waiting_unmetered: z.number(),
+  waiting_unmetered_bytes: z.number(),
+  size_unknown: z.number(),
+};
+
+/** `POST /rollouts` with `dry_run: true`: the forecast (bridge/rollout/forecast.ts), nothing stored. */
+export const ForecastBody = z.object({
+  dry_run: z.literal(true),
+  /** A real create would be refused (409) now: the rollout still running. */
+  blocked_by: z.string().nullable(),
+  settings: z.record(z.string(), z.unknown()),
+  release: z.string(),
+  vans: z.number(),
+  ...ForecastNumbers,
+  fleet: z.object({ total: z.number(), current: z.number(), held: z.number(), excluded: z.number() }),
+  waves: z.array(
+    z.object({
+      wave: z.number(),
+      label: z.string(),
+      stage: z.string(),
+      vans: z.number(),
+      opens_at_earliest: z.string(),
+      ...ForecastNumbers,
+      components: z.array(
+        z.object({ component: z.string(), artifact_name: z.string(), vans: z.number(), full_bytes: z.number() }),
+      ),
+    }),
+  ),
+  notes: z.array(z.string()),
+});
+export type ForecastBody = z.infer<typeof ForecastBody>;
+
+/** The forecast's facts: the release, every van the planner sees plus its device type and gate codes. */
+async function loadForecastFacts(
+  db: FleetStore['db'],
+  release: R.ReleaseRecord,
+  settings: Readonly<RolloutSettings>,
+  now: Date,
+): Promise<ForecastFacts> {
+  const extra = new Map(
+    (await db.selectFrom('vans').select(['device_id', 'device_type', 'gate_codes']).execute()).map((r) => [
+      r.device_id,
+      r,
+    ]),
+  );
+  const vans: ForecastVan[] = (await R.loadVans(db)).map((v) => ({
+    ...v,
+    deviceType: extra.get(v.deviceId)?.device_type ?? null,
+    gateCodes: parseCodes(extra.get(v.deviceId)?.gate_codes),
+  }));
+  const names = [...new Set(release.components.map((c) => c.artifact_name))];
+  const artifacts: ForecastArtifact[] = (
+    await db
+      .selectFrom('artifacts')
+      .select(['id', 'name', 'device_types_json', 'size'])
+      .where('name', 'in', names)
+      .execute()
+  ).map((a) => ({ id: a.id, name: a.name, deviceTypes: jsonStrings(a.device_types_json), size: a.size }));
+  return { now, release: release.name, settings, components: release.components, vans, artifacts };
+}
 
 /** A route plugin: registered with its dependencies as options (app.ts). */
 // eslint-disable-next-line @typescript-eslint/require-await -- Fastify's async plugin form (no callback)
@@ -328,13 +396,33 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutApiDeps> = async (app, dep
     '/rollouts',
     {
       schema: {
-        summary: 'Start a staged rollout of a release',
+        summary:
+          'Start a staged rollout of a release; with dry_run: true only forecast it (vans, bytes, links) — nothing is stored or deployed',
         tags: ['rollouts'],
-        body: z.strictObject({ release: z.string().min(1).max(64), reason: z.string().max(500).optional() }),
-        response: { 201: RolloutBody, ...errors },
+        body: z.strictObject({
+          release: z.string().min(1).max(64),
+          reason: z.string().max(500).optional(),
+          dry_run: z.boolean().optional(),
+        }),
+        response: { 200: ForecastBody, 201: RolloutBody, ...errors },
       },
     },
     async (req, reply) => {
+      if (req.body.dry_run === true) {
+        // Read-only: the same release and conflict checks as a real create, answered instead of refused.
+        const release = await R.getRelease(db, req.body.release);
+        if (!release) throw new VanError('NOT_FOUND', `no release ${req.body.release}`);
+        const running = (await R.listRollouts(db)).find((x) => x.status === 'active' || x.status === 'paused');
+        const forecast = forecastRollout(
+          await loadForecastFacts(db, release, deps.controller.settings, deps.clock.now()),
+        );
+        return reply.status(200).send({
+          dry_run: true as const,
+          blocked_by: running ? `rollout ${running.id} (${running.release}) is still ${running.status}` : null,
+          settings: { ...deps.controller.settings },
+          ...forecast,
+        });
+      }
       const r = await deps.controller.create(req.body.release, actor(req), req.body.reason ?? null);
       // Start at once rather than at the next scheduled tick; errors show in the status.
       await deps.controller.tick().catch(() => undefined);

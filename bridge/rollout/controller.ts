@@ -57,6 +57,11 @@ export class RolloutController extends OwnerController<RolloutStep> {
     return (await R.listRollouts(this.db, 'active')).map((x) => x.id);
   }
 
+  /** The settings a rollout created now freezes (the `rollout create --dry-run` forecast plans with them). */
+  get settings(): Readonly<RolloutSettings> {
+    return this.deps.settings;
+  }
+
   /** Dry run: the steps the planner would take now. */
   async plan(rolloutId: string): Promise<RolloutStep[]> {
     return planRollout(await R.loadFacts(this.db, rolloutId, this.deps.clock.now()));

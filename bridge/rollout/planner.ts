@@ -126,7 +126,8 @@ interface VanProgress {
   lastFailed: boolean;
 }
 
-function atLeast(installed: string | undefined, version: string): boolean {
+/** The van is on `version` of a component or a newer one (it would refuse the downgrade): nothing to take. */
+export function atLeast(installed: string | undefined, version: string): boolean {
   if (installed === undefined) return false;
   if (installed === version) return true;
   const a = valid(installed);

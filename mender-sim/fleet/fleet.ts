@@ -119,6 +119,8 @@ export interface VirtualDeviceInfo {
   deferrals: number;
   /** Final outcomes of deployments, in order (`success`, `failure`, `rolled_back`, `aborted`, `already-installed`). */
   outcomes: FleetEvent[];
+  /** Artifact bytes this device received over all its downloads (retries and partial reads included). */
+  bytesDownloaded: number;
   trace?: TraceEntry[];
 }
 
@@ -228,6 +230,7 @@ interface Slot {
   deferrals: number;
   outcomes: FleetEvent[];
   trace: TraceEntry[] | undefined;
+  bytesDownloaded: number;
 }
 
 function parseNext(r: Reply): OfferedDeployment | undefined {
@@ -317,6 +320,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
     deferrals: 0,
     outcomes: [],
     trace: traceSize > 0 ? [] : undefined,
+    bytesDownloaded: 0,
   }));
 
   const timeoutMs = opts.requestTimeoutMs ?? 30_000;
@@ -448,6 +452,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
       case 'download': {
         const d = await downloader.download(slot.state.update?.uri ?? '');
         bytesDownloaded += d.bytes;
+        slot.bytesDownloaded += d.bytes;
         return {
           kind: 'reply',
           status: d.status,
@@ -633,6 +638,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
         polls: slot.state.polls,
         deferrals: slot.deferrals,
         outcomes: [...slot.outcomes],
+        bytesDownloaded: slot.bytesDownloaded,
         ...(slot.trace ? { trace: [...slot.trace] } : {}),
       })),
     pollNow: () => wakeAll('nextPollAt'),
