@@ -82,7 +82,10 @@ describe('the energy budget under the real mender-client 3.4', () => {
       });
       const { state, env, journal } = await vanDir(dev.sb, OTA);
       let shore = false;
-      const sense = () => writeFile(join(state, 'readings.json'), readings(shore));
+      // The last write is kept so the test waits for it before the sandbox is removed (a write landing
+      // during the removal made rmdir fail with ENOTEMPTY under load).
+      let writing: Promise<void> = Promise.resolve();
+      const sense = () => (writing = writeFile(join(state, 'readings.json'), readings(shore)));
       await sense();
       const ticker = setInterval(() => void sense(), 500);
       try {
@@ -137,6 +140,7 @@ describe('the energy budget under the real mender-client 3.4', () => {
         ]);
       } finally {
         clearInterval(ticker);
+        await writing.catch(() => undefined);
       }
     },
   );
@@ -152,7 +156,8 @@ describe('the energy budget under the real mender-client 3.4', () => {
       // The gate gives up after 3 s of waiting (exit 1): Mender rolls back and reports the failure.
       const { state, env, journal } = await vanDir(dev.sb, `${OTA}install_wait_budget_seconds: 3\n`);
       await writeFile(join(state, 'readings.json'), readings(false));
-      const ticker = setInterval(() => void writeFile(join(state, 'readings.json'), readings(false)), 500);
+      let writing: Promise<void> = Promise.resolve();
+      const ticker = setInterval(() => void (writing = writeFile(join(state, 'readings.json'), readings(false))), 500);
       try {
         await dev.mgmt.uploadArtifact(await buildGated(bed, dev.sb));
         const daemon = bed.startDaemon(dev.sb, { env });
@@ -174,6 +179,7 @@ describe('the energy budget under the real mender-client 3.4', () => {
         expect(readInstallRuns(state)).toEqual([]);
       } finally {
         clearInterval(ticker);
+        await writing.catch(() => undefined);
       }
     },
   );

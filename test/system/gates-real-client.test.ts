@@ -135,14 +135,15 @@ describe('the gates under the real mender-client 3.4', () => {
       await mkdir(join(van.env.VANCORE_OTA_ROOT, 'sys/class/power_supply/BAT0'), { recursive: true });
       await writeFile(join(van.env.VANCORE_OTA_ROOT, 'sys/class/power_supply/BAT0/capacity'), '80\n');
       let still = false;
+      let writing: Promise<void> = Promise.resolve();
       const motion = () =>
-        writeFile(
+        (writing = writeFile(
           join(van.dir, 'state/motion.json'),
           JSON.stringify({
             stationary_since: still ? new Date(Date.now() - 300_000).toISOString() : null,
             at: new Date().toISOString(),
           }),
-        );
+        ));
       await motion();
       const ticker = setInterval(() => void motion(), 500);
 
@@ -186,6 +187,7 @@ describe('the gates under the real mender-client 3.4', () => {
         expect(await dev.sb.deployedFiles()).toEqual(PAYLOAD);
       } finally {
         clearInterval(ticker);
+        await writing.catch(() => undefined);
         stop.abort();
         await sensord;
       }
