@@ -58,8 +58,23 @@ export class MemoryPhases {
   async phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const start = process.memoryUsage().rss;
     await resetPeakRss();
-    const r = await fn();
+    // What the RSS is made of at its highest sample (every 100 ms): V8 heap, external, the rest (native).
+    let top = process.memoryUsage();
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      if (m.rss > top.rss) top = m;
+    }, 100);
+    let r: T;
+    try {
+      r = await fn();
+    } finally {
+      clearInterval(sampler);
+    }
     const peak = await ownPeakRssMb();
+    this.figures[`bridge_${name}_at_peak_heap_total_mb`] = mb(top.heapTotal);
+    this.figures[`bridge_${name}_at_peak_heap_used_mb`] = mb(top.heapUsed);
+    this.figures[`bridge_${name}_at_peak_external_mb`] = mb(top.external);
+    this.figures[`bridge_${name}_at_peak_native_mb`] = mb(top.rss - top.heapTotal - top.external);
     this.peakMb = Math.max(this.peakMb, peak);
     this.figures[`bridge_${name}_peak_rss_mb`] = Math.round(peak);
     this.figures[`bridge_${name}_growth_mb`] = Math.round(peak - start / 2 ** 20);
@@ -76,7 +91,12 @@ export class MemoryPhases {
       const idle = /^bridge_(.+)_rss_mb$/.exec(k);
       if (idle && !k.endsWith('_peak_rss_mb')) parts.push(`${idle[1]!.replace(/_/g, ' ')} ${v} MB`);
       const p = /^bridge_(.+)_peak_rss_mb$/.exec(k);
-      if (p) parts.push(`${p[1]!.replace(/_/g, ' ')} peak ${v} MB (+${this.figures[`bridge_${p[1]}_growth_mb`]})`);
+      if (p) {
+        const f = (k: string) => this.figures[`bridge_${p[1]}_${k}`];
+        parts.push(
+          `${p[1]!.replace(/_/g, ' ')} peak ${v} MB (+${f('growth_mb')}; at the peak V8 heap ${f('at_peak_heap_total_mb')}, external ${f('at_peak_external_mb')}, native ${f('at_peak_native_mb')})`,
+        );
+      }
     }
     return parts.join(', ');
   }
