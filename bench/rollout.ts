@@ -46,7 +46,7 @@ async function serve(): Promise<void> {
     if (req.method === 'POST' && url.pathname === '/fleet') {
       if (fleet) return json(409, { error: 'fleet already started' });
       const count = Number(url.searchParams.get('count'));
-      startVirtualFleet({
+      void startVirtualFleet({
         serverUrl: sim.url,
         count,
         seed: 'bench-rollout',
