@@ -10,12 +10,14 @@
 // (sync, stores, report API) in this one, so the ratios and the peak RSS measure the bridge alone (issue
 // #19). The bridge's peak RSS (VmHWM, reset before each phase) is reported apart from the simulator's, for
 // the 10,000-device full sync (target ≤ 200 MB) and, with BENCH_SYNC_SCALE=1, a 100,000-device full sync
-// into SQLite (target ≤ 1 GB); a missed target records the V8 heap breakdown (where the memory goes).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// into SQLite (target ≤ 1 GB), with where the memory goes: the process's RSS before any bridge work (Node,
+// the tsx loader, the modules), after the paging baseline and after opening the stores (each after a GC),
+// then the sync's own growth and the V8 heap it leaves.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getHeapStatistics } from 'node:v8';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { buildBridgeApp } from '../bridge/api/app.js';
@@ -24,10 +26,12 @@ import { systemClock } from '../core/clock.js';
 import { BridgeConfig } from '../core/config/bridge-config.js';
 import { MenderManagementClient } from '../core/mender/management.js';
 import { openTestStore } from '../test/helpers/fleet-db.js';
-import { ownPeakRssMb, serveUntilSignalled, spawnChildServer } from '../mender-sim/fleet/child-server.js';
+import { serveUntilSignalled, spawnChildServer } from '../mender-sim/fleet/child-server.js';
 import { startMenderSim } from '../mender-sim/index.js';
 import { SimDevice } from '../mender-sim/testkit.js';
+import { MemoryPhases, memoryBreakdown } from './memory.js';
 import type { Benchmark, BenchResult } from './registry.js';
+import type { SyncProcessResult } from './sync-process.js';
 
 const N = Number(process.env.BENCH_BRIDGE_DEVICES ?? 10_000);
 const log = (line: string) => process.stderr.write(`  bridge-sync: ${line}\n`);
@@ -102,27 +106,25 @@ async function startSimChild(n: number) {
   return { child, simUrl, controlUrl, seedMs };
 }
 
-/** Reset this process's VmHWM (Linux: `5` into clear_refs), so each phase reports its own peak. */
-async function resetPeakRss(): Promise<void> {
-  await writeFile('/proc/self/clear_refs', '5').catch(() => undefined);
+/** The same full sync in a fresh process holding only the sync path (bench/sync-process.ts). */
+function syncInOwnProcess(simUrl: string, nodeOptions = ''): Promise<SyncProcessResult> {
+  const script = join(import.meta.dirname, 'sync-process.ts');
+  return new Promise((resolve, reject) =>
+    execFile(
+      process.execPath,
+      [...process.execArgv, script, simUrl],
+      { maxBuffer: 1 << 20, timeout: 600_000, env: { ...process.env, NODE_OPTIONS: nodeOptions } },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`sync-process: ${err.message} ${stderr}`));
+        const line = stdout.trim().split('\n').pop() ?? '';
+        resolve(JSON.parse(line) as SyncProcessResult);
+      },
+    ),
+  );
 }
 
-/** Where this process's memory goes, in MiB: V8 heap used/total, external and array buffers, and the rest
- * of the RSS (code, native allocations such as SQLite's page cache, the tsx loader). */
-function memoryBreakdown(prefix: string): Record<string, number> {
-  const m = process.memoryUsage();
-  const h = getHeapStatistics();
-  const mb = (b: number) => Math.round(b / 2 ** 20);
-  const parts: Record<string, number> = {
-    rss_now_mb: mb(m.rss),
-    heap_used_mb: mb(h.used_heap_size),
-    heap_total_mb: mb(h.total_heap_size),
-    external_mb: mb(m.external),
-    array_buffers_mb: mb(m.arrayBuffers),
-    other_native_mb: mb(m.rss - h.total_heap_size - m.external),
-  };
-  return Object.fromEntries(Object.entries(parts).map(([k, v]) => [`${prefix}${k}`, v]));
-}
+/** The heap settings docs/deploy.md suggests for a bridge of up to ~10 k vans. */
+const HEAP_CAP = '--max-semi-space-size=2 --max-old-space-size=128';
 
 const menderFor = (url: string) =>
   MenderManagementClient.create({
@@ -135,6 +137,8 @@ const menderFor = (url: string) =>
 export const bridgeSyncBench: Benchmark = {
   name: 'bridge-sync',
   async run(): Promise<BenchResult> {
+    const memory = new MemoryPhases();
+    memory.baseline('idle');
     const { child, simUrl, controlUrl, seedMs } = await startSimChild(N);
     const dir = await mkdtemp(join(tmpdir(), 'vc-bench-bridge-'));
     try {
@@ -156,21 +160,31 @@ export const bridgeSyncBench: Benchmark = {
         for await (const _ of mender.paginate((p, n) => mender.listDeployments({ page: p, perPage: n }))) void _;
       });
       log(`paging alone: ${pageMs.toFixed(0)} ms`);
+      memory.baseline('after_paging');
 
       const sqlite = await openTestStore('sqlite');
       const pg = await openTestStore('postgres');
       try {
-        const rssBefore = process.memoryUsage().rss / 2 ** 20;
-        await resetPeakRss();
-        const [fullSqlite, sqliteMs] = await timed(() =>
-          runSync({ mender, store: sqlite.store, now: () => new Date() }, 'full'),
+        const rssBefore = memory.baseline('before_sync');
+        const [fullSqlite, sqliteMs] = await memory.phase('full_sync', () =>
+          timed(() => runSync({ mender, store: sqlite.store, now: () => new Date() }, 'full')),
         );
-        const bridgeRss = await ownPeakRssMb();
+        const bridgeRss = memory.peakMb;
         const simRss = (await child.peakRssMb()) ?? 0;
         log(
-          `full sync, SQLite: ${sqliteMs.toFixed(0)} ms (${fullSqlite.vans_applied} vans); bridge peak RSS ${bridgeRss.toFixed(0)} MB, simulator ${simRss.toFixed(0)} MB`,
+          `full sync, SQLite: ${sqliteMs.toFixed(0)} ms (${fullSqlite.vans_applied} vans); bridge peak RSS ${bridgeRss.toFixed(0)} MB, simulator ${simRss.toFixed(0)} MB; ${memory.describe()}`,
         );
         const bridgeBreakdown = memoryBreakdown('bridge_after_full_sync_');
+        const own = await syncInOwnProcess(simUrl);
+        // The sync's growth is garbage V8 has not collected yet (the live heap after it is a few MB): the same
+        // sync with the young generation and the old space capped, as docs/deploy.md suggests for the bridge.
+        const capped = await syncInOwnProcess(simUrl, HEAP_CAP);
+        log(
+          `the same with NODE_OPTIONS="${HEAP_CAP}": ${capped.full_sync_ms} ms, peak RSS ${capped.bridge_peak_rss_mb} MB`,
+        );
+        log(
+          `full sync in a process holding only the sync path: ${own.full_sync_ms} ms (${own.vans_applied} vans), peak RSS ${own.bridge_peak_rss_mb} MB; ${own.describe}`,
+        );
         const [fullPg, pgMs] = await timed(() => runSync({ mender, store: pg.store, now: () => new Date() }, 'full'));
         log(`full sync, PostgreSQL: ${pgMs.toFixed(0)} ms (${fullPg.vans_applied} vans)`);
 
@@ -247,10 +261,14 @@ export const bridgeSyncBench: Benchmark = {
         const rssMet = bridgeRss <= 200 && (scale === undefined || scale.bridge_peak_rss_mb <= 1024);
         const met = ratioSqlite <= 2 && ratioPg <= 2 && rpsRatio >= 0.5 && rssMet;
         const scaleText = scale
-          ? `; 100,000-device full sync ${(scale.full_sync_sqlite_ms / 1000).toFixed(1)} s, bridge ${scale.bridge_peak_rss_mb} MB (target ≤ 1 GB), simulator ${scale.simulator_peak_rss_mb} MB`
+          ? `; 100,000-device full sync ${(scale.full_sync_sqlite_ms / 1000).toFixed(1)} s, bridge ${scale.bridge_peak_rss_mb} MB (target ≤ 1 GB; ${scale.bridge_before_sync_gc_rss_mb} MB before the sync + ${scale.bridge_full_sync_growth_mb} MB sync growth), simulator ${scale.simulator_peak_rss_mb} MB`
           : '; 100,000-device sync not run (BENCH_SYNC_SCALE=1)';
+        const where =
+          bridgeRss > 200
+            ? ` (where it goes: ${memory.describe()}; V8 heap after the sync ${memory.figures.bridge_full_sync_heap_used_after_mb} MB used, ${memory.figures.bridge_full_sync_heap_live_after_mb} MB live)`
+            : '';
         return {
-          summary: `full sync of ${N}: SQLite ${(sqliteMs / 1000).toFixed(2)} s (${ratioSqlite.toFixed(2)}× paging), PostgreSQL ${(pgMs / 1000).toFixed(2)} s (${ratioPg.toFixed(2)}×); incremental 1 %: ${(incMs / 1000).toFixed(2)} s; reconcile ${(recMs / 1000).toFixed(2)} s, ${recCalls} requests, ${rec.tags_or_group_changed} ops changes caught; /reports/fleet ${report.rps} req/s = ${rpsRatio.toFixed(2)}× bare (p99 ${report.p99} ms); bridge peak RSS ${bridgeRss.toFixed(0)} MB during the full sync (target ≤ 200 MB), simulator ${simRss.toFixed(0)} MB in its own process${scaleText}`,
+          summary: `full sync of ${N}: SQLite ${(sqliteMs / 1000).toFixed(2)} s (${ratioSqlite.toFixed(2)}× paging), PostgreSQL ${(pgMs / 1000).toFixed(2)} s (${ratioPg.toFixed(2)}×); incremental 1 %: ${(incMs / 1000).toFixed(2)} s; reconcile ${(recMs / 1000).toFixed(2)} s, ${recCalls} requests, ${rec.tags_or_group_changed} ops changes caught; /reports/fleet ${report.rps} req/s = ${rpsRatio.toFixed(2)}× bare (p99 ${report.p99} ms); bridge peak RSS ${bridgeRss.toFixed(0)} MB during the full sync in the bench process (target ≤ 200 MB)${where}, ${own.bridge_peak_rss_mb} MB in a process holding only the sync path (${own.describe}), ${capped.bridge_peak_rss_mb} MB there with NODE_OPTIONS="${HEAP_CAP}" (${capped.full_sync_ms} ms), simulator ${simRss.toFixed(0)} MB in its own process${scaleText}`,
           target:
             'full sync ≤ 2× paging; /reports/fleet ≥ 0.5× bare Fastify; bridge RSS ≤ 200 MB at 10 k, ≤ 1 GB at 100 k',
           met,
@@ -272,7 +290,13 @@ export const bridgeSyncBench: Benchmark = {
             bridge_rss_before_sync_mb: Math.round(rssBefore),
             bridge_peak_rss_mb: Math.round(bridgeRss),
             simulator_peak_rss_mb: Math.round(simRss),
-            ...(bridgeRss > 200 ? bridgeBreakdown : {}),
+            ...memory.figures,
+            ...bridgeBreakdown,
+            sync_process_full_sync_ms: own.full_sync_ms,
+            sync_process_peak_rss_mb: own.bridge_peak_rss_mb,
+            sync_process_heap_capped_full_sync_ms: capped.full_sync_ms,
+            sync_process_heap_capped_peak_rss_mb: capped.bridge_peak_rss_mb,
+            ...Object.fromEntries(Object.entries(own.figures).map(([k, v]) => [`sync_process_${k}`, v])),
             ...(scale ? Object.fromEntries(Object.entries(scale).map(([k, v]) => [`scale_100k_${k}`, v])) : {}),
           },
           baseline: {
@@ -298,26 +322,28 @@ async function bigSync(n: number) {
   log(`seeding ${n} devices in a second simulator process`);
   const { child, simUrl, seedMs } = await startSimChild(n);
   const store = await openTestStore('sqlite');
+  const memory = new MemoryPhases();
   try {
-    const before = Math.round(process.memoryUsage().rss / 2 ** 20);
-    await resetPeakRss();
-    const [full, ms] = await timed(() =>
-      runSync({ mender: menderFor(simUrl), store: store.store, now: () => new Date() }, 'full'),
+    const before = memory.baseline('before_sync');
+    const [full, ms] = await memory.phase('full_sync', () =>
+      timed(() => runSync({ mender: menderFor(simUrl), store: store.store, now: () => new Date() }, 'full')),
     );
-    const bridge = Math.round(await ownPeakRssMb());
+    const bridge = Math.round(memory.peakMb);
     const sim = Math.round((await child.peakRssMb()) ?? 0);
     log(
-      `full sync of ${n}: ${ms.toFixed(0)} ms (${full.vans_applied} vans); bridge peak RSS ${bridge} MB, simulator ${sim} MB`,
+      `full sync of ${n}: ${ms.toFixed(0)} ms (${full.vans_applied} vans); bridge peak RSS ${bridge} MB, simulator ${sim} MB; ${memory.describe()}`,
     );
     return {
       devices: n,
       seed_ms: Math.round(seedMs),
       full_sync_sqlite_ms: Math.round(ms),
       vans_applied: full.vans_applied,
-      bridge_rss_before_sync_mb: before,
       bridge_peak_rss_mb: bridge,
       simulator_peak_rss_mb: sim,
-      ...(bridge > 1024 ? memoryBreakdown('bridge_after_full_sync_') : {}),
+      bridge_before_sync_gc_rss_mb: before,
+      bridge_full_sync_growth_mb: memory.figures.bridge_full_sync_growth_mb!,
+      bridge_full_sync_heap_live_after_mb: memory.figures.bridge_full_sync_heap_live_after_mb!,
+      ...memoryBreakdown('bridge_after_full_sync_'),
     };
   } finally {
     await store.dispose();
