@@ -9,6 +9,7 @@ import { createLogger } from '../core/logger.js';
 import { redactUrl } from '../core/redact.js';
 import { neutraliseTerminalOutput, terminalJson } from '../core/safe-text.js';
 import { renderTable } from './table.js';
+import type { ForecastBytes } from './rollout/forecast.js';
 
 export const bridgeCommand = defineCommand({
   name: 'bridge',
@@ -374,14 +375,8 @@ export function renderRollout(r: RolloutView): string {
   return neutraliseTerminalOutput(`${lines.join('\n')}\n`);
 }
 
-interface ForecastNumbers {
-  full_bytes: number;
-  delta_bytes: number;
-  bytes: number;
-  waiting_unmetered: number;
-  waiting_unmetered_bytes: number;
-  size_unknown: number;
-}
+/** The forecast's figures as the API sends them (bridge/rollout/forecast.ts). */
+type ForecastNumbers = ForecastBytes;
 
 interface ForecastView extends ForecastNumbers {
   release: string;
