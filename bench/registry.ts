@@ -1,4 +1,5 @@
 import { artifactBuildBench } from './artifact-build.js';
+import { compressionBench } from './compression.js';
 import { bridgeSyncBench } from './bridge-sync.js';
 import { consoleBench } from './console.js';
 import { gatesBench } from './gates.js';
@@ -31,4 +32,5 @@ export const benchmarks: Benchmark[] = [
   rolloutBench,
   replicasBench,
   consoleBench,
+  compressionBench,
 ];

@@ -112,6 +112,16 @@ export const STATE_FILES = {
     write: 'atomic',
     what: "the pending download's size hint for the roaming / metered size rules",
   },
+  dataUsage: {
+    path: 'data-usage.json',
+    format: 'json',
+    maxBytes: 16 * KiB,
+    owner: 'agent-hooks/inventory/data-usage.ts',
+    writers: 'the inventory script (each run)',
+    readers: 'the inventory script (`vancore.data.*`)',
+    write: 'atomic',
+    what: "this month's cellular bytes and the interface counters last seen (reboots and counter resets)",
+  },
   installHistory: {
     path: 'install-history.json',
     format: 'json',

@@ -15,10 +15,11 @@ import {
 import { VanId } from '../../core/schemas/common.js';
 import { Readings } from '../../core/schemas/readings.js';
 import { VpnStates, VpnSteps } from '../../core/schemas/inventory.js';
-import { readNamedStateJson, STATE_FILES } from '../../core/state-dir.js';
+import { readNamedStateJson, STATE_FILES, stateFilePath, writeStateJson } from '../../core/state-dir.js';
 import { readLastUpdate, readVersions, type LastUpdate } from '../../core/versions.js';
 import type { DeviceContext } from '../lib/device.js';
 import { resolveVanId } from '../identity/identity.js';
+import { accumulate, DataUsage, monthOf, sampleCounters } from './data-usage.js';
 
 export interface DiskSpace {
   availableBytes: number;
@@ -58,6 +59,8 @@ export interface InventoryFacts {
   client: InstalledClient | null;
   /** The datastore's `device_type` (read only for the C++ client, which does not send it itself). */
   deviceType?: string;
+  /** Cellular data this month (data-usage.ts); absent without a cellular interface. */
+  data?: DataUsage;
 }
 
 /** When the health booleans turn false. A van hub has a small SSD and sits in a hot van. */
@@ -108,6 +111,10 @@ export function inventoryEntries(f: InventoryFacts): Record<string, string | num
   out['vancore.vpn.state'] = f.vpn?.state ?? 'unknown';
   out['vancore.vpn.step'] = f.vpn?.step;
   out['vancore.client'] = f.client ? formatClientAttribute(f.client) : undefined;
+  if (f.data && f.data.month === monthOf(f.now)) {
+    out['vancore.data.month'] = f.data.month;
+    out['vancore.data.month_bytes'] = f.data.bytes;
+  }
   // The C++ client sends only what inventory scripts print plus its version (RECIPE-current §3.3):
   // without this line a 5.x van has no device_type in Mender's inventory, and the bridge could not
   // match artifacts to it. The Go client 3.x adds it itself.
@@ -185,6 +192,7 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
       ? await readDeviceType(join(o.menderDatastoreDir ?? ctx.paths.resolve('/var/lib/mender'), 'device_type'))
       : undefined;
   for (const p of [...versions.problems, ...lastUpdate.problems]) o.warn(p);
+  const data = await updateDataUsage(ctx, o);
   if (gate.problem) o.warn(`gate journal: ${gate.problem}`);
   return {
     now: o.now,
@@ -203,7 +211,26 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
     vpn,
     client: client.client,
     ...(deviceType ? { deviceType } : {}),
+    ...(data ? { data } : {}),
   };
+}
+
+/** Adds the cellular counters' growth since the last run to data-usage.json (data-usage.ts). */
+async function updateDataUsage(ctx: DeviceContext, o: GatherOptions): Promise<DataUsage | undefined> {
+  const sample = await within(
+    sampleCounters(ctx.paths.resolve('/sys/class/net'), ctx.paths.resolve('/proc/sys/kernel/random/boot_id')),
+    o.probeTimeoutMs,
+  );
+  if (!sample) return undefined;
+  const read = readNamedStateJson(ctx.stateDir, 'dataUsage', { schema: DataUsage });
+  if (read.status === 'invalid') o.warn(`${read.problem}: counting this month from now`);
+  const next = accumulate(read.status === 'ok' ? read.value : null, sample, o.now);
+  try {
+    writeStateJson(stateFilePath(ctx.stateDir, 'dataUsage'), next);
+  } catch (e) {
+    o.warn(`data usage not saved: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return next;
 }
 
 /** `device_type=<name>` from the client's datastore file; undefined when absent or malformed. */

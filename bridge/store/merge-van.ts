@@ -86,6 +86,9 @@ export function mergeVan(
     shore_power: b(v.health.shore_power) ?? prev?.shore_power ?? null,
     last_update_status: v.health.last_update_status ?? prev?.last_update_status ?? null,
     client: v.client ?? prev?.client ?? null,
+    data_month: v.data.month ?? prev?.data_month ?? null,
+    data_month_kib:
+      v.data.month_bytes !== undefined ? Math.round(v.data.month_bytes / 1024) : (prev?.data_month_kib ?? null),
     decommissioned: 0,
     updated_at: now,
   };

@@ -579,6 +579,16 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           await db.schema.dropTable(table).execute();
       },
     },
+    // Issue #17 items 2 and 5: a layer-delta artifact's base version (`vancore.delta_of`), so rollouts send
+    // it to the vans on that base; and each van's cellular data this month as its inventory reports it.
+    '0010_data_ledger': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('artifacts').addColumn('delta_of', 'text').execute();
+        await db.schema.alterTable('vans').addColumn('data_month', 'text').execute();
+        // KiB, not bytes: an integer column holds 2 TiB of KiB on both backends.
+        await db.schema.alterTable('vans').addColumn('data_month_kib', 'integer').execute();
+      },
+    },
   };
 }
 

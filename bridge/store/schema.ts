@@ -32,6 +32,9 @@ export interface VansTable {
   last_update_status: string | null;
   /** `vancore.client` as the van reports it (`mender/3.4.0`, `mender-update/5.1.0`); null before it did. */
   client: string | null;
+  /** Cellular data the van reported for this month (`vancore.data.*`, issue #17 item 5); null before it did. */
+  data_month?: string | null;
+  data_month_kib?: number | null;
   decommissioned: number;
   updated_at: string;
 }
@@ -125,6 +128,8 @@ export interface ArtifactsTable {
   sha256: string | null;
   device_types_json: string;
   size: number | null;
+  /** A layer-delta artifact: the component version it is a delta from (`vancore.delta_of`); else null. */
+  delta_of?: string | null;
   signed: number;
   modified: string | null;
   synced_at: string;

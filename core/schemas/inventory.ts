@@ -54,6 +54,10 @@ export const InventoryKeySchemas = {
   'vancore.gate.since': IsoDateTime,
   'vancore.vpn.state': z.enum(VpnStates),
   'vancore.vpn.step': z.enum(VpnSteps),
+  /** The calendar month (UTC, `YYYY-MM`) of `vancore.data.month_bytes` (issue #17 item 5). */
+  'vancore.data.month': z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, { error: 'must be YYYY-MM' })),
+  /** Bytes received + sent on the van's cellular (wwan) interfaces this month, across reboots. */
+  'vancore.data.month_bytes': NumText(z.number().check(z.int(), z.minimum(0))),
   /** `<binary>/<version>` of the van's Mender client (core/schemas/client.ts), e.g. `mender-update/5.1.0`. */
   'vancore.client': z
     .string()
@@ -89,6 +93,8 @@ export interface VanInventory {
     since?: string;
   };
   vpn: { state?: (typeof VpnStates)[number]; step?: (typeof VpnSteps)[number] };
+  /** Cellular data this month (agent-hooks/inventory/data-usage.ts): absent on hubs without a modem. */
+  data: { month?: string; month_bytes?: number };
   /** `vancore.client` as reported (`mender/3.4.0`, `mender-update/5.1.0`). */
   client?: string;
 }
@@ -168,7 +174,7 @@ function assign(inv: VanInventory, key: InventoryKey, value: unknown): void {
   const [, group, field] = key.split('.') as [string, string, string | undefined];
   if (group === 'van_id') inv.van_id = value as string;
   else if (group === 'client') inv.client = value as string;
-  else if (group === 'health' || group === 'gate' || group === 'vpn') {
+  else if (group === 'health' || group === 'gate' || group === 'vpn' || group === 'data') {
     (inv[group] as Record<string, unknown>)[field as string] = value;
   }
 }
@@ -179,7 +185,7 @@ function assign(inv: VanInventory, key: InventoryKey, value: unknown): void {
  */
 export function parseInventory(attributes: unknown): ParsedInventory {
   const out: ParsedInventory = {
-    vancore: { components: {}, health: {}, gate: {}, vpn: {} },
+    vancore: { components: {}, health: {}, gate: {}, vpn: {}, data: {} },
     mender: {},
     identity: {},
     system: {},

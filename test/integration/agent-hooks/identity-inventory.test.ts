@@ -186,4 +186,37 @@ describe('mender-inventory-vancore', () => {
     expect(parsed.vancore.gate.phase).toBe('none');
     if (files[`${state}/versions.json`]?.includes('app')) expect(parsed.vancore.components).toEqual({ app: '1.4.0' });
   });
+  it('cellular data this month: the wwan counters add up across runs and a reboot; no modem, no keys', async () => {
+    const root = await van({ 'proc/sys/kernel/random/boot_id': 'boot-1\n' });
+    const noModem = parseInventory(attributes(run(inventory, root).stdout));
+    expect(noModem.vancore.data).toEqual({});
+    const wwan = join(root, 'sys/class/net/wwan0');
+    await mkdir(join(wwan, 'statistics'), { recursive: true });
+    await writeFile(join(wwan, 'uevent'), 'DEVTYPE=wwan\nINTERFACE=wwan0\n');
+    const counters = async (rx: number, tx: number) => {
+      await writeFile(join(wwan, 'statistics/rx_bytes'), `${rx}\n`);
+      await writeFile(join(wwan, 'statistics/tx_bytes'), `${tx}\n`);
+    };
+    const month = new Date().toISOString().slice(0, 7);
+    const data = () => {
+      const r = run(inventory, root);
+      expect(r.code).toBe(0);
+      const parsed = parseInventory(attributes(r.stdout));
+      expect(parsed.dropped).toEqual([]);
+      return parsed.vancore.data;
+    };
+    await counters(5_000_000, 1_000_000);
+    expect(data()).toEqual({ month, month_bytes: 0 }); // the first run is the baseline
+    await counters(7_000_000, 1_500_000);
+    expect(data()).toEqual({ month, month_bytes: 2_500_000 });
+    // A reboot: the counters start again from 0; everything since is this month's.
+    await writeFile(join(root, 'proc/sys/kernel/random/boot_id'), 'boot-2\n');
+    await counters(300_000, 100_000);
+    expect(data()).toEqual({ month, month_bytes: 2_900_000 });
+    // The wired and Wi-Fi interfaces never count, however busy.
+    await mkdir(join(root, 'sys/class/net/wlan0/statistics'), { recursive: true });
+    await writeFile(join(root, 'sys/class/net/wlan0/statistics/rx_bytes'), '900000000\n');
+    await writeFile(join(root, 'sys/class/net/wlan0/statistics/tx_bytes'), '900000000\n');
+    expect(data()).toEqual({ month, month_bytes: 2_900_000 });
+  });
 });

@@ -21,6 +21,8 @@ const AS_STRINGS: Record<(typeof InventoryKeys)[number], [string, unknown]> = {
   'vancore.gate.since': ['2026-11-22T10:00:00Z', '2026-11-22T10:00:00Z'],
   'vancore.vpn.state': ['dual', 'dual'],
   'vancore.vpn.step': ['add', 'add'],
+  'vancore.data.month': ['2026-12', '2026-12'],
+  'vancore.data.month_bytes': ['734003200', 734003200],
   'vancore.client': ['mender-update/5.1.0', 'mender-update/5.1.0'],
 };
 
