@@ -407,7 +407,7 @@ export function renderForecast(f: ForecastView): string {
     String(vans),
     opens,
     formatBytes(n.full_bytes),
-    formatBytes(n.delta_bytes),
+    n.delta_vans ? `${formatBytes(n.delta_bytes)} (${n.delta_vans} vans)` : formatBytes(n.delta_bytes),
     String(n.bytes),
     `${n.waiting_unmetered}${n.waiting_unmetered ? ` (${formatBytes(n.waiting_unmetered_bytes)})` : ''}`,
     String(n.size_unknown),

@@ -135,6 +135,7 @@ export type RolloutBody = z.infer<typeof RolloutBody>;
 const ForecastNumbers = {
   full_bytes: z.number(),
   delta_bytes: z.number(),
+  delta_vans: z.number(),
   bytes: z.number(),
   waiting_unmetered: z.number(),
   waiting_unmetered_bytes: z.number(),
@@ -160,7 +161,14 @@ export const ForecastBody = z.object({
       opens_at_earliest: z.string(),
       ...ForecastNumbers,
       components: z.array(
-        z.object({ component: z.string(), artifact_name: z.string(), vans: z.number(), full_bytes: z.number() }),
+        z.object({
+          component: z.string(),
+          artifact_name: z.string(),
+          vans: z.number(),
+          full_bytes: z.number(),
+          delta_vans: z.number(),
+          delta_bytes: z.number(),
+        }),
       ),
     }),
   ),

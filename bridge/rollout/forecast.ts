@@ -37,11 +37,10 @@ export interface ForecastFacts {
 export interface ForecastBytes {
   /** Full artifacts: per van, the size of each release component it lacks. */
   full_bytes: number;
-  /**
-   * Delta artifacts (issue #17 item 1) do not exist yet: always 0 until the planner can pick a delta for
-   * a van on the base release. Kept as its own field so consumers need not change when they do.
-   */
+  /** Delta artifacts (issue #17): per van on a delta's base version, the delta's size instead of the full one. */
   delta_bytes: number;
+  /** Vans that take at least one component as a delta. */
+  delta_vans: number;
   /** full_bytes + delta_bytes: what the fleet downloads if every van installs once. */
   bytes: number;
   /** Vans of this scope whose gate currently waits for an unmetered link (roaming, metered, hotspot). */
@@ -60,7 +59,15 @@ export interface ForecastWave extends ForecastBytes {
   /** The earliest the wave can open (previous soak / wave interval), assuming every update succeeds at once. */
   opens_at_earliest: string;
   /** Deployments the wave creates: per component, how many vans lack it. */
-  components: { component: string; artifact_name: string; vans: number; full_bytes: number }[];
+  components: {
+    component: string;
+    artifact_name: string;
+    vans: number;
+    full_bytes: number;
+    /** Vans of `vans` that take the delta (on its base version), and their bytes. */
+    delta_vans: number;
+    delta_bytes: number;
+  }[];
 }
 
 export interface RolloutForecast extends ForecastBytes {
@@ -84,10 +91,15 @@ export function waitsForUnmetered(code: string): boolean {
   return /^(roaming|metered|hotspot)(_|$)/.test(code);
 }
 
-const sizeOf = (facts: ForecastFacts, c: ReleaseComponent, deviceType: string | null): number | null => {
-  const byName = facts.artifacts.filter((a) => a.name === c.artifact_name);
+/** The size Mender reports for the artifact of that name a van of `deviceType` gets. */
+const sizeOf = (
+  facts: ForecastFacts,
+  artifact: { artifact_id: string; artifact_name: string },
+  deviceType: string | null,
+): number | null => {
+  const byName = facts.artifacts.filter((a) => a.name === artifact.artifact_name);
   const forType = deviceType === null ? undefined : byName.find((a) => a.deviceTypes.includes(deviceType));
-  const a = forType ?? facts.artifacts.find((x) => x.id === c.artifact_id) ?? byName[0];
+  const a = forType ?? facts.artifacts.find((x) => x.id === artifact.artifact_id) ?? byName[0];
   return a?.size ?? null;
 };
 
@@ -151,7 +163,8 @@ export function forecastRollout(facts: ForecastFacts): RolloutForecast {
     release: facts.release,
     vans: out.reduce((a, w) => a + w.vans, 0),
     full_bytes: sum('full_bytes'),
-    delta_bytes: 0,
+    delta_bytes: sum('delta_bytes'),
+    delta_vans: sum('delta_vans'),
     bytes: sum('bytes'),
     waiting_unmetered: sum('waiting_unmetered'),
     waiting_unmetered_bytes: sum('waiting_unmetered_bytes'),
@@ -164,7 +177,7 @@ export function forecastRollout(facts: ForecastFacts): RolloutForecast {
     },
     waves: out,
     notes: [
-      'bytes count full artifacts (Mender artifact size) per van for each component it lacks; delta_bytes is 0 until delta artifacts exist (issue #17 item 1)',
+      'bytes count, per van and component it lacks, the Mender artifact size of what the planner sends it: the delta artifact from the version it runs (delta_bytes) or else the full one (full_bytes)',
       'assumes every update succeeds on its first attempt and the fleet does not change; retries of failed vans download again',
       'waiting_unmetered: vans whose last gate codes are roaming, metered_* or hotspot_*; they are counted in bytes and download once the link allows',
     ],
@@ -182,8 +195,12 @@ function waveForecast(
     artifact_name: c.artifact_name,
     vans: 0,
     full_bytes: 0,
+    delta_vans: 0,
+    delta_bytes: 0,
   }));
   let full = 0;
+  let delta = 0;
+  let deltaVans = 0;
   let waiting = 0;
   let waitingBytes = 0;
   let unknown = 0;
@@ -192,17 +209,28 @@ function waveForecast(
     if (!v) continue;
     let vanBytes = 0;
     let vanUnknown = false;
+    let vanDelta = false;
     for (const [k, c] of facts.components.entries()) {
-      if (atLeast(v.components[c.component], c.version)) continue;
-      const size = sizeOf(facts, c, v.deviceType);
+      const installed = v.components[c.component];
+      if (atLeast(installed, c.version)) continue;
+      // The planner's choice (artifactVariants): the delta from the version the van runs, if there is one.
+      const d = c.deltas.find((x) => x.base_version === installed);
+      const size = sizeOf(facts, d ?? c, v.deviceType);
       comps[k]!.vans++;
+      if (d) comps[k]!.delta_vans++;
       if (size === null) vanUnknown = true;
-      else {
+      else if (d) {
+        comps[k]!.delta_bytes += size;
+        delta += size;
+        vanDelta = true;
+        vanBytes += size;
+      } else {
         comps[k]!.full_bytes += size;
+        full += size;
         vanBytes += size;
       }
     }
-    full += vanBytes;
+    if (vanDelta) deltaVans++;
     if (vanUnknown) unknown++;
     if (v.gateCodes.some(waitsForUnmetered)) {
       waiting++;
@@ -216,8 +244,9 @@ function waveForecast(
     vans: open.deviceIds.length,
     opens_at_earliest: now.toISOString(),
     full_bytes: full,
-    delta_bytes: 0,
-    bytes: full,
+    delta_bytes: delta,
+    delta_vans: deltaVans,
+    bytes: full + delta,
     waiting_unmetered: waiting,
     waiting_unmetered_bytes: waitingBytes,
     size_unknown: unknown,

@@ -89,9 +89,50 @@ const HOUR = 3_600_000;
 export const MIN_SAMPLE = 10;
 const STAGE_ORDER: Stage[] = ['internal', 'pilot', 'fleet'];
 
-/** Deterministic, unique per (rollout, wave, component): found again by name after a crash. */
-export function deploymentName(release: string, rolloutId: string, wave: number, component: string): string {
-  return `vancore ${release} ${rolloutId} w${wave} ${component}`;
+/**
+ * Deterministic, unique per (rollout, wave, component, artifact): found again by name after a crash. The
+ * full artifact's deployment keeps the name it had before delta artifacts existed.
+ */
+export function deploymentName(
+  release: string,
+  rolloutId: string,
+  wave: number,
+  component: string,
+  deltaBase?: string,
+): string {
+  return `vancore ${release} ${rolloutId} w${wave} ${component}${deltaBase ? ` delta-from-${deltaBase}` : ''}`;
+}
+
+export interface ArtifactVariant {
+  /** The delta's base version; undefined for the full artifact. */
+  baseVersion?: string;
+  artifactName: string;
+  deviceIds: string[];
+}
+
+/**
+ * Which artifact each van gets: the delta whose base is the version the van runs, else the full
+ * artifact. Deltas first (by base version), the full artifact last; empty groups are left out.
+ */
+export function artifactVariants(
+  c: ReleaseComponent,
+  deviceIds: string[],
+  vans: ReadonlyMap<string, VanFacts>,
+): ArtifactVariant[] {
+  const byBase = new Map(c.deltas.map((d) => [d.base_version, d]));
+  const groups = new Map<string, string[]>();
+  const full: string[] = [];
+  for (const id of deviceIds) {
+    const installed = vans.get(id)?.components[c.component];
+    const d = installed === undefined ? undefined : byBase.get(installed);
+    if (d) groups.set(d.base_version, [...(groups.get(d.base_version) ?? []), id]);
+    else full.push(id);
+  }
+  const out: ArtifactVariant[] = c.deltas
+    .filter((d) => groups.has(d.base_version))
+    .map((d) => ({ baseVersion: d.base_version, artifactName: d.artifact_name, deviceIds: groups.get(d.base_version)! }));
+  if (full.length) out.push({ artifactName: c.artifact_name, deviceIds: full });
+  return out;
 }
 
 /** Stable pseudo-random order of vans for a release (reproducible, different per release). */
@@ -299,30 +340,36 @@ function planOpenWave(
       ];
   }
 
-  // Components in dependency order, one deployment per (wave, component); the next component goes only
-  // to vans that committed every previous one, once the previous deployment has settled.
+  // Components in dependency order; the next component goes only to vans that committed every previous
+  // one, once the previous component's deployments have settled. One deployment per (wave, component,
+  // artifact): the delta artifact to the vans on its base version, the full one to the rest (issue #17).
+  const vans = new Map(facts.vans.map((v) => [v.deviceId, v]));
   for (const [k, c] of facts.components.entries()) {
-    const d = deps.find((x) => x.component === c.component);
-    if (d) {
-      if (!settled(d, facts.now, s)) return [{ kind: 'wait', reason: `wave ${wave.label}: ${c.component} deploying` }];
-      continue;
-    }
+    const mine = deps.filter((x) => x.component === c.component);
+    const targeted = new Set(mine.flatMap((d) => d.deviceIds));
     const before = facts.components.slice(0, k);
     const ids = wave.deviceIds.filter((id) => {
       const p = progress.get(id);
-      return !p?.done.has(c.component) && before.every((b) => p?.done.has(b.component));
+      return !targeted.has(id) && !p?.done.has(c.component) && before.every((b) => p?.done.has(b.component));
     });
-    if (ids.length === 0) continue;
-    return [
-      {
-        kind: 'create_deployment',
-        name: deploymentName(facts.release, facts.rolloutId, wave.wave, c.component),
-        wave: wave.wave,
-        component: c.component,
-        artifactName: c.artifact_name,
-        deviceIds: ids,
-      },
-    ];
+    // A deployment made earlier for this component (a crash between the variants, or vans that
+    // committed the previous component late) leaves its name taken: those vans wait for a later wave.
+    for (const v of artifactVariants(c, ids, vans)) {
+      const name = deploymentName(facts.release, facts.rolloutId, wave.wave, c.component, v.baseVersion);
+      if (mine.some((d) => d.name === name)) continue;
+      return [
+        {
+          kind: 'create_deployment',
+          name,
+          wave: wave.wave,
+          component: c.component,
+          artifactName: v.artifactName,
+          deviceIds: v.deviceIds,
+        },
+      ];
+    }
+    if (mine.some((d) => !settled(d, facts.now, s)))
+      return [{ kind: 'wait', reason: `wave ${wave.label}: ${c.component} deploying` }];
   }
 
   // Everything settled: the advance gate (success share, then soak).

@@ -5,12 +5,27 @@ import valid from 'semver/functions/valid.js';
 import validRange from 'semver/ranges/valid.js';
 import * as z from 'zod';
 
+/**
+ * A layer-delta artifact of a release component (issue #17): the same version, built from `base_version`.
+ * Mender picks among artifacts of one name by device type only (the smallest wins: mender-server
+ * backend/services/deployments/app/app.go assignArtifact → ImageByIdsAndDeviceType), so a delta has a
+ * name of its own and the rollout deploys it by that name to the vans on its base.
+ */
+export const ReleaseDelta = z.object({
+  base_version: z.string(),
+  artifact_id: z.string(),
+  artifact_name: z.string(),
+});
+export type ReleaseDelta = z.infer<typeof ReleaseDelta>;
+
 export const ReleaseComponent = z.object({
   component: z.string(),
   version: z.string(),
   artifact_id: z.string(),
   artifact_name: z.string(),
   requires: z.record(z.string(), z.string()),
+  /** Delta artifacts of this version, one per base version (releases made before #17 have none). */
+  deltas: z.array(ReleaseDelta).default([]),
 });
 export type ReleaseComponent = z.infer<typeof ReleaseComponent>;
 
@@ -21,6 +36,8 @@ export interface ArtifactFact {
   component: string;
   version: string;
   requires: Record<string, string>;
+  /** A layer-delta artifact: the version it builds on (`vancore.delta_of`). */
+  deltaOf?: string | null;
 }
 
 export type ReleaseVerdict = { ok: true; components: ReleaseComponent[] } | { ok: false; reason: string };
@@ -36,8 +53,24 @@ export function resolveRelease(wanted: Record<string, string>, artifacts: Artifa
   const picked = new Map<string, ReleaseComponent>();
   for (const [component, version] of entries) {
     if (!valid(version)) return { ok: false, reason: `${component}: ${version} is not a semantic version` };
-    const matches = artifacts.filter((a) => a.component === component && a.version === version);
-    if (matches.length === 0) return { ok: false, reason: `${component} ${version}: no such artifact in Mender` };
+    const same = artifacts.filter((a) => a.component === component && a.version === version);
+    const matches = same.filter((a) => !a.deltaOf);
+    const deltas = new Map<string, ReleaseDelta>();
+    for (const d of same.filter((a) => a.deltaOf)) {
+      const seen = deltas.get(d.deltaOf!);
+      if (seen && seen.artifact_name !== d.name)
+        return {
+          ok: false,
+          reason: `${component} ${version}: ambiguous, several delta artifacts from ${d.deltaOf} (${seen.artifact_name}, ${d.name})`,
+        };
+      if (!seen) deltas.set(d.deltaOf!, { base_version: d.deltaOf!, artifact_id: d.id, artifact_name: d.name });
+    }
+    // A delta alone cannot make a release: vans not on its base need the full artifact.
+    if (matches.length === 0)
+      return {
+        ok: false,
+        reason: `${component} ${version}: no such artifact in Mender${deltas.size ? ' (only delta artifacts: upload the full one too)' : ''}`,
+      };
     const names = [...new Set(matches.map((m) => m.name))];
     if (names.length > 1)
       return { ok: false, reason: `${component} ${version}: ambiguous, several artifact names (${names.join(', ')})` };
@@ -49,6 +82,7 @@ export function resolveRelease(wanted: Record<string, string>, artifacts: Artifa
       artifact_id: a.id,
       artifact_name: a.name,
       requires: a.requires,
+      deltas: [...deltas.values()].sort((x, y) => x.base_version.localeCompare(y.base_version)),
     });
   }
   for (const c of picked.values()) {

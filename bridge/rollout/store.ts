@@ -45,7 +45,7 @@ export interface AuditEvent {
 export async function knownArtifacts(db: Kysely<Database>): Promise<ArtifactFact[]> {
   const rows = await db
     .selectFrom('artifacts')
-    .select(['id', 'name', 'component', 'version', 'requires_json'])
+    .select(['id', 'name', 'component', 'version', 'requires_json', 'delta_of'])
     .where('component', 'is not', null)
     .where('version', 'is not', null)
     .execute();
@@ -55,7 +55,7 @@ export async function knownArtifacts(db: Kysely<Database>): Promise<ArtifactFact
       req && typeof req === 'object' && !Array.isArray(req)
         ? Object.fromEntries(Object.entries(req).filter((e): e is [string, string] => typeof e[1] === 'string'))
         : {};
-    return { id: r.id, name: r.name, component: r.component!, version: r.version!, requires };
+    return { id: r.id, name: r.name, component: r.component!, version: r.version!, requires, deltaOf: r.delta_of ?? null };
   });
 }
 

@@ -91,7 +91,14 @@ export function artifactFacts(
     if (m?.[1] && m[2]) versions[m[1]] = m[2];
   }
   const vpn = info.payloads[0]?.type === 'vancore-vpn' ? VpnIndex.safeParse(index) : undefined;
-  return { name: info.name, versions, provides, ...(vpn?.success ? { vpnStep: vpn.data.step } : {}) };
+  const depends = Object.assign({}, ...info.payloads.map((p) => p.depends ?? {})) as Record<string, string | string[]>;
+  return {
+    name: info.name,
+    versions,
+    provides,
+    ...(Object.keys(depends).length ? { depends } : {}),
+    ...(vpn?.success ? { vpnStep: vpn.data.step } : {}),
+  };
 }
 
 export class ArtifactDownloader {

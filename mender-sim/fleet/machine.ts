@@ -68,6 +68,27 @@ export interface ArtifactFacts {
   provides: Record<string, string>;
   /** A `vancore-vpn` artifact: the migration step of its payload index. */
   vpnStep?: VpnStep;
+  /** Type-info depends of its payloads (a delta artifact depends on its base's version provide). */
+  depends?: Record<string, string | string[]>;
+}
+
+/**
+ * The first type-info depend the device's provides do not satisfy, as the 3.4 client words it at
+ * Download_Enter (shared/mender-client/RECIPE.md §8 table: `Artifact dependency "vancore.hw" not
+ * satisfied by currently installed artifact (gen2 != <nil>).`); undefined when all hold. A list value
+ * is satisfied by any of its items.
+ */
+export function unmetDepends(
+  depends: Readonly<Record<string, string | string[]>> | undefined,
+  provides: Readonly<Record<string, string>>,
+): string | undefined {
+  for (const [key, want] of Object.entries(depends ?? {})) {
+    const have = provides[key];
+    const ok = Array.isArray(want) ? have !== undefined && want.includes(have) : have === want;
+    if (!ok)
+      return `Artifact dependency "${key}" not satisfied by currently installed artifact (${Array.isArray(want) ? want.join(',') : want} != ${have ?? '<nil>'}).`;
+  }
+  return undefined;
 }
 
 export type StepInput =
@@ -384,6 +405,8 @@ function transition(prev: DeviceState, behaviour: Behaviour, input: StepInput, n
             now,
           );
         }
+        const unmet = unmetDepends(input.artifact.depends, { ...s.provides, artifact_name: s.artifactName });
+        if (unmet) return fail(s, unmet, 'failure', now);
         s.update = { ...u, artifact: input.artifact };
         return report(s, 'installing', now);
       }

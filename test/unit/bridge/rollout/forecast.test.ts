@@ -23,6 +23,7 @@ const platform: ReleaseComponent = {
   artifact_id: 'a1',
   artifact_name: 'vancore-platform-1.0.0',
   requires: {},
+  deltas: [],
 };
 const app: ReleaseComponent = {
   component: 'app',
@@ -30,6 +31,7 @@ const app: ReleaseComponent = {
   artifact_id: 'a2',
   artifact_name: 'vancore-app-1.4.0',
   requires: { platform: '^1.0.0' },
+  deltas: [],
 };
 const ARTIFACTS: ForecastArtifact[] = [
   { id: 'a1', name: 'vancore-platform-1.0.0', deviceTypes: ['vanpc'], size: 1000 },
@@ -89,8 +91,22 @@ describe('forecastRollout', () => {
     // Every van lacks both components: 1000 + 500 bytes each.
     expect(f.waves[0]).toMatchObject({ full_bytes: 3000, delta_bytes: 0, bytes: 3000 });
     expect(f.waves[0]!.components).toEqual([
-      { component: 'platform', artifact_name: 'vancore-platform-1.0.0', vans: 2, full_bytes: 2000 },
-      { component: 'app', artifact_name: 'vancore-app-1.4.0', vans: 2, full_bytes: 1000 },
+      {
+        component: 'platform',
+        artifact_name: 'vancore-platform-1.0.0',
+        vans: 2,
+        full_bytes: 2000,
+        delta_vans: 0,
+        delta_bytes: 0,
+      },
+      {
+        component: 'app',
+        artifact_name: 'vancore-app-1.4.0',
+        vans: 2,
+        full_bytes: 1000,
+        delta_vans: 0,
+        delta_bytes: 0,
+      },
     ]);
     expect(f).toMatchObject({
       vans: 106,
@@ -101,7 +117,7 @@ describe('forecastRollout', () => {
       size_unknown: 0,
       fleet: { total: 106, current: 0, held: 0, excluded: 0 },
     });
-    expect(f.notes.join('\n')).toMatch(/delta_bytes is 0 until delta artifacts exist/);
+    expect(f.notes.join('\n')).toMatch(/the delta artifact from the version it runs/);
   });
 
   it('is deterministic and the same for the same facts (the hashed order)', () => {
@@ -221,5 +237,33 @@ describe('forecastRollout', () => {
     ['signal_low', false],
   ])('waitsForUnmetered(%s) is %s', (code, want) => {
     expect(waitsForUnmetered(code)).toBe(want);
+  });
+});
+
+describe('forecastRollout with delta artifacts (issue #17)', () => {
+  it('a van on the delta base is counted at the delta size, the others at the full size', () => {
+    const withDelta: ReleaseComponent = {
+      ...platform,
+      deltas: [{ base_version: '0.9.0', artifact_id: 'a1d', artifact_name: 'vancore-platform-1.0.0+delta-from-0.9.0' }],
+    };
+    const artifacts = [
+      ...ARTIFACTS,
+      { id: 'a1d', name: 'vancore-platform-1.0.0+delta-from-0.9.0', deviceTypes: ['vanpc', 'vanpc-arm'], size: 80 },
+    ];
+    // 10 fleet vans: 6 on 0.9.0 (delta), 4 on 0.8.0 (full).
+    const vans = Array.from({ length: 10 }, (_, i) =>
+      van(i, 'fleet', { components: { platform: i < 6 ? '0.9.0' : '0.8.0', app: '1.4.0' } }),
+    );
+    const f = forecastRollout(facts({ components: [withDelta, app], vans, artifacts }));
+    expect(f).toMatchObject({
+      vans: 10,
+      delta_vans: 6,
+      delta_bytes: 6 * 80,
+      full_bytes: 4 * 1000,
+      bytes: 6 * 80 + 4000,
+    });
+    const comp = f.waves.flatMap((w) => w.components).filter((c) => c.component === 'platform');
+    expect(comp.reduce((a, c) => a + c.delta_vans, 0)).toBe(6);
+    expect(comp.reduce((a, c) => a + c.vans, 0)).toBe(10);
   });
 });

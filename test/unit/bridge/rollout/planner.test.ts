@@ -26,6 +26,7 @@ const platform: ReleaseComponent = {
   artifact_id: 'a1',
   artifact_name: 'vancore-platform-1.0.0',
   requires: {},
+  deltas: [],
 };
 const app: ReleaseComponent = {
   component: 'app',
@@ -33,6 +34,7 @@ const app: ReleaseComponent = {
   artifact_id: 'a2',
   artifact_name: 'vancore-app-1.4.0',
   requires: { platform: '^1.0.0' },
+  deltas: [],
 };
 
 function van(i: number, stage: Stage = 'fleet', over: Partial<VanFacts> = {}): VanFacts {
@@ -351,5 +353,74 @@ describe('planRollout: retries and exclusion', () => {
     const steps = planRollout(twice);
     expect(steps[0]).toEqual({ kind: 'exclude', deviceIds: ['d0001'], reason: 'failed 2 times in rollout r1' });
     expect((steps[1] as { deviceIds: string[] }).deviceIds).not.toContain('d0001');
+  });
+});
+
+describe('planRollout: delta or full artifact per van (issue #17)', () => {
+  const withDelta: ReleaseComponent = {
+    ...platform,
+    deltas: [
+      { base_version: '0.9.0', artifact_id: 'a1d', artifact_name: 'vancore-platform-1.0.0+delta-from-0.9.0' },
+      { base_version: '0.8.0', artifact_id: 'a1e', artifact_name: 'vancore-platform-1.0.0+delta-from-0.8.0' },
+    ],
+  };
+  // Internal wave of 6 vans: 3 on the delta's base 0.9.0, 1 on 0.8.0, 2 on 0.7.0 (no delta from it).
+  const vans = [
+    van(0, 'internal'),
+    van(1, 'internal'),
+    van(2, 'internal'),
+    van(3, 'internal', { components: { platform: '0.8.0', app: '1.3.0' } }),
+    van(4, 'internal', { components: { platform: '0.7.0', app: '1.3.0' } }),
+    van(5, 'internal', { components: { platform: '0.7.0', app: '1.3.0' } }),
+  ];
+  const base = (over: Partial<RolloutFacts> = {}) =>
+    facts({ components: [withDelta], vans, waves: [wave(1, 'internal', ids(6))], ...over });
+  const deltaName = (b: string) => deploymentName('rel-1', 'r1', 1, 'platform', b);
+
+  it('each delta goes to the vans on its base, then the full artifact to the rest, under names of their own', () => {
+    const made: DeploymentFacts[] = [];
+    const created: { name: string; artifactName: string; deviceIds: string[] }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const steps = planRollout(base({ deployments: made }));
+      const s = steps[0]!;
+      if (s.kind !== 'create_deployment') {
+        expectOnly(steps, 'wait', /platform deploying/);
+        break;
+      }
+      created.push({ name: s.name, artifactName: s.artifactName, deviceIds: s.deviceIds });
+      made.push({ ...dep(1, 'platform', all(s.deviceIds, 'pending')), name: s.name });
+    }
+    expect(created).toEqual([
+      { name: deltaName('0.9.0'), artifactName: 'vancore-platform-1.0.0+delta-from-0.9.0', deviceIds: ids(3) },
+      { name: deltaName('0.8.0'), artifactName: 'vancore-platform-1.0.0+delta-from-0.8.0', deviceIds: ids(1, 3) },
+      {
+        name: deploymentName('rel-1', 'r1', 1, 'platform'),
+        artifactName: 'vancore-platform-1.0.0',
+        deviceIds: ids(2, 4),
+      },
+    ]);
+    // The full artifact's deployment keeps the name it had before deltas existed.
+    expect(created[2]!.name).toBe('vancore rel-1 r1 w1 platform');
+  });
+
+  it('a release without deltas sends everyone the full artifact, as before', () => {
+    const steps = planRollout(base({ components: [platform] }));
+    expect(steps).toEqual([
+      expect.objectContaining({ kind: 'create_deployment', artifactName: 'vancore-platform-1.0.0', deviceIds: ids(6) }),
+    ]);
+  });
+
+  it('the wave settles only when every variant has, and a delta failure counts against the wave', () => {
+    const d1 = { ...dep(1, 'platform', all(ids(3), 'success')), name: deltaName('0.9.0'), status: 'finished' as const };
+    const d2 = { ...dep(1, 'platform', { d0003: 'failure' }), name: deltaName('0.8.0'), status: 'finished' as const };
+    const d3 = dep(1, 'platform', { d0004: 'success', d0005: 'downloading' });
+    expectOnly(planRollout(base({ deployments: [d1, d2, d3] })), 'wait', /platform deploying/);
+    const done = {
+      ...d3,
+      status: 'finished' as const,
+      outcomes: { ...d3.outcomes, d0005: { status: 'success', finishedAt: T0 } },
+    };
+    // The failure gate counts the delta's failure with the rest of the wave: 1 of 6 (16.7 %) > 10 %.
+    expectOnly(planRollout(base({ deployments: [d1, d2, done] })), 'pause', /1 of 6 finished updates failed/);
   });
 });
