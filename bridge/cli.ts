@@ -285,8 +285,68 @@ export const reportCommand = defineCommand({
         );
       },
     }),
+    defineCommand({
+      name: 'data',
+      summary: "A van's data ledger: cellular and OTA bytes this month against its budget, every deployment's bytes",
+      positionals: [{ name: 'van', description: 'van id' }],
+      options: { ...common },
+      async run(ctx) {
+        const path = `/api/v1/vans/${encodeURIComponent(ctx.positionals[0]!)}/data`;
+        const { body } = await getJson<VanDataView>(await target(ctx), path);
+        if (ctx.values.json === true) return void ctx.io.stdout.write(`${terminalJson(body)}\n`);
+        const budget = body.budget_bytes === null ? 'no budget' : `budget ${formatBytes(body.budget_bytes)}`;
+        ctx.io.stdout.write(
+          neutraliseTerminalOutput(
+            `${body.van_id} in ${body.month}: cellular ${body.link_bytes === null ? 'not reported' : formatBytes(body.link_bytes)}, OTA ${formatBytes(body.ota_bytes)}; ${budget}${body.over_budget ? ' — OVER BUDGET' : ''}\n\n${renderTable(
+              ['deployment', 'artifact', 'kind', 'status', 'bytes', 'finished'],
+              body.deployments.map((d) => [
+                d.deployment,
+                d.artifactName,
+                d.kind,
+                d.status,
+                d.count === 'none' ? '-' : `${formatBytes(d.bytes)}${d.count === 'at_most' ? ' (at most)' : ''}`,
+                d.finished ?? '-',
+              ]),
+            )}\n`,
+          ),
+        );
+      },
+    }),
   ],
 });
+
+interface RolloutDataView {
+  rollout_id: string;
+  waves: (RolloutDataView['total'] & { wave: number })[];
+  total: {
+    vans: number;
+    delta_vans: number;
+    full_vans: number;
+    delta_bytes: number;
+    full_bytes: number;
+    failed_bytes_at_most: number;
+    size_unknown: number;
+  };
+}
+
+interface VanDataView {
+  van_id: string;
+  month: string;
+  budget_bytes: number | null;
+  link_bytes: number | null;
+  ota_bytes: number;
+  used_bytes: number;
+  over_budget: boolean;
+  deployments: {
+    deployment: string;
+    artifactName: string;
+    kind: string;
+    status: string;
+    count: string;
+    bytes: number;
+    finished: string | null;
+  }[];
+}
 
 export async function postJson<T>(t: ReportTarget, path: string, body: unknown): Promise<T> {
   let res: Response;
@@ -529,5 +589,30 @@ export const rolloutCommand = defineCommand({
     rolloutAction('resume', 'Resume a paused rollout (acknowledges the wave that paused it)'),
     rolloutAction('advance', 'Close the open wave now, skipping its remaining soak and success gate'),
     rolloutAction('abort', 'Abort a rollout and every open Mender deployment of it'),
+    defineCommand({
+      name: 'data',
+      summary: 'Bytes a rollout sent over the air: per wave and in total, delta and full',
+      positionals: rolloutIdArg,
+      options: { ...common },
+      async run(ctx) {
+        const path = `/api/v1/rollouts/${encodeURIComponent(ctx.positionals[0]!)}/data`;
+        const { body } = await getJson<RolloutDataView>(await target(ctx), path);
+        if (ctx.values.json === true) return void ctx.io.stdout.write(`${terminalJson(body)}\n`);
+        const row = (label: string, w: RolloutDataView['total']) => [
+          label,
+          String(w.vans),
+          `${formatBytes(w.delta_bytes)} (${w.delta_vans} vans)`,
+          `${formatBytes(w.full_bytes)} (${w.full_vans} vans)`,
+          formatBytes(w.failed_bytes_at_most),
+          String(w.size_unknown),
+        ];
+        ctx.io.stdout.write(
+          `${renderTable(
+            ['wave', 'vans', 'delta', 'full', 'failed (at most)', 'size unknown'],
+            [...body.waves.map((w) => row(String(w.wave), w)), row('total', body.total)],
+          )}\n`,
+        );
+      },
+    }),
   ],
 });

@@ -135,6 +135,8 @@ export async function buildBridgeApp(deps: BridgeAppDeps, server: BridgeServerOp
     deferred_days: t.deferred_days,
     not_seen_days: t.not_seen_days,
     stuck_downloading_hours: t.stuck_downloading_hours,
+    data_budget_bytes:
+      t.data_budget_mb_per_month === undefined ? null : Math.round(t.data_budget_mb_per_month * 1_048_576),
   };
   await app.register(
     async (api) => {

@@ -17,6 +17,8 @@ import { ReleaseComponent, resolveRelease } from '../rollout/release.js';
 import { rolloutStatus } from '../rollout/status.js';
 import * as R from '../rollout/store.js';
 import { type FleetStore, Stages } from '../store/fleet-store.js';
+import { rolloutData } from '../store/data-ledger.js';
+import * as S from './schemas.js';
 import { ErrorBody } from './schemas.js';
 
 export interface RolloutApiDeps {
@@ -194,7 +196,9 @@ async function loadForecastFacts(
     deviceType: extra.get(v.deviceId)?.device_type ?? null,
     gateCodes: parseCodes(extra.get(v.deviceId)?.gate_codes),
   }));
-  const names = [...new Set(release.components.map((c) => c.artifact_name))];
+  const names = [
+    ...new Set(release.components.flatMap((c) => [c.artifact_name, ...c.deltas.map((d) => d.artifact_name)])),
+  ];
   const artifacts: ForecastArtifact[] = (
     await db
       .selectFrom('artifacts')
@@ -449,6 +453,22 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutApiDeps> = async (app, dep
       },
     },
     (req) => rolloutStatus(db, req.params.id, deps.clock.now()),
+  );
+  typed.get(
+    '/rollouts/:id/data',
+    {
+      schema: {
+        summary: 'Bytes a rollout sent: per wave and in total, delta and full counted per van',
+        tags: ['rollouts'],
+        params: Id,
+        response: { 200: S.RolloutData, ...errors },
+      },
+    },
+    async (req) => {
+      const data = await rolloutData(db, req.params.id);
+      if (!data) throw new VanError('NOT_FOUND', `no rollout ${req.params.id}`);
+      return data;
+    },
   );
   for (const action of ['pause', 'resume', 'advance', 'abort'] as const) {
     typed.post(

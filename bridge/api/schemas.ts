@@ -167,3 +167,46 @@ export const UpdatePlanBody = z.object({
       .nullable(),
   }),
 });
+
+/** `GET /vans/:vanId/data` (bridge/store/data-ledger.ts vanData). */
+export const VanData = z.object({
+  van_id: z.string(),
+  device_id: z.string(),
+  month: z.string(),
+  budget_bytes: z.number().nullable(),
+  link_bytes: z.number().nullable(),
+  ota_bytes: z.number(),
+  used_bytes: z.number(),
+  over_budget: z.boolean(),
+  totals: z.object({ delivered: z.number(), at_most: z.number(), delta_delivered: z.number() }),
+  deployments: z.array(
+    z.object({
+      deploymentId: z.string(),
+      deployment: z.string(),
+      artifactName: z.string(),
+      status: z.string(),
+      started: z.string().nullable(),
+      finished: z.string().nullable(),
+      kind: z.enum(['delta', 'full']),
+      size: z.number().nullable(),
+      count: z.enum(['delivered', 'at_most', 'none']),
+      bytes: z.number(),
+    }),
+  ),
+});
+
+const WaveData = {
+  vans: z.number(),
+  delta_vans: z.number(),
+  full_vans: z.number(),
+  delta_bytes: z.number(),
+  full_bytes: z.number(),
+  failed_bytes_at_most: z.number(),
+  size_unknown: z.number(),
+};
+/** `GET /rollouts/:id/data` (bridge/store/data-ledger.ts rolloutData). */
+export const RolloutData = z.object({
+  rollout_id: z.string(),
+  waves: z.array(z.object({ wave: z.number(), ...WaveData })),
+  total: z.object(WaveData),
+});

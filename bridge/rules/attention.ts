@@ -3,12 +3,15 @@
 // arguments, so every code has a table test (test/unit/bridge/attention-rules.test.ts).
 import satisfies from 'semver/functions/satisfies.js';
 import { shownStatus } from '../lib/waiting.js';
+import type { BudgetVerdict } from './data-ledger.js';
 
 export interface AttentionThresholds {
   failed_times: number;
   deferred_days: number;
   not_seen_days: number;
   stuck_downloading_hours: number;
+  /** Monthly cellular data budget per van in bytes (`reports.data_budget_mb_per_month`); null = off. */
+  data_budget_bytes?: number | null;
 }
 
 export const AttentionCodes = [
@@ -24,6 +27,7 @@ export const AttentionCodes = [
   'vpn_reverted',
   'vpn_manual_rollback',
   'clock_ahead',
+  'data_over_budget',
 ] as const;
 export type AttentionCode = (typeof AttentionCodes)[number];
 
@@ -67,6 +71,8 @@ export interface AttentionFacts {
   requires: ReadonlyMap<string, Record<string, string>>;
   /** Installed components per device. */
   components: ReadonlyMap<string, Record<string, string>>;
+  /** This month's data verdict per device (store/data-ledger.ts monthVerdicts); empty without a budget. */
+  data?: ReadonlyMap<string, BudgetVerdict>;
 }
 
 const DAY_MS = 86_400_000;
@@ -141,6 +147,16 @@ export function attention(facts: AttentionFacts, t: AttentionThresholds, now: Da
     if (d.started && nowMs - Date.parse(d.started) > t.stuck_downloading_hours * 3_600_000)
       add(d.device_id, 'stuck_downloading', `downloading since ${d.started} (deployment ${d.deployment_id})`);
   }
+
+  // Issue #17 item 5: a van over its monthly data budget (its modem's counter, or the OTA bytes).
+  const mb = (n: number) => `${(n / 1_048_576).toFixed(1)} MB`;
+  for (const [device, d] of facts.data ?? [])
+    if (d.over_budget && d.budget_bytes !== null)
+      add(
+        device,
+        'data_over_budget',
+        `${mb(d.used_bytes)} used in ${d.month} of a ${mb(d.budget_bytes)} budget (cellular ${d.link_bytes === null ? 'not reported' : mb(d.link_bytes)}, OTA ${mb(d.ota_bytes)})`,
+      );
 
   // Installed combinations against the `requires` of the artifact each installed version came from.
   for (const [device, installed] of facts.components) {

@@ -1,5 +1,6 @@
 // Read side of the fleet records: the queries behind the reports API and `vancore-ota report`.
 // Each takes the database and an explicit `now`, never reads a clock.
+import { monthVerdicts } from './data-ledger.js';
 import { type Kysely, sql } from 'kysely';
 import { parseClientAttribute } from '../../core/schemas/client.js';
 import { shownStatus } from '../lib/waiting.js';
@@ -307,7 +308,11 @@ export async function getVan(
 }
 
 /** The facts every attention rule reads, loaded once (the rules are pure: bridge/rules/attention.ts). */
-export async function loadAttentionFacts(db: Kysely<Database>): Promise<AttentionFacts> {
+export async function loadAttentionFacts(
+  db: Kysely<Database>,
+  now: Date = new Date(),
+  dataBudgetBytes: number | null = null,
+): Promise<AttentionFacts> {
   const vans = await db.selectFrom('vans').selectAll().where('decommissioned', '=', 0).execute();
   const failures = await db
     .selectFrom('deployment_devices')
@@ -337,7 +342,8 @@ export async function loadAttentionFacts(db: Kysely<Database>): Promise<Attentio
     db,
     vans.map((v) => v.device_id),
   );
-  return { vans, failures, downloading, manualVpnRollbacks, requires, components };
+  const data = await monthVerdicts(db, now, dataBudgetBytes);
+  return { vans, failures, downloading, manualVpnRollbacks, requires, components, data };
 }
 
 /** Every rule of the attention report, over the whole (non-decommissioned) fleet. */
@@ -346,7 +352,7 @@ export async function attentionReport(
   t: AttentionThresholds,
   now: Date,
 ): Promise<AttentionItem[]> {
-  return attention(await loadAttentionFacts(db), t, now);
+  return attention(await loadAttentionFacts(db, now, t.data_budget_bytes ?? null), t, now);
 }
 
 export interface FleetReport {

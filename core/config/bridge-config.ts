@@ -157,6 +157,11 @@ export const BridgeConfig = z.strictObject({
       stuck_downloading_hours: z.number().min(0.01).default(24),
       /** …or under this share of free disk (percent). */
       low_disk_percent: z.number().min(0).max(100).default(10),
+      /**
+       * Monthly cellular data budget per van (MB, 1 MB = 2^20 bytes): a van whose reported cellular bytes
+       * or OTA downloads this month exceed it is listed (`data_over_budget`). Unset = no budget.
+       */
+      data_budget_mb_per_month: z.number().min(1).max(10_000_000).optional(),
     })
     .prefault({}),
   auth: z

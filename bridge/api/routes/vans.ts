@@ -6,6 +6,7 @@ import { VanError } from '../../../core/errors.js';
 import { toCsv } from '../../../core/safe-text.js';
 import type { AttentionThresholds } from '../../rules/attention.js';
 import type { FleetStore } from '../../store/fleet-store.js';
+import { vanData } from '../../store/data-ledger.js';
 import { attentionReport, getVan, listVans } from '../../store/reports.js';
 import * as S from '../schemas.js';
 
@@ -102,6 +103,23 @@ export const vanRoutes: FastifyPluginAsyncZod<VanRouteOptions> = async (app, o) 
       const van = await getVan(db, req.params.vanId, attention);
       if (!van) throw new VanError('NOT_FOUND', `no van ${req.params.vanId}`);
       return van;
+    },
+  );
+
+  app.get(
+    '/vans/:vanId/data',
+    {
+      schema: {
+        summary: "One van's data ledger: bytes of every deployment (delta or full), this month against its budget",
+        tags: ['vans'],
+        params: z.object({ vanId: z.string().min(1).max(64) }),
+        response: { 200: S.VanData, ...errors },
+      },
+    },
+    async (req) => {
+      const data = await vanData(db, req.params.vanId, o.clock.now(), o.thresholds.data_budget_bytes ?? null);
+      if (!data) throw new VanError('NOT_FOUND', `no van ${req.params.vanId}`);
+      return data;
     },
   );
 };

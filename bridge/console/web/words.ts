@@ -58,6 +58,10 @@ export const attentionWords: Record<AttentionCode, { what: string; action: strin
     what: 'VPN rollback needs hands on the van',
     action: 'Follow docs/vpn-migration.md (manual rollback) with the owner or a technician.',
   },
+  data_over_budget: {
+    what: 'Over its monthly data budget',
+    action: 'Hold the van from rollouts until next month or until it is on Wi-Fi / shore (GET /api/v1/vans/:vanId/data).',
+  },
 };
 
 export const vpnStateWords: Record<string, string> = {

@@ -1,5 +1,6 @@
 // The attention rules (bridge/rules/attention.ts, issue #15 item 2): one table per code over plain facts.
 import { describe, expect, it } from 'vitest';
+import { budgetVerdict } from '../../../bridge/rules/data-ledger.js';
 import {
   AttentionCodes,
   attention,
@@ -95,6 +96,37 @@ const cases: [AttentionCode, AttentionFacts, AttentionFacts][] = [
     facts({
       components: new Map([['d1', { platform: '1.0.0', app: '1.5.0' }]]),
       requires: new Map([['app@1.5.0', { platform: '>=1.0.0' }]]),
+    }),
+  ],
+  [
+    'data_over_budget',
+    // 1 MB budget: OTA 0.6 MB delivered + 0.5 MB of a failed download (at most) is over it.
+    facts({
+      data: new Map([
+        [
+          'd1',
+          budgetVerdict({
+            month: '2026-11',
+            budgetBytes: 1_048_576,
+            reported: { month: null, kib: null },
+            ota: { delivered: 600_000, at_most: 500_000 },
+          }),
+        ],
+      ]),
+    }),
+    // The modem's count of last month does not count in this one.
+    facts({
+      data: new Map([
+        [
+          'd1',
+          budgetVerdict({
+            month: '2026-11',
+            budgetBytes: 1_048_576,
+            reported: { month: '2026-10', kib: 5000 },
+            ota: { delivered: 0, at_most: 0 },
+          }),
+        ],
+      ]),
     }),
   ],
 ];
