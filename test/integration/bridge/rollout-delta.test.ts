@@ -7,6 +7,7 @@
 // each van downloads exactly what the forecast said; the ledger per wave and per van adds up to what the
 // fleet downloaded; a van over its monthly data budget is listed for attention. A delta sent by hand to a
 // van not on its base fails as the 3.4 client fails it (unmet type-info depends) and leaves it as it was.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,9 @@ import { MenderManagementClient } from '../../../core/mender/management.js';
 import { startVirtualFleet } from '../../../mender-sim/fleet/index.js';
 import { startMenderSim } from '../../../mender-sim/index.js';
 import { Mgmt, buildArtifact } from '../../../mender-sim/testkit.js';
+import { cliPath, repoRoot } from '../../helpers/cli.js';
 import { backends, openTestStore } from '../../helpers/fleet-db.js';
+import { captureOutput } from '../../helpers/output-capture.js';
 import type * as z from 'zod';
 
 const OPS = 'ops-token-delta-0123456789abc';
@@ -58,6 +61,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** The real CLI as a child process, asynchronously (the bridge answering it runs in this process). */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cliPath, ...args],
+      { cwd: repoRoot, env: { ...process.env, VANCORE_BRIDGE_TOKEN: OPS }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        captureOutput(`vancore-ota ${args.join(' ')}`, stdout, stderr);
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -218,6 +236,15 @@ describe.each(backends)('delta or full artifact per van on %s', (backend) => {
       expect(got.delta_bytes + got.full_bytes).toBe(w.deviceIds.reduce((a, d) => a + fleetBytes.get(d)!, 0));
     }
     expect((await call('GET', '/api/v1/rollouts/nope/data')).statusCode).toBe(404);
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const table = await cli(['rollout', 'data', id, '--bridge', url]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^total +30 +\d+(\.\d+)? kB \(20 vans\) +\d+(\.\d+)? kB \(10 vans\) +0 B +0$/m);
+    const asJson = await cli(['rollout', 'data', id, '--json', '--bridge', url]);
+    expect(JSON.parse(asJson.stdout)).toEqual(data);
+    const missing = await cli(['rollout', 'data', 'nope', '--bridge', url]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
 
     // Per van: the stray van's failed delta (at most its size) and its full install; a base van's delta.
     const vanOf = async (deviceId: string) =>
@@ -249,5 +276,11 @@ describe.each(backends)('delta or full artifact per van on %s', (backend) => {
       used_bytes: 1536 * 1024,
       over_budget: true,
     });
+    const vanTable = await cli(['report', 'data', baseVan, '--bridge', url]);
+    expect(vanTable.code, vanTable.stderr).toBe(0);
+    expect(vanTable.stdout).toMatch(
+      new RegExp(`^${baseVan} in \\d{4}-\\d{2}: cellular 1\\.57 MB, OTA .* budget 1\\.05 MB — OVER BUDGET$`, 'm'),
+    );
+    expect(vanTable.stdout).toMatch(/ delta +success +9\.22 kB /);
   }, 240_000);
 });
