@@ -202,11 +202,12 @@ export const rolloutBench: Benchmark = {
           ? ` (where it goes: ${memory.describe()}; after the rollout V8 heap ${afterRollout.bridge_after_rollout_heap_used_mb} MB used of ${afterRollout.bridge_after_rollout_heap_total_mb}, native ${afterRollout.bridge_after_rollout_other_native_mb} MB)`
           : '';
       return {
-        summary: `${VANS.toLocaleString('en')}-van rollout (internal → pilot → ${waves - 2} fleet waves, 2 components), simulator and fleet in their own process: ${wallS.toFixed(1)} s wall for ${simDays.toFixed(1)} simulated days (bridge CPU ${bridgeCpuS.toFixed(1)} s, simulator + fleet ${childCpuS.toFixed(1)} s), ${controller.menderCalls} controller Mender calls, ${deployments} deployments; bridge peak RSS ${bridgeRss} MB (target ≤ ${TARGET_RSS_MB} MB)${where}, simulator + fleet ${childRss} MB`,
+        summary: `${VANS.toLocaleString('en')}-van rollout (internal → pilot → ${waves - 2} fleet waves, 2 components), simulator and fleet in their own process: ${wallS.toFixed(1)} s wall for ${simDays.toFixed(1)} simulated days (bridge CPU ${bridgeCpuS.toFixed(1)} s, simulator + fleet ${childCpuS.toFixed(1)} s), ${controller.menderCalls} controller Mender calls, ${deployments} deployments; bridge peak RSS ${bridgeRss} MB (target ≤ ${TARGET_RSS_MB} MB${process.env.NODE_OPTIONS ? `; bridge NODE_OPTIONS="${process.env.NODE_OPTIONS}"` : '; default heap'})${where}, simulator + fleet ${childRss} MB`,
         target: `completes through every stage; bridge RSS ≤ ${TARGET_RSS_MB} MB at 10 k`,
         met,
         figures: {
           vans: VANS,
+          bridge_node_options: process.env.NODE_OPTIONS ?? '',
           status,
           wall_s: Number(wallS.toFixed(2)),
           simulated_days: Number(simDays.toFixed(2)),

@@ -26,7 +26,9 @@ export async function spawnChildServer(
 ): Promise<ChildServer> {
   const child: ChildProcess = spawn(process.execPath, [...process.execArgv, script, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    // A benchmark may cap the bridge's heap through NODE_OPTIONS (docs/deploy.md "Heap settings"): the
+    // simulator and fleet here are not the bridge, so they run with the default heap.
+    env: { ...process.env, NODE_ENV: 'production', NODE_OPTIONS: process.env.VANCORE_CHILD_NODE_OPTIONS ?? '' },
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
