@@ -1,5 +1,6 @@
 import { artifactBuildBench } from './artifact-build.js';
 import { compressionBench } from './compression.js';
+import { bridgeProcessBench } from './bridge-process.js';
 import { bridgeSyncBench } from './bridge-sync.js';
 import { consoleBench } from './console.js';
 import { gatesBench } from './gates.js';
@@ -30,6 +31,7 @@ export const benchmarks: Benchmark[] = [
   simFleetBench,
   simNextBench,
   rolloutBench,
+  bridgeProcessBench,
   replicasBench,
   consoleBench,
   compressionBench,

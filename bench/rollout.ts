@@ -79,7 +79,7 @@ async function serve(): Promise<void> {
 }
 
 /** Start the child's fleet and wait until every van has booted; the device IDs in fleet order. */
-async function startFleet(controlUrl: string, count: number, timeoutMs: number): Promise<string[]> {
+export async function startFleet(controlUrl: string, count: number, timeoutMs: number): Promise<string[]> {
   const started = await fetch(`${controlUrl}/fleet?count=${count}`, { method: 'POST' });
   if (started.status !== 202) throw new Error(`fleet: HTTP ${started.status} ${await started.text()}`);
   const deadline = Date.now() + timeoutMs;

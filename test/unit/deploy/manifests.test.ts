@@ -185,3 +185,19 @@ interface DeploymentSpec {
 }
 const container = (d: Doc) => (d.spec as DeploymentSpec).template.spec.containers[0]!;
 const probe = (d: Doc) => container(d).readinessProbe;
+
+describe('heap settings (docs/deploy.md "Sizing")', () => {
+  it('the image, the Kubernetes Deployment and compose give the bridge the same NODE_OPTIONS', async () => {
+    const image = /ENV [^]*?NODE_OPTIONS="([^"]+)"/.exec(await readFile(join(dir, 'Dockerfile'), 'utf8'))?.[1];
+    expect(image).toMatch(/--max-old-space-size=\d+/);
+    const deployment = (await docs('bridge.yaml')).find((d) => d.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+    };
+    const env = deployment.spec.template.spec.containers[0]!.env.find((e) => e.name === 'NODE_OPTIONS');
+    expect(env?.value).toBe(image);
+    const compose = parseYaml(await readFile(join(dir, 'compose.yaml'), 'utf8')) as {
+      services: { bridge: { environment: Record<string, string> } };
+    };
+    expect(compose.services.bridge.environment.NODE_OPTIONS).toBe(`\${VANCORE_BRIDGE_NODE_OPTIONS:-${image}}`);
+  });
+});
