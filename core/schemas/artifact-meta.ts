@@ -51,6 +51,13 @@ export const VancoreMeta = z.strictObject({
    * every ordinary build.
    */
   revert_of: z.optional(SemVer),
+  /**
+   * A layer-delta compose artifact (issue #17, `artifact build --base`): the version it is a delta
+   * from. Such an artifact installs only on a van that runs exactly that version (it `depends` on its
+   * provides); the full artifact of the same version is built beside it. Hubs before this field refuse
+   * it (the schema is strict), which is right: they cannot rebuild images from a delta.
+   */
+  delta_of: z.optional(SemVer),
 });
 export type VancoreMeta = z.infer<typeof VancoreMeta>;
 
