@@ -1,6 +1,7 @@
 import { artifactBuildBench } from './artifact-build.js';
 import { bridgeSyncBench } from './bridge-sync.js';
 import { consoleBench } from './console.js';
+import { deltaBench } from './delta.js';
 import { gatesBench } from './gates.js';
 import { replicasBench } from './replicas.js';
 import { rolloutBench } from './rollout.js';
@@ -31,4 +32,5 @@ export const benchmarks: Benchmark[] = [
   rolloutBench,
   replicasBench,
   consoleBench,
+  deltaBench,
 ];
