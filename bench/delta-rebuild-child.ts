@@ -12,8 +12,12 @@ const [indexFile, filesDir, workDir] = process.argv.slice(2) as [string, string,
 const index = ComposeIndex.parse(JSON.parse(await readFile(indexFile, 'utf8')));
 if (!index.delta) throw new Error(`${indexFile} is not a delta index`);
 const started = performance.now();
-const r = await rebuildDeltaImages(dockerEngine(nodeRunner(process.env), process.env), index.delta, filesDir, workDir, (l) =>
-  process.stderr.write(`${l}\n`),
+const r = await rebuildDeltaImages(
+  dockerEngine(nodeRunner(process.env), process.env),
+  index.delta,
+  filesDir,
+  workDir,
+  (l) => process.stderr.write(`${l}\n`),
 );
 const ms = performance.now() - started;
 process.stdout.write(

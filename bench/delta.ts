@@ -47,7 +47,11 @@ async function treeRssKb(root: number): Promise<number> {
   return kb;
 }
 
-async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; peakTreeKb: number }> {
+async function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ stdout: string; peakTreeKb: number }> {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -149,7 +153,9 @@ async function deltaBenchRun(): Promise<BenchResult> {
     await dockerd.docker(['load', '-q', '-i', last.tarball], { timeoutMs: 300_000 });
     let idsMatch = true;
     for (const s of STACK_SERVICES) {
-      const id = (await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', `vc-delta-${s}:stable`])).stdout.trim();
+      const id = (
+        await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', `vc-delta-${s}:stable`])
+      ).stdout.trim();
       if (id !== made.v2.ids[s]) idsMatch = false;
     }
     const rebuildS = median(runs.map((r) => r.ms)) / 1000;

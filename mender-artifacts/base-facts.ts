@@ -105,7 +105,9 @@ async function fromArtifact(path: string): Promise<BaseFacts> {
   const meta = ArtifactMetaData.safeParse(payload.metaData);
   if (!meta.success) throw invalid(`--base ${path} has no valid VanCore meta-data`);
   if (meta.data.vancore.delta_of !== undefined) {
-    throw invalid(`--base ${path} is itself a delta artifact: pass the full artifact of that version (or its manifest)`);
+    throw invalid(
+      `--base ${path} is itself a delta artifact: pass the full artifact of that version (or its manifest)`,
+    );
   }
   if (info.compression !== 'gzip' && info.compression !== 'none') {
     throw invalid(`--base ${path} is ${info.compression}-compressed: pass its manifest instead`);

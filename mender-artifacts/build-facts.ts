@@ -192,7 +192,9 @@ async function baseFacts(o: BuildOptions, path: string): Promise<BaseFacts> {
     throw invalid(`--base ${path} is a ${b.component} release, not ${o.component}`);
   }
   if (!gt(o.version, b.version)) {
-    throw invalid(`--base ${path} is version ${b.version}: a delta goes from an older release to --version ${o.version}`);
+    throw invalid(
+      `--base ${path} is version ${b.version}: a delta goes from an older release to --version ${o.version}`,
+    );
   }
   return b;
 }

@@ -142,9 +142,13 @@ function planPayload(
           },
           staged: [
             ...entries.map(({ f, name }): StagedFile => ({ name, kind: 'link', target: f.abs })),
-            ...delta.blobs.map(
-              (b): StagedFile => ({ name: b.name, kind: 'range', ...b.source, source: b.source.abs, digest: b.digest }),
-            ),
+            ...delta.blobs.map((b): StagedFile => ({
+              name: b.name,
+              kind: 'range',
+              ...b.source,
+              source: b.source.abs,
+              digest: b.digest,
+            })),
           ],
           bytes: files.reduce((n, f) => n + f.size, 0) + delta.blobs.reduce((n, b) => n + b.size, 0),
         };

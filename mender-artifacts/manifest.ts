@@ -43,7 +43,9 @@ export const BuildManifest = z.strictObject({
    * later `artifact build --base <this manifest>` leaves out of its delta. Absent in older manifests.
    */
   images: z.optional(
-    z.array(z.strictObject({ path: z.string(), id: Sha256Digest, refs: z.array(z.string()), layers: z.array(Sha256Digest) })),
+    z.array(
+      z.strictObject({ path: z.string(), id: Sha256Digest, refs: z.array(z.string()), layers: z.array(Sha256Digest) }),
+    ),
   ),
   /** A layer-delta artifact: its base, the full artifact built beside it and what it leaves out. */
   delta: z.optional(

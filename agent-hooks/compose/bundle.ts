@@ -8,12 +8,7 @@ import { VanError } from '../../core/errors.js';
 import { ComponentName, SemVer } from '../../core/schemas/common.js';
 import { COMPOSE_SETTINGS_KEY, ComposeBundleSettings } from '../../core/schemas/payload.js';
 import { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
-import {
-  BundlePath,
-  type ComposeDelta,
-  ComposeIndex,
-  PAYLOAD_INDEX_FILE,
-} from '../../core/schemas/payload-index.js';
+import { BundlePath, type ComposeDelta, ComposeIndex, PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
 import { STATE_FILES } from '../../core/state-dir.js';
 import { parseWith } from '../../core/validation.js';
 import { checkComponent, checkMetaAgrees, checkPayloadFiles, type PayloadFile } from '../lib/payload.js';

@@ -36,7 +36,10 @@ const SAVE_TIMEOUT_MS = 30 * 60_000;
 const SMALL = 4 * 1024 * 1024;
 
 function fail(code: 'delta_base_missing' | 'delta_digest_mismatch', message: string): VanError {
-  return new VanError(code === 'delta_base_missing' ? 'CONFLICT' : 'INPUT_INVALID', formatReasonLine([{ code, message }]));
+  return new VanError(
+    code === 'delta_base_missing' ? 'CONFLICT' : 'INPUT_INVALID',
+    formatReasonLine([{ code, message }]),
+  );
 }
 
 const short = (d: string) => `${d.slice(0, 19)}…`;
@@ -92,7 +95,8 @@ export function chooseImages(
 function expectedLayers(small: Map<string, Buffer>, links: Map<string, string>): Map<string, string> {
   const resolve = (n: string) => {
     let cur = posix.normalize(n);
-    for (let i = 0; i < 8 && links.has(cur); i++) cur = posix.normalize(posix.join(posix.dirname(cur), links.get(cur)!));
+    for (let i = 0; i < 8 && links.has(cur); i++)
+      cur = posix.normalize(posix.join(posix.dirname(cur), links.get(cur)!));
     return cur;
   };
   const json = (n: string): unknown => {
@@ -157,7 +161,9 @@ async function extractFromSave(
         hashed.set(name, digest);
         if (wanted.has(digest) && !got.has(digest)) {
           await new Promise<void>((res, rej) =>
-            createWriteStream(join(blobDir, digest.slice(7)), { mode: 0o600 }).end(buf, () => res()).on('error', rej),
+            createWriteStream(join(blobDir, digest.slice(7)), { mode: 0o600 })
+              .end(buf, () => res())
+              .on('error', rej),
           );
           got.add(digest);
         }

@@ -92,7 +92,12 @@ async function containerImages(): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const id of ids) {
     const [svc, image] = (
-      await dockerd.docker(['inspect', '--format', '{{index .Config.Labels "com.docker.compose.service"}} {{.Image}}', id])
+      await dockerd.docker([
+        'inspect',
+        '--format',
+        '{{index .Config.Labels "com.docker.compose.service"}} {{.Image}}',
+        id,
+      ])
     ).stdout
       .trim()
       .split(' ');
@@ -150,9 +155,9 @@ describe('layer-delta compose artifacts on the real mender-client', () => {
     expect((p.metaData as { vancore: { delta_of?: string } }).vancore.delta_of).toBe('1.0.0');
     // configs of all three images + the one new layer + compose file + index
     expect(p.files.map((f) => f.name).filter((n) => n.startsWith('blob-'))).toHaveLength(stack + 1);
-    const manifest = JSON.parse(
-      await readFile(art.delta!.replace(/\.mender$/, '.manifest.json'), 'utf8'),
-    ) as { delta: { new_layers: number; reused_layers: number; full_artifact: string } };
+    const manifest = JSON.parse(await readFile(art.delta!.replace(/\.mender$/, '.manifest.json'), 'utf8')) as {
+      delta: { new_layers: number; reused_layers: number; full_artifact: string };
+    };
     expect(manifest.delta).toMatchObject({ new_layers: 1, reused_layers: 6, full_artifact: 'vancore-platform-2.0.0' });
   });
 

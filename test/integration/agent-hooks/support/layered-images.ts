@@ -84,7 +84,10 @@ export async function loadImage(dockerd: Dockerd, dir: string, tag: string, laye
     await copyFile(l.tar, join(root, hex, 'layer.tar'));
     names.push(`${hex}/layer.tar`);
   }
-  await writeFile(join(root, 'manifest.json'), JSON.stringify([{ Config: `${cfgHex}.json`, RepoTags: [tag], Layers: names }]));
+  await writeFile(
+    join(root, 'manifest.json'),
+    JSON.stringify([{ Config: `${cfgHex}.json`, RepoTags: [tag], Layers: names }]),
+  );
   const tar = `${root}.tar`;
   await execFileP('tar', ['-C', root, '-cf', tar, '.']);
   await dockerd.docker(['load', '-q', '-i', tar], { timeoutMs: 300_000 });
@@ -123,7 +126,9 @@ export async function makeStackReleases(
   await mkdir(dir, { recursive: true });
   const bb = await busyboxLayer(dir);
   const big = await Promise.all(
-    STACK_SERVICES.map((s, i) => makeLayer(dir, `big-${s}`, [{ path: `data/${s}.bin`, content: spec.bigMiB[i]! << 20 }])),
+    STACK_SERVICES.map((s, i) =>
+      makeLayer(dir, `big-${s}`, [{ path: `data/${s}.bin`, content: spec.bigMiB[i]! << 20 }]),
+    ),
   );
   const top = await Promise.all(
     STACK_SERVICES.map((s) => makeLayer(dir, `top-${s}`, [{ path: `etc/${s}.conf`, content: `service ${s} v1\n` }])),
