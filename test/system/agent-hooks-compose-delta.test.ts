@@ -29,7 +29,7 @@ import {
   STACK_SERVICES,
   type StackRelease,
 } from '../integration/agent-hooks/support/layered-images.js';
-import { artifactCli } from '../unit/mender-artifacts/fixtures.js';
+import { artifactCli, keyPair, type KeyFiles } from '../unit/mender-artifacts/fixtures.js';
 import { runMender } from '../../mender-sim/real-client/mender.js';
 import type { Sandbox } from '../../mender-sim/real-client/sandbox.js';
 import { systemTest } from './harness/bed.js';
@@ -43,6 +43,7 @@ let module: string;
 let v1: StackRelease;
 let v2: StackRelease;
 let changedLayerGzip: number;
+let keys: KeyFiles;
 const art: Record<string, string> = {};
 
 async function bundle(name: string, rel: StackRelease): Promise<string> {
@@ -53,10 +54,11 @@ async function bundle(name: string, rel: StackRelease): Promise<string> {
   return dir;
 }
 
-async function build(version: string, dir: string, out: string, base?: string): Promise<string> {
+async function build(version: string, dir: string, out: string, base?: string, signKey?: string): Promise<string> {
   const r = await artifactCli([
     'build', '--type', 'compose', '--component', 'platform', '--version', version, '--device-type', 'vanpc',
     '--bundle', dir, '--no-gate-scripts', '--out', out, ...(base ? ['--base', base] : []),
+    ...(signKey ? ['--sign-key', signKey] : []),
   ]); // prettier-ignore
   expect(r.code, r.stderr).toBe(0);
   return r.stdout;
@@ -73,7 +75,8 @@ beforeAll(async () => {
   const out = join(work, 'out');
   await build('1.0.0', await bundle('v1', v1), out);
   art.v1 = join(out, 'vancore-platform-1.0.0.mender');
-  const stdout = await build('2.0.0', await bundle('v2', v2), out, art.v1);
+  keys = await keyPair(work, 'ec-pkcs8', 'ci');
+  const stdout = await build('2.0.0', await bundle('v2', v2), out, art.v1, keys.priv);
   expect(stdout).toContain('vancore-platform-2.0.0-delta-from-1.0.0.mender');
   expect(stdout).toMatch(/delta {5}from 1\.0\.0 \(vancore-platform-1\.0\.0\): 1 new layers/);
   art.v2 = join(out, 'vancore-platform-2.0.0.mender');
@@ -159,6 +162,13 @@ describe('layer-delta compose artifacts on the real mender-client', () => {
       delta: { new_layers: number; reused_layers: number; full_artifact: string };
     };
     expect(manifest.delta).toMatchObject({ new_layers: 1, reused_layers: 6, full_artifact: 'vancore-platform-2.0.0' });
+    // Both are signed; verify says which one is the delta, and of which base.
+    const vDelta = await artifactCli(['verify', art.delta!, '--key', keys.pub]);
+    expect(vDelta.code, vDelta.stderr).toBe(0);
+    expect(vDelta.stdout).toContain('  delta     layer delta from 1.0.0: installs only on vans running 1.0.0\n');
+    const vFull = await artifactCli(['verify', art.v2!, '--key', keys.pub]);
+    expect(vFull.code, vFull.stderr).toBe(0);
+    expect(vFull.stdout).not.toContain('  delta ');
   });
 
   systemTest(
