@@ -111,6 +111,15 @@ async function deltaBenchRun(): Promise<BenchResult> {
     const fullBytes = (await stat(join(out, 'vancore-platform-2.0.0.mender'))).size;
     const deltaArt = join(out, 'vancore-platform-2.0.0-delta-from-1.0.0.mender');
     const deltaBytes = (await stat(deltaArt)).size;
+    const payloadRaw = async (name: string) =>
+      (JSON.parse(await readFile(join(out, `${name}.manifest.json`), 'utf8')) as { payload: { bytes: number } }).payload
+        .bytes;
+    const fullPayloadRaw = await payloadRaw('vancore-platform-2.0.0');
+    const deltaPayloadRaw = await payloadRaw('vancore-platform-2.0.0-delta-from-1.0.0');
+    const scriptsDir = join(import.meta.dirname, '../dist/device/mender-scripts');
+    const scripts = (await readdir(scriptsDir)).filter((n) => /^Artifact\w+_\d\d_/.test(n) && !n.endsWith('.map'));
+    let scriptsGz = 0;
+    for (const n of scripts) scriptsGz += gzipSync(await readFile(join(scriptsDir, n)), { level: 6 }).length;
     const changedRaw = await readFile(made.changedLayer.tar);
     const changedGz = gzipSync(changedRaw, { level: 6 }).length;
     const limit = Math.floor(1.1 * changedGz + 64 * 1024);
@@ -172,7 +181,11 @@ async function deltaBenchRun(): Promise<BenchResult> {
       figures: {
         stack_bytes: stackBytes,
         full_artifact_bytes: fullBytes,
+        full_payload_raw_bytes: fullPayloadRaw,
         delta_artifact_bytes: deltaBytes,
+        delta_payload_raw_bytes: deltaPayloadRaw,
+        delta_artifact_over_payload: Math.round((deltaBytes / deltaPayloadRaw) * 1000) / 1000,
+        gate_scripts_gzip6_bytes: scriptsGz,
         changed_layer_bytes: changedRaw.length,
         changed_layer_gzip6_bytes: changedGz,
         limit_bytes: limit,
