@@ -16,6 +16,7 @@ import type { BuildFacts, PayloadFacts, ScriptFile, SourceFile } from './build-p
 import { parseSigningKey } from './keys.js';
 import { type CommandRunner, menderArtifactVersion } from './runner.js';
 import { type BaseFacts, gatherBase } from './base-facts.js';
+import type { TargetTarball } from './delta-plan.js';
 import { readSavedImages } from './image-tar.js';
 
 /** The gate scripts every VanCore artifact carries (built by the gates issue into dist/device/mender-scripts). */
@@ -96,7 +97,11 @@ async function walkBundle(dir: string): Promise<(SourceFile & { path: string })[
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-async function composeFacts(bundle: string, outDir: string): Promise<PayloadFacts> {
+/**
+ * `needImages` (a delta build): every image tarball must be a readable `docker save`. Otherwise a
+ * tarball that is not one only leaves the manifest without its `images` list (as before deltas).
+ */
+async function composeFacts(bundle: string, outDir: string, needImages: boolean): Promise<PayloadFacts> {
   const dir = resolve(bundle);
   const st = await statOrFail(dir, 'bundle directory', bundle);
   if (!st.isDirectory()) throw invalid(`bundle ${bundle} is not a directory`);
@@ -116,9 +121,15 @@ async function composeFacts(bundle: string, outDir: string): Promise<PayloadFact
     throw invalid(`${join(bundle, composeFile)} has no services: it is not a compose file`);
   }
   const images = files.filter((f) => /^images\/[^/]+\.tar$/.test(f.path)).map((f) => f.path);
-  const saved = [];
+  let saved: TargetTarball[] | null = [];
   for (const f of files.filter((x) => images.includes(x.path))) {
-    saved.push({ path: f.path, abs: f.abs, images: await readSavedImages(f.abs) });
+    try {
+      saved.push({ path: f.path, abs: f.abs, images: await readSavedImages(f.abs) });
+    } catch (e) {
+      if (needImages) throw e;
+      saved = null;
+      break;
+    }
   }
   return { type: 'compose', files, composeFile, images, saved };
 }
@@ -221,7 +232,7 @@ export async function gatherBuildFacts(
   const p = options.payload;
   const payload =
     p.type === 'compose'
-      ? await composeFacts(p.bundle, outDir)
+      ? await composeFacts(p.bundle, outDir, options.base !== null)
       : p.type === 'config'
         ? await configFacts(p.files)
         : p.type === 'ha-addons'

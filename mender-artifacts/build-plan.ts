@@ -32,8 +32,11 @@ export type PayloadFacts =
       files: (SourceFile & { path: string })[];
       composeFile: string;
       images: string[];
-      /** The image tarballs read (headers and JSON only): the images, their layers and where they lie. */
-      saved: TargetTarball[];
+      /**
+       * The image tarballs read (headers and JSON only): the images, their layers and where they lie.
+       * null when one is not a `docker save` tarball (allowed for a full build: the manifest then lists no images).
+       */
+      saved: TargetTarball[] | null;
     }
   | { type: 'config'; files: (SourceFile & { dest: string })[] }
   | { type: 'vpn'; step: VpnStep; loginServer: string; authkey: SourceFile | null }
@@ -205,7 +208,9 @@ export function planBuild(facts: BuildFacts, variant: 'full' | 'delta' = 'full')
   const p = facts.payload;
   let delta: DeltaPlan | null = null;
   if (variant === 'delta') {
-    if (facts.base === null || p.type !== 'compose') throw new Error('a delta plan needs a compose payload and a base');
+    if (facts.base === null || p.type !== 'compose' || p.saved === null) {
+      throw new Error('a delta plan needs a compose payload with readable image tarballs and a base');
+    }
     delta = planDelta(p.saved, facts.base);
   }
   const deltaOf = delta === null ? null : (facts.base?.version ?? null);
@@ -235,7 +240,7 @@ export function planBuild(facts: BuildFacts, variant: 'full' | 'delta' = 'full')
   const depends: Record<string, string[]> =
     deltaOf === null ? { device_type: o.deviceTypes } : { device_type: o.deviceTypes, [providesKey]: [deltaOf] };
   const images =
-    p.type === 'compose'
+    p.type === 'compose' && p.saved !== null
       ? p.saved.flatMap((t) =>
           t.images.map((i) => ({ path: t.path, id: i.id, refs: i.refs, layers: i.layers.map((l) => l.digest) })),
         )

@@ -3,20 +3,22 @@
 //
 //   1. every payload blob (image configs, new layers) is hashed against its digest;
 //   2. every other layer must be in an image the engine has (RootFS.Layers), else delta_base_missing;
-//   3. the fewest images covering those layers are `docker save`d as a stream; each layer is written
-//      to the work dir while it is hashed (`docker save` re-exports a loaded layer byte for byte: the
-//      layer store keeps its tar-split), and kept only if its sha256 is a layer we need;
+//   3. the fewest images covering those layers are `docker save`d as a stream; each layer is appended
+//      to the `docker load` tarball while it is hashed (`docker save` re-exports a loaded layer byte
+//      for byte: the layer store keeps its tar-split), and cut off again unless its sha256 is a layer
+//      we need — each layer is written once, never copied a second time;
 //   4. a layer that did not come back, or came back with other bytes, stops the install
 //      (delta_base_missing / delta_digest_mismatch) — before anything is loaded;
-//   5. the images are packed as `docker save` would (manifest.json, configs, layers) for load_images.
+//   5. the payload's blobs and a manifest.json (each image's refs, config and layers by digest) complete
+//      the tarball, which load_images loads like a full artifact's.
 // Nothing is fetched from anywhere: what the van lacks fails the install, and Mender's deployment
 // then offers the full artifact (docs/agent-hooks.md). Nothing on the van changes here either: all
 // writes go to the module's own work dir.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { type Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { VanError } from '../../core/errors.js';
@@ -51,24 +53,89 @@ async function hashFile(path: string): Promise<string> {
   return `sha256:${h.digest('hex')}`;
 }
 
-/** Write a stream to `dest` while hashing it; the digest. */
-async function hashTo(src: AsyncIterable<Buffer>, dest: string | null): Promise<string> {
-  const h = createHash('sha256');
-  const out = dest === null ? null : createWriteStream(dest, { flags: 'wx', mode: 0o600 });
-  await pipeline(
-    src,
-    async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const c of chunks) {
-        h.update(c);
-        if (out) yield c;
-      }
-    },
-    out ??
-      new Writable({
-        write: (_c, _e, cb) => cb(),
-      }),
-  );
-  return `sha256:${h.digest('hex')}`;
+/** Read a stream to its end, discarding it. */
+async function drain(src: AsyncIterable<Buffer>): Promise<void> {
+  for await (const _ of src) {
+    // discarded
+  }
+}
+
+const BLOCK = 512;
+
+/** A ustar header for a regular file (names ≤ 100 bytes: `blobs/sha256/<hex>` is 77). */
+export function ustarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  const field = (value: string, at: number, len: number) => h.write(value.slice(0, len), at, len, 'utf8');
+  const octal = (n: number, len: number) => `${n.toString(8).padStart(len - 1, '0')}\0`;
+  field(name, 0, 100);
+  field(octal(0o644, 8), 100, 8);
+  field(octal(0, 8), 108, 8);
+  field(octal(0, 8), 116, 8);
+  field(octal(size, 12), 124, 12);
+  field(octal(0, 12), 136, 12);
+  field('        ', 148, 8);
+  field('0', 156, 1);
+  field('ustar\0', 257, 6);
+  field('00', 263, 2);
+  let sum = 0;
+  for (const b of h) sum += b;
+  field(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
+  return h;
+}
+
+/**
+ * The `docker load` tarball written in place: an entry is appended while its bytes stream in and
+ * hash, named (its header rewritten) once its digest is known, or cut off again when it is not a
+ * layer we need. Each layer is written once: no copy in a second folder.
+ */
+class TarWriter {
+  private pos = 0;
+  private constructor(private readonly fh: FileHandle) {}
+
+  static async create(path: string): Promise<TarWriter> {
+    return new TarWriter(await open(path, 'w', 0o600));
+  }
+
+  /** Append a stream as an entry; `name(digest)` decides its name, or null to drop it. */
+  async append(
+    src: AsyncIterable<Buffer> | Iterable<Buffer>,
+    name: (digest: string) => string | null,
+  ): Promise<{ digest: string; size: number }> {
+    const start = this.pos;
+    let at = start + BLOCK;
+    const h = createHash('sha256');
+    for await (const c of src) {
+      h.update(c);
+      await this.fh.write(c, 0, c.length, at);
+      at += c.length;
+    }
+    const size = at - start - BLOCK;
+    const digest = `sha256:${h.digest('hex')}`;
+    const n = name(digest);
+    if (n === null) return { digest, size };
+    await this.fh.write(ustarHeader(n, size), 0, BLOCK, start);
+    const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (pad > 0) await this.fh.write(Buffer.alloc(pad), 0, pad, at);
+    this.pos = at + pad;
+    return { digest, size };
+  }
+
+  async appendFile(name: string, path: string): Promise<void> {
+    await this.append(createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>, () => name);
+  }
+
+  /** Two zero blocks, and whatever a dropped last entry left beyond them cut off. */
+  async finish(): Promise<number> {
+    await this.fh.write(Buffer.alloc(2 * BLOCK), 0, 2 * BLOCK, this.pos);
+    this.pos += 2 * BLOCK;
+    await this.fh.truncate(this.pos);
+    await this.fh.close();
+    return this.pos;
+  }
+
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
 }
 
 /** Pure: the fewest images (greedy) whose layers cover `wanted`; what no image has stays in `missing`. */
@@ -123,64 +190,54 @@ function expectedLayers(small: Map<string, Buffer>, links: Map<string, string>):
 }
 
 /**
- * Take `wanted` layers out of a `docker save` of `ids` into `blobDir/<hex>`, each hashed on the way.
- * Returns the digest each layer path hashed to (for the reason when one is missing).
+ * Append the `wanted` layers of a `docker save` of `ids` to `out`, each hashed on the way and kept only
+ * if its sha256 is one we need. Returns the digest each layer path hashed to (the reason when one is
+ * missing) and what each path should hold (manifest.json + configs).
  */
 async function extractFromSave(
   engine: Engine,
   ids: string[],
   wanted: Set<string>,
-  blobDir: string,
-): Promise<{ got: Set<string>; expected: Map<string, string>; hashed: Map<string, string> }> {
-  const got = new Set<string>();
+  out: TarWriter,
+): Promise<{ got: Map<string, number>; expected: Map<string, string>; hashed: Map<string, string> }> {
+  const got = new Map<string, number>();
   const hashed = new Map<string, string>();
   const small = new Map<string, Buffer>();
   const links = new Map<string, string>();
+  const keep = (digest: string) => (wanted.has(digest) && !got.has(digest) ? blobPath(digest) : null);
   const save = engine.save(ids, SAVE_TIMEOUT_MS);
   const ex = tar.extract();
   const feed = pipeline(save.stdout as Readable, ex);
   feed.catch(() => undefined);
-  let n = 0;
   try {
     for await (const e of ex) {
       const name = posix.normalize(e.header.name.replace(/^\.\//, ''));
       const size = e.header.size ?? 0;
       if (e.header.type === 'symlink' && e.header.linkname) links.set(name, e.header.linkname);
       if (e.header.type !== 'file' && e.header.type !== 'contiguous-file') {
-        await hashTo(e, null);
+        await drain(e);
         continue;
       }
       const oci = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
       if (size <= SMALL && (name.endsWith('.json') || name === 'repositories' || oci)) {
-        // manifest.json, index.json, configs: kept to name what a path should hold.
+        // manifest.json, index.json, configs (and small OCI layers): kept to name what a path should hold.
         const parts: Buffer[] = [];
         for await (const c of e as AsyncIterable<Buffer>) parts.push(c);
         const buf = Buffer.concat(parts);
         small.set(name, buf);
-        const digest = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
-        hashed.set(name, digest);
-        if (wanted.has(digest) && !got.has(digest)) {
-          await new Promise<void>((res, rej) =>
-            createWriteStream(join(blobDir, digest.slice(7)), { mode: 0o600 })
-              .end(buf, () => res())
-              .on('error', rej),
-          );
-          got.add(digest);
-        }
+        const r = await out.append([buf], keep);
+        hashed.set(name, r.digest);
+        if (keep(r.digest) !== null) got.set(r.digest, r.size);
         continue;
       }
       // An OCI layout names blobs by digest: skip those we do not need without writing them.
       if (oci && !wanted.has(`sha256:${oci[1]}`)) {
-        await hashTo(e, null);
+        await drain(e);
         continue;
       }
-      const tmp = join(blobDir, `.part-${n++}`);
-      const digest = await hashTo(e, tmp);
-      hashed.set(name, digest);
-      if (wanted.has(digest) && !got.has(digest)) {
-        await rename(tmp, join(blobDir, digest.slice(7)));
-        got.add(digest);
-      } else await rm(tmp, { force: true });
+      const r = await out.append(e as AsyncIterable<Buffer>, keep);
+      hashed.set(name, r.digest);
+      if (keep(r.digest) !== null) got.set(r.digest, r.size);
     }
     await feed;
   } catch (e) {
@@ -195,6 +252,8 @@ async function extractFromSave(
   return { got, expected: expectedLayers(small, links), hashed };
 }
 
+const blobPath = (d: string) => `blobs/sha256/${d.slice(7)}`;
+
 /** Rebuild the delta's images in `workDir` (created; the caller removes it). Throws a one-line reason. */
 export async function rebuildDeltaImages(
   engine: Engine,
@@ -204,14 +263,13 @@ export async function rebuildDeltaImages(
   log: (line: string) => void,
 ): Promise<RebuildResult> {
   const started = Date.now();
-  const blobDir = join(workDir, 'blobs');
   await rm(workDir, { recursive: true, force: true });
-  await mkdir(blobDir, { recursive: true });
+  await mkdir(workDir, { recursive: true });
   const owner = new Map<string, string>();
   for (const img of delta.images) for (const l of img.layers) if (!owner.has(l)) owner.set(l, img.path);
 
   // 1. The payload's blobs: each must be what its digest says (configs are the image ids).
-  const path = new Map<string, string>();
+  const inPayload = new Map<string, string>();
   for (const b of delta.blobs) {
     const p = join(filesDir, b.name);
     const got = await hashFile(p);
@@ -221,75 +279,61 @@ export async function rebuildDeltaImages(
         `payload file ${b.name} hashes to ${short(got)}, the index says ${short(b.digest)}; nothing was loaded`,
       );
     }
-    path.set(b.digest, p);
+    inPayload.set(b.digest, p);
   }
 
   // 2. The layers the van must have.
-  const fromVan = new Set([...owner.keys()].filter((l) => !path.has(l)));
+  const fromVan = new Set([...owner.keys()].filter((l) => !inPayload.has(l)));
+  const tarball = join(workDir, 'images.tar');
+  const out = await TarWriter.create(tarball);
   let vanBytes = 0;
   let savedImages = 0;
-  if (fromVan.size > 0) {
-    const { ids, missing } = chooseImages(fromVan, await engine.imageLayers());
-    if (missing.length > 0) {
-      const first = missing[0] as string;
-      throw fail(
-        'delta_base_missing',
-        `layer ${short(first)} of ${owner.get(first)} is in no image on this van (${missing.length} of ${fromVan.size} base layers missing; ` +
-          `the delta is from ${delta.base.version}): install the full artifact`,
-      );
-    }
-    // 3. Re-export them from the engine, hashing each.
-    log(`delta: taking ${fromVan.size} layers from ${ids.length} images on the van (docker save)`);
-    const { got, expected, hashed } = await extractFromSave(engine, ids, fromVan, blobDir);
-    savedImages = ids.length;
-    // 4. Everything needed came back with exactly its bytes, or nothing is loaded.
-    for (const l of fromVan) {
-      if (got.has(l)) {
-        const p = join(blobDir, l.slice(7));
-        path.set(l, p);
-        vanBytes += (await stat(p)).size;
-        continue;
-      }
-      const at = [...expected].find(([, d]) => d === l)?.[0];
-      const had = at === undefined ? undefined : hashed.get(at);
-      if (had !== undefined && had !== l) {
+  try {
+    if (fromVan.size > 0) {
+      const { ids, missing } = chooseImages(fromVan, await engine.imageLayers());
+      if (missing.length > 0) {
+        const first = missing[0] as string;
         throw fail(
-          'delta_digest_mismatch',
-          `base layer ${short(l)} of ${owner.get(l)} re-exported by docker save hashes to ${short(had)}: the van's copy is damaged; nothing was loaded`,
+          'delta_base_missing',
+          `layer ${short(first)} of ${owner.get(first)} is in no image on this van (${missing.length} of ${fromVan.size} base layers missing; ` +
+            `the delta is from ${delta.base.version}): install the full artifact`,
         );
       }
-      throw fail('delta_base_missing', `base layer ${short(l)} of ${owner.get(l)} did not come out of docker save`);
+      // 3. Re-export them from the engine straight into the tarball, hashing each.
+      log(`delta: taking ${fromVan.size} layers from ${ids.length} images on the van (docker save)`);
+      const { got, expected, hashed } = await extractFromSave(engine, ids, fromVan, out);
+      savedImages = ids.length;
+      // 4. Everything needed came back with exactly its bytes, or nothing is loaded.
+      for (const l of fromVan) {
+        const size = got.get(l);
+        if (size !== undefined) {
+          vanBytes += size;
+          continue;
+        }
+        const at = [...expected].find(([, d]) => d === l)?.[0];
+        const had = at === undefined ? undefined : hashed.get(at);
+        if (had !== undefined && had !== l) {
+          throw fail(
+            'delta_digest_mismatch',
+            `base layer ${short(l)} of ${owner.get(l)} re-exported by docker save hashes to ${short(had)}: the van's copy is damaged; nothing was loaded`,
+          );
+        }
+        throw fail('delta_base_missing', `base layer ${short(l)} of ${owner.get(l)} did not come out of docker save`);
+      }
     }
+    // 5. The payload's blobs (checked above) and manifest.json naming each image's config and layers.
+    for (const [digest, p] of inPayload) await out.appendFile(blobPath(digest), p);
+    const manifest = delta.images.map((img) => ({
+      Config: blobPath(img.id),
+      RepoTags: img.refs,
+      Layers: img.layers.map(blobPath),
+    }));
+    await out.append([Buffer.from(JSON.stringify(manifest))], () => 'manifest.json');
+  } catch (e) {
+    await out.abort();
+    throw e;
   }
-
-  // 5. One `docker load` tarball: manifest.json naming each image's config and layers by digest.
-  const tarball = join(workDir, 'images.tar');
-  const pack = tar.pack();
-  const out = pipeline(pack, createWriteStream(tarball, { mode: 0o600 }));
-  const blobPath = (d: string) => `blobs/sha256/${d.slice(7)}`;
-  const packed = new Set<string>();
-  const add = async (digest: string) => {
-    if (packed.has(digest)) return;
-    packed.add(digest);
-    const src = path.get(digest) as string;
-    const { size } = await stat(src);
-    const entry = pack.entry({ name: blobPath(digest), size, mode: 0o644, mtime: new Date(0) });
-    await pipeline(createReadStream(src, { highWaterMark: 1024 * 1024 }), entry);
-  };
-  for (const img of delta.images) {
-    await add(img.id);
-    for (const l of img.layers) await add(l);
-  }
-  const manifest = delta.images.map((img) => ({
-    Config: blobPath(img.id),
-    RepoTags: img.refs,
-    Layers: img.layers.map(blobPath),
-  }));
-  pack.entry({ name: 'manifest.json', mode: 0o644, mtime: new Date(0) }, JSON.stringify(manifest));
-  pack.finalize();
-  await out;
-  const size = (await stat(tarball)).size;
-  await rm(blobDir, { recursive: true, force: true });
+  const size = await out.finish();
   const stats = { payloadBlobs: delta.blobs.length, vanLayers: fromVan.size, vanBytes, savedImages };
   log(
     `delta: rebuilt ${delta.images.length} images (${Math.ceil(size / 1024 / 1024)} MiB) from ${stats.payloadBlobs} payload blobs ` +
