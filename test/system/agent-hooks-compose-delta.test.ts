@@ -205,6 +205,35 @@ describe('layer-delta compose artifacts on the real mender-client', () => {
   );
 
   systemTest(
+    'managed: with the full and the delta artifact on the server, a deployment of the delta name installs it',
+    async ({ bed }) => {
+      // The bridge's way (issue #17): both artifacts uploaded, the delta's name deployed to vans on the
+      // base. The device downloads only the delta.
+      const dev = await bed.managedDevice({ sim: { autoAccept: true } });
+      const van = await freshVan(dev.sb);
+      await install(dev.sb, van.env, art.v1!);
+      await dev.mgmt.uploadArtifact(art.v2!);
+      await dev.mgmt.uploadArtifact(art.delta!);
+      const daemon = bed.startDaemon(dev.sb, { env: van.env });
+      const deviceId = await bed.deviceId(dev, { status: 'accepted', daemon });
+      const depId = await dev.mgmt.createDeployment({
+        name: 'delta',
+        artifact_name: 'vancore-platform-2.0.0-delta-from-1.0.0',
+        devices: [deviceId],
+      });
+      daemon.triggerUpdateCheck();
+      const { status } = await bed.finalStatus(dev, depId, deviceId, { daemon, timeoutMs: 300_000 });
+      expect(status).toBe('success');
+      await daemon.stop();
+      expect(await containerImages()).toEqual(ids(v2));
+      expect((await runMender(dev.sb, ['show-artifact'], { env: van.env })).stdout).toBe(
+        'vancore-platform-2.0.0-delta-from-1.0.0\n',
+      );
+    },
+    600_000,
+  );
+
+  systemTest(
     'a damaged, mismatched or baseless delta fails cleanly with v1 still running; a van off the base refuses it',
     async ({ bed }) => {
       // Not on the base at all: the client checks the depends and never runs the module.
