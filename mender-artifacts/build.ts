@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { VanError } from '../core/errors.js';
 import type { BuildOptions } from './build-options.js';
 import { gatherBuildFacts, type SenseDeps } from './build-facts.js';
@@ -209,6 +209,8 @@ export async function executeBuild(
  * a release is both files or neither.
  */
 export async function buildArtifact(options: BuildOptions, deps: BuildDeps): Promise<BuildResult> {
+  // Reading the base (a .mender is streamed once) comes before any byte is written: say so.
+  if (options.base !== null) deps.progress.update(0, `reading base ${basename(options.base)}`);
   const { facts, signingPem } = await gatherBuildFacts(options, deps);
   const full = await executeBuild(planBuild(facts), facts.options.out, signingPem, deps);
   if (facts.base === null) return full;

@@ -54,14 +54,20 @@ async function bundle(name: string, rel: StackRelease): Promise<string> {
   return dir;
 }
 
-async function build(version: string, dir: string, out: string, base?: string, signKey?: string): Promise<string> {
+async function build(
+  version: string,
+  dir: string,
+  out: string,
+  base?: string,
+  signKey?: string,
+): Promise<{ stdout: string; stderr: string }> {
   const r = await artifactCli([
     'build', '--type', 'compose', '--component', 'platform', '--version', version, '--device-type', 'vanpc',
     '--bundle', dir, '--no-gate-scripts', '--out', out, ...(base ? ['--base', base] : []),
     ...(signKey ? ['--sign-key', signKey] : []),
   ]); // prettier-ignore
   expect(r.code, r.stderr).toBe(0);
-  return r.stdout;
+  return r;
 }
 
 beforeAll(async () => {
@@ -76,7 +82,11 @@ beforeAll(async () => {
   await build('1.0.0', await bundle('v1', v1), out);
   art.v1 = join(out, 'vancore-platform-1.0.0.mender');
   keys = await keyPair(work, 'ec-pkcs8', 'ci');
-  const stdout = await build('2.0.0', await bundle('v2', v2), out, art.v1, keys.priv);
+  const { stdout, stderr } = await build('2.0.0', await bundle('v2', v2), out, art.v1, keys.priv);
+  // One run, both artifacts, progress lines for each (CI log form: not a TTY).
+  expect(stderr).toContain('progress: vancore-platform-2.0.0 0% (reading base vancore-platform-1.0.0.mender)\n');
+  expect(stderr).toContain('progress: vancore-platform-2.0.0 100% (done)\n');
+  expect(stderr).toContain('progress: vancore-platform-2.0.0 delta 100% (done)\n');
   expect(stdout).toContain('vancore-platform-2.0.0-delta-from-1.0.0.mender');
   expect(stdout).toMatch(/delta {5}from 1\.0\.0 \(vancore-platform-1\.0\.0\): 1 new layers/);
   art.v2 = join(out, 'vancore-platform-2.0.0.mender');
