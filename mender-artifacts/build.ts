@@ -209,8 +209,12 @@ export async function executeBuild(
  * a release is both files or neither.
  */
 export async function buildArtifact(options: BuildOptions, deps: BuildDeps): Promise<BuildResult> {
-  // Reading the base (a .mender is streamed once) comes before any byte is written: say so.
-  if (options.base !== null) deps.progress.update(0, `reading base ${basename(options.base)}`);
+  // Reading a base .mender (streamed once: seconds for a big one) comes before any byte is written: say
+  // so. A manifest is read at once, and a base that is not there gets its one error line alone.
+  const base = options.base;
+  if (base?.endsWith('.mender') && (await stat(base).catch(() => null))?.isFile()) {
+    deps.progress.update(0, `reading base ${basename(base)}`);
+  }
   const { facts, signingPem } = await gatherBuildFacts(options, deps);
   const full = await executeBuild(planBuild(facts), facts.options.out, signingPem, deps);
   if (facts.base === null) return full;
