@@ -3,6 +3,7 @@ import { compressionBench } from './compression.js';
 import { bridgeProcessBench } from './bridge-process.js';
 import { bridgeSyncBench } from './bridge-sync.js';
 import { consoleBench } from './console.js';
+import { deltaBench } from './delta.js';
 import { gatesBench } from './gates.js';
 import { replicasBench } from './replicas.js';
 import { rolloutBench } from './rollout.js';
@@ -35,4 +36,5 @@ export const benchmarks: Benchmark[] = [
   replicasBench,
   consoleBench,
   compressionBench,
+  deltaBench,
 ];

@@ -61,6 +61,14 @@ export const REASON_CATALOGUE = {
   energy_budget: { phases: ['install'], title: 'the battery does not cover the update and a rollback' },
   downgrade_refused: { phases: ['install'], title: 'the artifact is older than the installed version' },
   artifact_replayed: { phases: ['install'], title: 'an older signed release was offered again' },
+  delta_base_missing: {
+    phases: ['install'],
+    title: 'a layer the delta artifact builds on is not on this van: it needs the full artifact',
+  },
+  delta_digest_mismatch: {
+    phases: ['install'],
+    title: 'a layer or image config of the delta artifact does not match its digest',
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASON_CATALOGUE;

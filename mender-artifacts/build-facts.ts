@@ -5,6 +5,7 @@
 import { constants } from 'node:fs';
 import { access, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import gt from 'semver/functions/gt.js';
 import { parseYamlText } from '../core/config/load.js';
 import { VanError } from '../core/errors.js';
 import { Constraints } from '../core/schemas/artifact-meta.js';
@@ -14,6 +15,9 @@ import type { BuildOptions } from './build-options.js';
 import type { BuildFacts, PayloadFacts, ScriptFile, SourceFile } from './build-plan.js';
 import { parseSigningKey } from './keys.js';
 import { type CommandRunner, menderArtifactVersion } from './runner.js';
+import { type BaseFacts, gatherBase } from './base-facts.js';
+import type { TargetTarball } from './delta-plan.js';
+import { readSavedImages } from './image-tar.js';
 
 /** The gate scripts every VanCore artifact carries (built by the gates issue into dist/device/mender-scripts). */
 export const GATE_SCRIPTS = ['ArtifactInstall_Enter_50_vancore-gate', 'ArtifactCommit_Enter_50_vancore-validate'];
@@ -93,7 +97,11 @@ async function walkBundle(dir: string): Promise<(SourceFile & { path: string })[
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-async function composeFacts(bundle: string, outDir: string): Promise<PayloadFacts> {
+/**
+ * `needImages` (a delta build): every image tarball must be a readable `docker save`. Otherwise a
+ * tarball that is not one only leaves the manifest without its `images` list (as before deltas).
+ */
+async function composeFacts(bundle: string, outDir: string, needImages: boolean): Promise<PayloadFacts> {
   const dir = resolve(bundle);
   const st = await statOrFail(dir, 'bundle directory', bundle);
   if (!st.isDirectory()) throw invalid(`bundle ${bundle} is not a directory`);
@@ -113,7 +121,17 @@ async function composeFacts(bundle: string, outDir: string): Promise<PayloadFact
     throw invalid(`${join(bundle, composeFile)} has no services: it is not a compose file`);
   }
   const images = files.filter((f) => /^images\/[^/]+\.tar$/.test(f.path)).map((f) => f.path);
-  return { type: 'compose', files, composeFile, images };
+  let saved: TargetTarball[] | null = [];
+  for (const f of files.filter((x) => images.includes(x.path))) {
+    try {
+      saved.push({ path: f.path, abs: f.abs, images: await readSavedImages(f.abs) });
+    } catch (e) {
+      if (needImages) throw e;
+      saved = null;
+      break;
+    }
+  }
+  return { type: 'compose', files, composeFile, images, saved };
 }
 
 async function configFacts(files: { src: string; dest: string }[]): Promise<PayloadFacts> {
@@ -178,6 +196,20 @@ async function scriptFacts(o: BuildOptions, defaultDir: string): Promise<ScriptF
   return scripts;
 }
 
+async function baseFacts(o: BuildOptions, path: string): Promise<BaseFacts> {
+  await statOrFail(resolve(path), '--base', path);
+  const b = await gatherBase(path);
+  if (b.component !== o.component) {
+    throw invalid(`--base ${path} is a ${b.component} release, not ${o.component}`);
+  }
+  if (!gt(o.version, b.version)) {
+    throw invalid(
+      `--base ${path} is version ${b.version}: a delta goes from an older release to --version ${o.version}`,
+    );
+  }
+  return b;
+}
+
 async function constraintsFacts(file: string | null) {
   if (file === null) return parseWith(Constraints, {}, 'constraints');
   const raw = parseYamlText(await readText(file, '--constraints file'), file);
@@ -200,13 +232,14 @@ export async function gatherBuildFacts(
   const p = options.payload;
   const payload =
     p.type === 'compose'
-      ? await composeFacts(p.bundle, outDir)
+      ? await composeFacts(p.bundle, outDir, options.base !== null)
       : p.type === 'config'
         ? await configFacts(p.files)
         : p.type === 'ha-addons'
           ? { type: 'ha-addons' as const, addons: p.addons }
           : await vpnFacts(p);
   const scripts = await scriptFacts(options, deps.defaultScriptsDir);
+  const base = options.base === null ? null : await baseFacts(options, options.base);
   let signing = null;
   let signingPem: string | null = null;
   if (options.signKey !== null) {
@@ -223,6 +256,7 @@ export async function gatherBuildFacts(
       payload,
       scripts,
       signing,
+      base,
       menderArtifactVersion: await versionP,
       now: deps.now(),
     },

@@ -57,6 +57,11 @@ export interface BuildOptions {
    * `vancore.revert_of` (docs/packaging.md). null for every ordinary build.
    */
   revertOf: string | null;
+  /**
+   * `--base PREV` (compose only): a previous release's artifact or manifest. The build then writes,
+   * beside the full artifact, a layer-delta artifact from that release (docs/packaging.md). null = full only.
+   */
+  base: string | null;
   signKey: string | null;
   out: string;
   /** null = the bundled gate scripts next to the CLI. */
@@ -163,7 +168,7 @@ export function parseRevertOf(values: ArgValues, version: string): string | null
 
 /** Flags that belong to one payload type only. */
 const TYPE_FLAGS: Record<BuildType, string[]> = {
-  compose: ['bundle'],
+  compose: ['bundle', 'base'],
   config: ['file'],
   vpn: ['vpn-step', 'login-server', 'authkey-file'],
   'ha-addons': ['addon', 'health-url'],
@@ -260,6 +265,11 @@ export function parseBuildOptions(values: ArgValues): BuildOptions {
   }
   const payload = parsePayload(type, values);
   const revertOf = parseRevertOf(values, version);
+  const base = str(values, 'base') ?? null;
+  if (base === '') throw usage('--base needs a FILE (the previous release: its .mender or .manifest.json)');
+  if (base !== null && revertOf !== null) {
+    throw usage('--base cannot be combined with --revert-of: a revert ships the full artifact only');
+  }
   const signKey = str(values, 'sign-key') ?? null;
   // A van honours a downgrade only through a signed revert: an unsigned one would be refused by every
   // van that requires signatures, and accepted blindly by one that does not.
@@ -275,6 +285,7 @@ export function parseBuildOptions(values: ArgValues): BuildOptions {
     validation: { window_seconds: parseWindow(values), require_cloud: values['no-require-cloud'] !== true },
     requires: parseRequires(strs(values, 'requires')),
     revertOf,
+    base,
     signKey,
     out: str(values, 'out') ?? '.',
     scriptsDir: str(values, 'scripts-dir') ?? null,

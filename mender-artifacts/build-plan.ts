@@ -9,7 +9,9 @@ import {
   type PayloadIndex,
   type VpnStep,
 } from '../core/schemas/payload-index.js';
+import type { BaseFacts } from './base-facts.js';
 import { type BuildOptions, PayloadTypeOfBuildType } from './build-options.js';
+import { type DeltaPlan, planDelta, type TargetTarball } from './delta-plan.js';
 import type { KeyAlgorithm } from './keys.js';
 import { type BuildManifest, MANIFEST_FORMAT } from './manifest.js';
 
@@ -25,7 +27,17 @@ export interface SourceFile {
 }
 
 export type PayloadFacts =
-  | { type: 'compose'; files: (SourceFile & { path: string })[]; composeFile: string; images: string[] }
+  | {
+      type: 'compose';
+      files: (SourceFile & { path: string })[];
+      composeFile: string;
+      images: string[];
+      /**
+       * The image tarballs read (headers and JSON only): the images, their layers and where they lie.
+       * null when one is not a `docker save` tarball (allowed for a full build: the manifest then lists no images).
+       */
+      saved: TargetTarball[] | null;
+    }
   | { type: 'config'; files: (SourceFile & { dest: string })[] }
   | { type: 'vpn'; step: VpnStep; loginServer: string; authkey: SourceFile | null }
   | { type: 'ha-addons'; addons: { slug: string; version: string; health_url: string | null }[] };
@@ -41,6 +53,8 @@ export interface BuildFacts {
   payload: PayloadFacts;
   scripts: ScriptFile[];
   signing: { algorithm: KeyAlgorithm; bits: number; fingerprint: string } | null;
+  /** `--base`: the previous release a delta is built from (compose only), else null. */
+  base: BaseFacts | null;
   menderArtifactVersion: string;
   now: Date;
 }
@@ -52,7 +66,9 @@ export type StagedFile =
   /** Small generated text (the payload index). */
   | { name: string; kind: 'text'; text: string }
   /** A secret copied with mode 0600, trimmed; its content is never part of the plan. */
-  | { name: string; kind: 'secret'; source: string };
+  | { name: string; kind: 'secret'; source: string }
+  /** A byte range of a bundle file (an image layer or config in a tarball), checked against its digest. */
+  | { name: string; kind: 'range'; source: string; offset: number; size: number; digest: string };
 
 export interface BuildPlan {
   name: string;
@@ -74,9 +90,22 @@ export interface BuildPlan {
 
 export const AUTHKEY_FILE = 'authkey';
 
-/** `vancore-<component>-<version>`, or `vancore-<component>-<version>-revert-<from>` for a revert. */
-export function artifactName(component: string, version: string, revertOf: string | null = null): string {
-  return revertOf === null ? `vancore-${component}-${version}` : `vancore-${component}-${version}-revert-${revertOf}`;
+/**
+ * `vancore-<component>-<version>`; `…-revert-<from>` for a revert; `…-delta-from-<base>` for a layer
+ * delta. The delta needs a name of its own: Mender's deployments service picks the artifact for a
+ * device by name and device type alone (the smallest if several match), never by depends, so a delta
+ * named like its full artifact would be sent to every van (docs/packaging.md).
+ */
+export function artifactName(
+  component: string,
+  version: string,
+  revertOf: string | null = null,
+  deltaOf: string | null = null,
+): string {
+  const name = `vancore-${component}-${version}`;
+  if (revertOf !== null) return `${name}-revert-${revertOf}`;
+  if (deltaOf !== null) return `${name}-delta-from-${deltaOf}`;
+  return name;
 }
 
 /** A flat, collision-free payload file name: a 4-digit ordinal plus the sanitised base name. */
@@ -95,10 +124,38 @@ function octal(mode: number): string {
 function planPayload(
   facts: BuildFacts,
   head: { format: typeof PAYLOAD_INDEX_FORMAT; component: string; version: string },
+  delta: DeltaPlan | null,
 ): { index: PayloadIndex; staged: StagedFile[]; bytes: number } {
   const p = facts.payload;
   switch (p.type) {
     case 'compose': {
+      if (delta !== null) {
+        // The bundle without its image tarballs, plus the configs and the new layers.
+        const images = new Set(p.images);
+        const files = p.files.filter((f) => !images.has(f.path));
+        const entries = files.map((f, i) => ({ f, name: storedName(i, f.path) }));
+        return {
+          index: {
+            ...head,
+            type: 'vancore-compose',
+            compose_file: p.composeFile,
+            files: entries.map(({ f, name }) => ({ name, path: f.path, mode: octal(f.mode), size: f.size })),
+            images: [],
+            delta: delta.delta,
+          },
+          staged: [
+            ...entries.map(({ f, name }): StagedFile => ({ name, kind: 'link', target: f.abs })),
+            ...delta.blobs.map((b): StagedFile => ({
+              name: b.name,
+              kind: 'range',
+              ...b.source,
+              source: b.source.abs,
+              digest: b.digest,
+            })),
+          ],
+          bytes: files.reduce((n, f) => n + f.size, 0) + delta.blobs.reduce((n, b) => n + b.size, 0),
+        };
+      }
       const entries = p.files.map((f, i) => ({ f, name: storedName(i, f.path) }));
       return {
         index: {
@@ -142,9 +199,22 @@ function planPayload(
   }
 }
 
-export function planBuild(facts: BuildFacts): BuildPlan {
+/**
+ * The plan of the full artifact, or (`variant` 'delta', needs `facts.base`) of the layer-delta artifact
+ * from the base release: own name, same provides, and `depends` on the base's version provides.
+ */
+export function planBuild(facts: BuildFacts, variant: 'full' | 'delta' = 'full'): BuildPlan {
   const o = facts.options;
-  const name = artifactName(o.component, o.version, o.revertOf);
+  const p = facts.payload;
+  let delta: DeltaPlan | null = null;
+  if (variant === 'delta') {
+    if (facts.base === null || p.type !== 'compose' || p.saved === null) {
+      throw new Error('a delta plan needs a compose payload with readable image tarballs and a base');
+    }
+    delta = planDelta(p.saved, facts.base);
+  }
+  const deltaOf = delta === null ? null : (facts.base?.version ?? null);
+  const name = artifactName(o.component, o.version, o.revertOf, deltaOf);
   const payloadType = PayloadTypeOfBuildType[facts.payload.type];
   // Through the contract schema: defaults filled in, and what we write is what a van will parse.
   const vancore = VancoreMeta.parse({
@@ -155,16 +225,26 @@ export function planBuild(facts: BuildFacts): BuildPlan {
     validation: o.validation,
     ...(facts.payload.type === 'vpn' ? { vpn: { step: facts.payload.step } } : {}),
     ...(o.revertOf !== null ? { revert_of: o.revertOf } : {}),
+    ...(deltaOf !== null ? { delta_of: deltaOf } : {}),
   });
-  const { index, staged, bytes } = planPayload(facts, {
-    format: PAYLOAD_INDEX_FORMAT,
-    component: o.component,
-    version: o.version,
-  });
+  const { index, staged, bytes } = planPayload(
+    facts,
+    { format: PAYLOAD_INDEX_FORMAT, component: o.component, version: o.version },
+    delta,
+  );
   const indexText = `${JSON.stringify(index, null, 2)}\n`;
-  const provides = { artifact_name: name, [`${SOFTWARE_FILESYSTEM}.${o.component}.version`]: o.version };
   const clearsProvides = [`${SOFTWARE_FILESYSTEM}.${o.component}.*`];
-  const depends = { device_type: o.deviceTypes };
+  const providesKey = `${SOFTWARE_FILESYSTEM}.${o.component}.version`;
+  const provides = { artifact_name: name, [providesKey]: o.version };
+  // A delta installs only where the base release runs: the client checks depends against its provides.
+  const depends: Record<string, string[]> =
+    deltaOf === null ? { device_type: o.deviceTypes } : { device_type: o.deviceTypes, [providesKey]: [deltaOf] };
+  const images =
+    p.type === 'compose' && p.saved !== null
+      ? p.saved.flatMap((t) =>
+          t.images.map((i) => ({ path: t.path, id: i.id, refs: i.refs, layers: i.layers.map((l) => l.digest) })),
+        )
+      : undefined;
   const scripts = [...facts.scripts].sort((a, b) => a.name.localeCompare(b.name));
   return {
     name,
@@ -196,6 +276,17 @@ export function planBuild(facts: BuildFacts): BuildPlan {
       validation: vancore.validation,
       ...(vancore.vpn ? { vpn_step: vancore.vpn.step } : {}),
       ...(vancore.revert_of !== undefined ? { revert_of: vancore.revert_of } : {}),
+      ...(images !== undefined ? { images } : {}),
+      ...(delta !== null && facts.base !== null
+        ? {
+            delta: {
+              base_version: facts.base.version,
+              base_artifact: facts.base.artifactName,
+              full_artifact: artifactName(o.component, o.version),
+              ...delta.stats,
+            },
+          }
+        : {}),
       scripts: scripts.map((s) => s.name),
       payload: { files: staged.length + 1, bytes: bytes + Buffer.byteLength(indexText) },
       signed_by: facts.signing
@@ -232,6 +323,9 @@ export function menderArtifactWriteArgs(plan: BuildPlan, paths: WritePaths): str
     component,
     '--software-version',
     plan.manifest.version,
+    ...Object.entries(plan.depends)
+      .filter(([k]) => k !== 'device_type')
+      .flatMap(([k, vs]) => vs.flatMap((v) => ['--depends', `${k}:${v}`])),
     '--meta-data',
     paths.metaDataFile,
     ...plan.staged.flatMap((f) => ['--file', `${paths.stageDir}/${f.name}`]),

@@ -7,17 +7,19 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { VanError } from '../core/errors.js';
 import type { BuildOptions } from './build-options.js';
 import { gatherBuildFacts, type SenseDeps } from './build-facts.js';
 import { type BuildPlan, menderArtifactWriteArgs, planBuild } from './build-plan.js';
 import { BuildManifest } from './manifest.js';
-import { poll, processIoBytes, type Progress } from './progress.js';
+import { poll, processIoBytes, type Progress, silentProgress } from './progress.js';
 import { firstLine } from './runner.js';
 
 export interface BuildDeps extends SenseDeps {
   progress: Progress;
+  /** Progress of the delta artifact (`--base`); default: silent. */
+  deltaProgress?: Progress;
   signal?: AbortSignal;
 }
 
@@ -25,6 +27,8 @@ export interface BuildResult {
   artifactPath: string;
   manifestPath: string;
   manifest: BuildManifest;
+  /** With `--base`: the layer-delta artifact written beside the full one. */
+  delta?: BuildResult;
 }
 
 /**
@@ -53,6 +57,38 @@ export async function hashFile(
   return { sha256: hash.digest('hex'), size };
 }
 
+/**
+ * Copy a byte range (a layer or config inside an image tarball) to `dest`, hashing it: a tarball whose
+ * layer does not match the diff id its config names stops the build, not every van that installs it.
+ */
+async function copyRange(src: string, offset: number, size: number, dest: string, digest: string): Promise<void> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1024 * 1024);
+  const from = await open(src, 'r');
+  const to = await open(dest, 'wx', 0o644);
+  try {
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, size - done), offset + done);
+      if (bytesRead === 0) throw new VanError('INPUT_INVALID', `${src} ends inside ${digest}`);
+      const chunk = buf.subarray(0, bytesRead);
+      hash.update(chunk);
+      await to.write(chunk);
+      done += bytesRead;
+    }
+  } finally {
+    await from.close();
+    await to.close();
+  }
+  const got = `sha256:${hash.digest('hex')}`;
+  if (got !== digest) {
+    throw new VanError(
+      'INPUT_INVALID',
+      `${src}: the part meant to be ${digest.slice(0, 19)}… has ${got.slice(0, 19)}… (a compressed or damaged layer: re-export it with docker save)`,
+    );
+  }
+}
+
 async function stage(plan: BuildPlan, stageDir: string): Promise<void> {
   await mkdir(stageDir);
   for (const f of plan.staged) {
@@ -63,6 +99,9 @@ async function stage(plan: BuildPlan, stageDir: string): Promise<void> {
         break;
       case 'text':
         await writeFile(dest, f.text, { mode: 0o644 });
+        break;
+      case 'range':
+        await copyRange(f.source, f.offset, f.size, dest, f.digest);
         break;
       case 'secret': {
         // Trimmed so a trailing newline in the CI secret file does not become part of the key.
@@ -164,8 +203,30 @@ export async function executeBuild(
   }
 }
 
+/**
+ * Build the artifact; with `--base`, the layer-delta artifact too (full first: vans on other versions
+ * and the service bay need it). If the delta fails, the full artifact just written is removed again:
+ * a release is both files or neither.
+ */
 export async function buildArtifact(options: BuildOptions, deps: BuildDeps): Promise<BuildResult> {
+  // Reading a base .mender (streamed once: seconds for a big one) comes before any byte is written: say
+  // so. A manifest is read at once, and a base that is not there gets its one error line alone.
+  const base = options.base;
+  if (base?.endsWith('.mender') && (await stat(base).catch(() => null))?.isFile()) {
+    deps.progress.update(0, `reading base ${basename(base)}`);
+  }
   const { facts, signingPem } = await gatherBuildFacts(options, deps);
-  const plan = planBuild(facts);
-  return executeBuild(plan, facts.options.out, signingPem, deps);
+  const full = await executeBuild(planBuild(facts), facts.options.out, signingPem, deps);
+  if (facts.base === null) return full;
+  try {
+    const delta = await executeBuild(planBuild(facts, 'delta'), facts.options.out, signingPem, {
+      ...deps,
+      progress: deps.deltaProgress ?? silentProgress,
+    });
+    return { ...full, delta };
+  } catch (e) {
+    await rm(full.artifactPath, { force: true });
+    await rm(full.manifestPath, { force: true });
+    throw e;
+  }
 }

@@ -28,6 +28,11 @@ export const buildOptionSpecs: Record<string, OptionSpec> = {
     value: 'DIR',
     description: 'compose: the bundle directory (compose file, env, images/*.tar)',
   },
+  base: {
+    type: 'string',
+    value: 'PREV',
+    description: 'compose: also build a layer delta from PREV (.mender or .manifest.json)',
+  },
   file: {
     type: 'string',
     value: 'SRC:DEST',
@@ -91,6 +96,8 @@ const buildCommand = defineCommand({
   summary: 'Build (and sign) a VanCore artifact with mender-artifact',
   description:
     'Build DIR/vancore-<component>-<version>.mender and its .manifest.json with the real mender-artifact.\n' +
+    'Compose with --base PREV: also vancore-<component>-<version>-delta-from-<prev version>.mender, holding\n' +
+    'only the image layers PREV lacks and installing only on vans that run PREV.\n' +
     'Provides vancore.<component>.version; VanCore meta-data (requires, constraints, validation) under "vancore";\n' +
     'the gate scripts embedded as artifact state scripts. Nothing is left in --out when the build fails.',
   options: buildOptionSpecs,
@@ -105,22 +112,31 @@ const buildCommand = defineCommand({
   async run({ values, io, signal }) {
     const options = parseBuildOptions(values);
     const { buildArtifact } = await import('./build.js');
-    const progress = createProgress(stderrStream(io), `vancore-${options.component}-${options.version}`);
+    const name = `vancore-${options.component}-${options.version}`;
+    const progress = createProgress(stderrStream(io), name);
     const r = await buildArtifact(options, {
       runner: execaRunner,
       now: () => new Date(),
       defaultScriptsDir: DEFAULT_SCRIPTS_DIR,
       progress,
+      ...(options.base !== null ? { deltaProgress: createProgress(stderrStream(io), `${name} delta`) } : {}),
       signal,
     });
-    const m = r.manifest;
-    io.stdout.write(
-      `built ${r.artifactPath} (${m.size} bytes)\n` +
-        `  sha256    ${m.sha256}\n` +
-        `  manifest  ${r.manifestPath}\n` +
-        `  signed    ${m.signed_by ? `${m.signed_by.algorithm} key ${m.signed_by.fingerprint}` : 'no (unsigned)'}\n` +
-        `  scripts   ${m.scripts.join(', ') || '(none)'}\n`,
-    );
+    for (const b of r.delta ? [r, r.delta] : [r]) {
+      const m = b.manifest;
+      io.stdout.write(
+        `built ${b.artifactPath} (${m.size} bytes)\n` +
+          `  sha256    ${m.sha256}\n` +
+          `  manifest  ${b.manifestPath}\n` +
+          `  signed    ${m.signed_by ? `${m.signed_by.algorithm} key ${m.signed_by.fingerprint}` : 'no (unsigned)'}\n` +
+          `  scripts   ${m.scripts.join(', ') || '(none)'}\n` +
+          (m.delta
+            ? `  delta     from ${m.delta.base_version} (${m.delta.base_artifact}): ${m.delta.new_layers} new layers ` +
+              `(${m.delta.new_layer_bytes} bytes) carried, ${m.delta.reused_layers} (${m.delta.reused_layer_bytes} bytes) ` +
+              `taken from the van; installs only on vans running ${m.delta.base_version}\n`
+            : ''),
+      );
+    }
   },
 });
 

@@ -4,7 +4,7 @@
 import * as z from 'zod/mini';
 import { Constraints, Validation } from '../core/schemas/artifact-meta.js';
 import { ComponentName, IsoDateTime, PayloadType, SemVer, SemVerRange } from '../core/schemas/common.js';
-import { VpnStep } from '../core/schemas/payload-index.js';
+import { Sha256Digest, VpnStep } from '../core/schemas/payload-index.js';
 
 export const MANIFEST_FORMAT = 1;
 
@@ -38,6 +38,27 @@ export const BuildManifest = z.strictObject({
   vpn_step: z.optional(VpnStep),
   /** Revert artifacts: the version this one takes the component back from (as in the meta-data). */
   revert_of: z.optional(SemVer),
+  /**
+   * Compose artifacts (issue #17): the images of the release, each with every layer's diff id. What a
+   * later `artifact build --base <this manifest>` leaves out of its delta. Absent in older manifests.
+   */
+  images: z.optional(
+    z.array(
+      z.strictObject({ path: z.string(), id: Sha256Digest, refs: z.array(z.string()), layers: z.array(Sha256Digest) }),
+    ),
+  ),
+  /** A layer-delta artifact: its base, the full artifact built beside it and what it leaves out. */
+  delta: z.optional(
+    z.strictObject({
+      base_version: SemVer,
+      base_artifact: z.string(),
+      full_artifact: z.string(),
+      new_layers: z.int(),
+      new_layer_bytes: z.int(),
+      reused_layers: z.int(),
+      reused_layer_bytes: z.int(),
+    }),
+  ),
   scripts: z.array(z.string()),
   payload: z.strictObject({ files: z.int(), bytes: z.int() }),
   signed_by: z.nullable(SignedBy),

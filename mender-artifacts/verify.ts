@@ -46,6 +46,8 @@ export interface VerifyReport {
   manifest: string | null;
   /** `vancore.revert_of`: the version this revert artifact takes the component back from; null otherwise. */
   revertOf: string | null;
+  /** `vancore.delta_of`: a layer-delta artifact, installable only on vans running this version; null otherwise. */
+  deltaOf: string | null;
 }
 
 /** Why `validate` failed, in words a release engineer acts on. */
@@ -92,13 +94,22 @@ export function judgeVerification(f: VerifyFacts): string[] {
   if (!meta.success) {
     problems.push(`meta-data: ${describeIssues(meta.error.issues)[0] ?? 'invalid'}`);
   } else {
-    const { component, version, revert_of: revertOf } = meta.data.vancore;
+    const { component, version, revert_of: revertOf, delta_of: deltaOf } = meta.data.vancore;
     const providesKey = `${SOFTWARE_FILESYSTEM}.${component}.version`;
     if (provides[providesKey] !== version) {
       problems.push(`provides ${providesKey}=${provides[providesKey] ?? '(none)'} but meta-data says ${version}`);
     }
-    const wantName = artifactName(component, version, revertOf ?? null);
+    const wantName = artifactName(component, version, revertOf ?? null, deltaOf ?? null);
     if (a.name !== wantName) problems.push(`artifact name ${a.name} does not match meta-data (${wantName})`);
+    if (deltaOf !== undefined) {
+      // The delta must install only where its base runs: the client enforces the depends, nothing else.
+      const dep = payload?.depends[providesKey];
+      const deps = Array.isArray(dep) ? dep : dep === undefined ? [] : [dep];
+      if (deps.length !== 1 || deps[0] !== deltaOf) {
+        problems.push(`delta of ${deltaOf} but it depends on ${providesKey}=${deps.join(',') || '(nothing)'}`);
+      }
+      if (!gt(version, deltaOf)) problems.push(`meta-data delta_of ${deltaOf} is not older than version ${version}`);
+    }
     if (revertOf !== undefined && !gt(revertOf, version)) {
       problems.push(`meta-data revert_of ${revertOf} is not newer than version ${version}: not a revert`);
     }
@@ -124,6 +135,12 @@ export function judgeVerification(f: VerifyFacts): string[] {
     const metaRevert = meta.success ? (meta.data.vancore.revert_of ?? null) : null;
     if (meta.success && (want.revert_of ?? null) !== metaRevert) {
       problems.push(`${where}: revert of ${want.revert_of ?? '(none)'} but meta-data says ${metaRevert ?? '(none)'}`);
+    }
+    const metaDelta = meta.success ? (meta.data.vancore.delta_of ?? null) : null;
+    if (meta.success && (want.delta?.base_version ?? null) !== metaDelta) {
+      problems.push(
+        `${where}: delta of ${want.delta?.base_version ?? '(none)'} but meta-data says ${metaDelta ?? '(none)'}`,
+      );
     }
     if (want.signed_by === null) problems.push(`${where}: says unsigned, but the artifact is signed`);
     else if (want.signed_by.fingerprint !== f.key.fingerprint) {
@@ -224,6 +241,7 @@ export async function verifyArtifact(opts: VerifyOptions, runner: CommandRunner)
     scripts: facts.artifact.scripts,
     manifest: facts.manifest?.path ?? null,
     revertOf: ArtifactMetaData.safeParse(facts.artifact.payloads[0]?.metaData).data?.vancore.revert_of ?? null,
+    deltaOf: ArtifactMetaData.safeParse(facts.artifact.payloads[0]?.metaData).data?.vancore.delta_of ?? null,
   };
 }
 
@@ -239,6 +257,9 @@ export function formatVerifyReport(r: VerifyReport): string {
     ['scripts', r.scripts.join(', ') || '(none)'],
     ...(r.revertOf !== null
       ? ([['revert', `of ${r.revertOf} (an explicit, signed revert)`]] as [string, string][])
+      : []),
+    ...(r.deltaOf !== null
+      ? ([['delta', `layer delta from ${r.deltaOf}: installs only on vans running ${r.deltaOf}`]] as [string, string][])
       : []),
     ['manifest', r.manifest ? `${basename(r.manifest)}: sha256, size, name, provides, key match` : '(none found)'],
   ];

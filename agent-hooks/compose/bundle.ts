@@ -7,7 +7,8 @@ import { basename } from 'node:path';
 import { VanError } from '../../core/errors.js';
 import { ComponentName, SemVer } from '../../core/schemas/common.js';
 import { COMPOSE_SETTINGS_KEY, ComposeBundleSettings } from '../../core/schemas/payload.js';
-import { BundlePath, ComposeIndex, PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
+import { ArtifactMetaData } from '../../core/schemas/artifact-meta.js';
+import { BundlePath, type ComposeDelta, ComposeIndex, PAYLOAD_INDEX_FILE } from '../../core/schemas/payload-index.js';
 import { STATE_FILES } from '../../core/state-dir.js';
 import { parseWith } from '../../core/validation.js';
 import { checkComponent, checkMetaAgrees, checkPayloadFiles, type PayloadFile } from '../lib/payload.js';
@@ -19,6 +20,8 @@ export interface BundleFile {
   path: string;
   mode: number;
   size: number;
+  /** Absolute path when the file is not in the payload (images rebuilt from a layer delta). */
+  abs?: string;
 }
 
 export interface ComposeBundle {
@@ -30,6 +33,8 @@ export interface ComposeBundle {
   /** Files that make up the bundle directory (image tarballs are loaded from the payload instead). */
   files: BundleFile[];
   images: BundleFile[];
+  /** A layer-delta artifact (issue #17): images to rebuild from the van's layers and the payload's blobs. */
+  delta: ComposeDelta | null;
 }
 
 export function projectFor(component: string): string {
@@ -69,7 +74,9 @@ export function validateComposePayload(raw: unknown, meta: unknown, present: rea
     if (img === index.compose_file)
       throw new VanError('INPUT_INVALID', `'${img}' cannot be both compose file and image`);
   }
-  checkPayloadFiles(index.files, present);
+  const delta = index.delta ?? null;
+  if (delta !== null) checkDelta(delta, index.images, meta);
+  checkPayloadFiles([...index.files, ...(delta?.blobs ?? [])], present);
   const all = index.files.map((f) => ({ name: f.name, path: f.path, mode: Number.parseInt(f.mode, 8), size: f.size }));
   return {
     component,
@@ -78,7 +85,28 @@ export function validateComposePayload(raw: unknown, meta: unknown, present: rea
     composeFile: index.compose_file,
     files: all.filter((f) => !images.has(f.path)),
     images: all.filter((f) => images.has(f.path)),
+    delta,
   };
+}
+
+/** Pure: a delta index is whole — configs for every image, blobs once each — and names the base the meta-data names. */
+function checkDelta(delta: ComposeDelta, images: string[], meta: unknown): void {
+  const bad = (msg: string) => new VanError('INPUT_INVALID', `delta: ${msg}`);
+  if (images.length > 0) throw bad('a delta artifact carries no image tarballs');
+  const digests = new Set<string>();
+  for (const b of delta.blobs) {
+    if (digests.has(b.digest)) throw bad(`blob ${b.digest} is listed twice`);
+    digests.add(b.digest);
+  }
+  for (const img of delta.images) {
+    if (!digests.has(img.id)) throw bad(`the config of ${img.path} (${img.id.slice(0, 19)}…) is not in the payload`);
+  }
+  const r = ArtifactMetaData.safeParse(meta);
+  if (r.success && r.data.vancore.delta_of !== delta.base.version) {
+    throw bad(
+      `meta-data says delta of ${r.data.vancore.delta_of ?? '(none)'}, ${PAYLOAD_INDEX_FILE} of ${delta.base.version}`,
+    );
+  }
 }
 
 /** Pure: `x-vancore` from the compose file's text (absent = every default). */

@@ -6,7 +6,13 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { VanError } from '../../core/errors.js';
-import { describeResult, type CommandResult, type CommandRunner } from '../lib/runner.js';
+import {
+  describeResult,
+  streamCommand,
+  type CommandResult,
+  type CommandRunner,
+  type StreamedCommand,
+} from '../lib/runner.js';
 
 export interface ComposeTarget {
   project: string;
@@ -52,6 +58,10 @@ export interface Engine {
   load(tarball: string, timeoutMs: number): Promise<void>;
   /** Image references a `docker save` tarball holds (from its manifest.json); [] when unknown. */
   tarballRefs(tarball: string): Promise<string[]>;
+  /** Every image in the engine with its layers' diff ids (RootFS.Layers), in order. */
+  imageLayers(): Promise<{ id: string; layers: string[] }[]>;
+  /** `docker save <ids>` as a stream (the layer delta takes the layers a van has from it). */
+  save(ids: string[], timeoutMs: number): StreamedCommand;
   up(t: ComposeTarget, timeoutMs: number): Promise<void>;
   down(t: ComposeTarget, timeoutMs: number): Promise<void>;
   /** `run --rm --no-deps -T <service>`: a one-shot service; the result, whatever it is. */
@@ -129,6 +139,23 @@ export function dockerEngine(runner: CommandRunner, env: NodeJS.ProcessEnv): Eng
       const r = await runner.run('tar', ['-xOf', tarball, 'manifest.json'], { timeoutMs: QUICK_MS });
       if (r.code !== 0) return [];
       return parseSaveManifest(r.stdout);
+    },
+    async imageLayers() {
+      const ids = await must('docker image ls', docker(['image', 'ls', '-a', '-q', '--no-trunc']));
+      const list = [...new Set(ids.stdout.split('\n').filter(Boolean))];
+      if (list.length === 0) return [];
+      const r = await must(
+        'docker image inspect',
+        docker(['image', 'inspect', '--format', '{{.Id}} {{range .RootFS.Layers}}{{.}} {{end}}', ...list]),
+      );
+      return r.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((w) => w.length > 0 && w[0] !== '')
+        .map(([id, ...layers]) => ({ id: id as string, layers }));
+    },
+    save(ids, timeoutMs) {
+      return streamCommand('docker', ['save', ...ids], { env, timeoutMs });
     },
     async up(t, timeoutMs) {
       await must('compose up', compose(t, ['up', '-d', '--remove-orphans', '--no-build'], timeoutMs));

@@ -20,8 +20,10 @@ import type { Hold } from '../lib/hold.js';
 import { listPayloadFiles, readIndexJson } from '../lib/payload.js';
 import { describeResult, type CommandRunner } from '../lib/runner.js';
 import type { ModuleHandlers, ModuleTree } from '../module/protocol.js';
+import { rebuildDeltaImages } from './delta.js';
 import {
   BUNDLE_MARKER,
+  type BundleFile,
   BundleMarker,
   parseBundleSettings,
   validateComposePayload,
@@ -195,7 +197,7 @@ async function gatherPreflight(deps: ComposeDeps, tree: ModuleTree, bundle: Comp
   if (services?.ok) {
     const fromTarballs = new Set<string>();
     for (const img of bundle.images) {
-      for (const ref of await deps.engine.tarballRefs(join(tree.filesDir, img.name))) fromTarballs.add(ref);
+      for (const ref of await deps.engine.tarballRefs(imageFile(tree, img))) fromTarballs.add(ref);
     }
     const refs = [...new Set(services.value.map((s) => s.image).filter((r): r is string => r !== undefined))];
     for (const ref of refs) {
@@ -360,7 +362,7 @@ async function execute(rc: RunContext, step: ComposeStep, facts: ComposeFacts): 
       const { tree, bundle } = needInstall();
       for (const img of bundle.images) {
         log.info(`load_images: ${img.path} (${Math.ceil(img.size / 1024 / 1024)} MiB)`);
-        await engine.load(join(tree.filesDir, img.name), LOAD_TIMEOUT_MS);
+        await engine.load(imageFile(tree, img), LOAD_TIMEOUT_MS);
       }
       return;
     }
@@ -472,6 +474,27 @@ function run(
   });
 }
 
+/** Where an image tarball is: in the payload, or (a layer delta) rebuilt in the module's work dir. */
+function imageFile(tree: ModuleTree, img: BundleFile): string {
+  return img.abs ?? join(tree.filesDir, img.name);
+}
+
+/**
+ * A layer-delta artifact: rebuild its images into the module's tmp dir (every digest checked) and
+ * install on from that tarball as from a full one. A missing or damaged layer fails here, with its
+ * reason code, before a journal exists: the van is untouched.
+ */
+async function rebuildDelta(deps: ComposeDeps, tree: ModuleTree, bundle: ComposeBundle): Promise<ComposeBundle> {
+  if (bundle.delta === null) return bundle;
+  const r = await rebuildDeltaImages(deps.engine, bundle.delta, tree.filesDir, join(tree.tmpDir, 'delta'), (l) =>
+    deps.log.info(l),
+  );
+  return {
+    ...bundle,
+    images: [{ name: 'delta-images.tar', path: 'images/delta-images.tar', mode: 0o600, size: r.size, abs: r.tarball }],
+  };
+}
+
 async function readBundle(tree: ModuleTree): Promise<ComposeBundle> {
   const raw = await readIndexJson(tree.filesDir, 'vancore-compose');
   return validateComposePayload(raw, tree.metaData, await listPayloadFiles(tree.filesDir));
@@ -481,13 +504,14 @@ export function composeHandlers(deps: ComposeDeps): ModuleHandlers {
   const baseOf = (component: string) => componentDir(deps.ctx.stateDir, component);
   return {
     async install(tree) {
-      const bundle = await readBundle(tree);
+      let bundle = await readBundle(tree);
       const base = baseOf(bundle.component);
       const stale = await readJournal(base);
       if (isStale(stale)) {
         deps.log.warn(`deployment ${stale.artifact_name} was interrupted (${stale.outcome}): rolling it back first`);
         await run({ deps, base }, stale.artifact_name, planRollback, 'recover');
       }
+      bundle = await rebuildDelta(deps, tree, bundle);
       const problems = decidePreflight(await gatherPreflight(deps, tree, bundle));
       await rm(join(tree.tmpDir, 'preflight'), { recursive: true, force: true });
       if (problems.length > 0) {

@@ -90,3 +90,50 @@ function lastLine(text: string): string {
     .filter(Boolean);
   return (lines[lines.length - 1] ?? '').slice(0, 300);
 }
+
+/** A running command whose stdout is read as a stream (`docker save`: hundreds of MB, never buffered). */
+export interface StreamedCommand {
+  stdout: NodeJS.ReadableStream;
+  /** Settles when the process ends; stdout is not part of the result. */
+  done: Promise<CommandResult>;
+  /** Stop it (the reader gave up): kills the process group. */
+  kill(): void;
+}
+
+export function streamCommand(
+  cmd: string,
+  args: readonly string[],
+  opts: { env: NodeJS.ProcessEnv; timeoutMs?: number },
+): StreamedCommand {
+  let stderr = '';
+  let timedOut = false;
+  const child = spawn(cmd, args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const kill = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    if (stderr.length < MAX_OUTPUT) stderr += s;
+  });
+  const timer =
+    opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, opts.timeoutMs);
+  const done = new Promise<CommandResult>((resolve) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code: null, signal: null, stdout: '', stderr, timedOut, spawnError: err.code ?? err.message });
+    });
+    child.once('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, signal, stdout: '', stderr, timedOut });
+    });
+  });
+  return { stdout: child.stdout, done, kill };
+}

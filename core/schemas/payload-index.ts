@@ -56,6 +56,35 @@ const base = {
   version: SemVer,
 };
 
+/** A content digest as Docker writes it: `sha256:` and 64 lowercase hex digits. */
+export const Sha256Digest = z
+  .string()
+  .check(z.regex(/^sha256:[0-9a-f]{64}$/, { error: 'must be sha256: and 64 lowercase hex digits' }));
+
+/**
+ * A layer-delta compose payload (issue #17, `artifact build --base`): the images are not carried as
+ * `docker save` tarballs but described layer by layer. `images[].layers` is every layer (diff id, in
+ * order) of each target image; the layers the base release does not have travel as payload files
+ * (`blobs`, with the image configs); the others the van takes from the images it already runs.
+ * `images[].id` is the image id (the config's digest): the van rebuilds exactly that image.
+ */
+export const ComposeDelta = z.strictObject({
+  format: z.literal(1),
+  base: z.strictObject({ version: SemVer, artifact_name: z.string().check(z.minLength(1), z.maxLength(256)) }),
+  images: z.array(
+    z.strictObject({
+      /** Where the tarball sat in the full bundle (`images/web.tar`): names the image in messages. */
+      path: BundlePath,
+      refs: z.array(z.string().check(z.minLength(1), z.maxLength(512))),
+      id: Sha256Digest,
+      layers: z.array(Sha256Digest),
+    }),
+  ),
+  /** Content-addressed payload files: image configs (digest = image id) and the layers that are new. */
+  blobs: z.array(z.strictObject({ name: StoredName, digest: Sha256Digest, size: Size })),
+});
+export type ComposeDelta = z.infer<typeof ComposeDelta>;
+
 /**
  * vancore-compose: the bundle directory, flattened. `files[].name` is the payload file, `path` where it
  * goes inside the bundle directory the module recreates; `compose_file` is one of those paths;
@@ -67,6 +96,8 @@ export const ComposeIndex = z.strictObject({
   compose_file: BundlePath,
   files: z.array(z.strictObject({ name: StoredName, path: BundlePath, mode: FileMode, size: Size })),
   images: z.array(BundlePath),
+  /** Only in a layer-delta artifact (then `images` is empty). Hubs before issue #17 refuse it (strict). */
+  delta: z.optional(ComposeDelta),
 });
 export type ComposeIndex = z.infer<typeof ComposeIndex>;
 

@@ -51,6 +51,7 @@ describe('artifact build --type ha-addons', () => {
       payload: { type: 'ha-addons', addons: p?.addons ?? [] },
       scripts: [],
       signing: null,
+      base: null,
       menderArtifactVersion: '3.9.0',
       now: new Date('2026-12-06T04:00:00Z'),
     });

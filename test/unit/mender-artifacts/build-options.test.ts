@@ -35,6 +35,7 @@ describe('parseBuildOptions', () => {
       validation: { window_seconds: 300, require_cloud: true },
       requires: {},
       revertOf: null,
+      base: null,
       signKey: null,
       out: '.',
       scriptsDir: null,

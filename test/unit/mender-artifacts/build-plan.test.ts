@@ -23,6 +23,7 @@ function options(over: Partial<BuildOptions> = {}): BuildOptions {
     validation: { window_seconds: 300, require_cloud: true },
     requires: { platform: '>=0.9.0' },
     revertOf: null,
+    base: null,
     signKey: null,
     out: '/out',
     scriptsDir: null,
@@ -40,6 +41,7 @@ const compose: PayloadFacts = {
     { path: 'docker-compose.yml', abs: '/src/bundle/docker-compose.yml', size: 40, mode: 0o644 },
     { path: 'images/app.tar', abs: '/src/bundle/images/app.tar', size: 1000, mode: 0o600 },
   ],
+  saved: [],
 };
 
 function facts(over: Partial<BuildFacts> = {}): BuildFacts {
@@ -52,6 +54,7 @@ function facts(over: Partial<BuildFacts> = {}): BuildFacts {
       { name: 'ArtifactCommit_Enter_50_vancore-validate', abs: '/g/ArtifactCommit_Enter_50_vancore-validate' },
     ],
     signing: null,
+    base: null,
     menderArtifactVersion: '3.9.0+ds1-1+b5',
     now: new Date('2026-11-22T10:00:00.123Z'),
     ...over,

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ArtifactFileInfo } from '../../../core/artifact-file.js';
 import type { BuildManifest } from '../../../mender-artifacts/manifest.js';
-import { type VerifyFacts, judgeVerification } from '../../../mender-artifacts/verify.js';
+import { type VerifyFacts, formatVerifyReport, judgeVerification } from '../../../mender-artifacts/verify.js';
 import { metaDoc } from '../../helpers/builders.js';
 
 const FP = 'a1'.repeat(32);
@@ -219,5 +219,69 @@ describe('judgeVerification', () => {
       artifact: { ...revert('0.9.0').artifact, name: 'vancore-platform-0.9.2-revert-0.9.0' },
     });
     expect(older).toContain('meta-data revert_of 0.9.0 is not newer than version 0.9.2: not a revert');
+  });
+});
+
+describe('judgeVerification: layer-delta artifacts (issue #17)', () => {
+  const name = 'vancore-platform-0.9.2-delta-from-0.9.1';
+  const delta = (depends: Record<string, string | string[]>, deltaOf = '0.9.1', manifestDelta?: string) =>
+    facts({
+      read: { ...OK_READ, stdout: OK_READ.stdout.replace('vancore-platform-0.9.2', name) },
+      artifact: artifact({
+        name,
+        payloads: [{ ...artifact().payloads[0]!, depends, metaData: metaDoc({ delta_of: deltaOf }) }],
+      }),
+      manifest:
+        manifestDelta === undefined
+          ? null
+          : {
+              path: 'm.json',
+              value: manifest({
+                name,
+                provides: { artifact_name: name, 'vancore.platform.version': '0.9.2' },
+                delta: {
+                  base_version: manifestDelta,
+                  base_artifact: 'vancore-platform-0.9.1',
+                  full_artifact: 'vancore-platform-0.9.2',
+                  new_layers: 1,
+                  new_layer_bytes: 10,
+                  reused_layers: 2,
+                  reused_layer_bytes: 20,
+                },
+              }),
+            },
+    });
+
+  it('passes a delta named for its base that depends on the base version', () => {
+    expect(judgeVerification(delta({ 'vancore.platform.version': '0.9.1' }, '0.9.1', '0.9.1'))).toEqual([]);
+  });
+
+  it('refuses a delta without the depends, a misnamed one, a newer base, a manifest naming another base', () => {
+    expect(judgeVerification(delta({}))).toContain(
+      'delta of 0.9.1 but it depends on vancore.platform.version=(nothing)',
+    );
+    expect(judgeVerification(delta({ 'vancore.platform.version': '0.9.1' }, '0.9.0'))[0]).toBe(
+      `artifact name ${name} does not match meta-data (vancore-platform-0.9.2-delta-from-0.9.0)`,
+    );
+    expect(judgeVerification(delta({ 'vancore.platform.version': '0.9.1' }, '0.9.1', '0.9.0'))).toEqual([
+      'manifest m.json: delta of 0.9.0 but meta-data says 0.9.1',
+    ]);
+  });
+
+  it('verify prints that it is a delta and of which base', () => {
+    const text = formatVerifyReport({
+      file: 'd.mender',
+      name,
+      type: 'vancore-compose',
+      size: 5,
+      key: { algorithm: 'ecdsa-p256', bits: 256, fingerprint: FP },
+      provides: {},
+      deviceTypes: ['vanpc'],
+      scripts: [],
+      manifest: null,
+      revertOf: null,
+      deltaOf: '0.9.1',
+    });
+    expect(text).toContain('  delta     layer delta from 0.9.1: installs only on vans running 0.9.1\n');
   });
 });
