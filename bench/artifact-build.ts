@@ -106,7 +106,7 @@ export const artifactBuildBench: Benchmark = {
           [
             cli, 'artifact', 'build', '--type', 'compose', '--component', 'platform', '--version', '0.9.2',
             '--device-type', 'vanpc', '--bundle', bundle, '--sign-key', join(dir, 'key.pkcs8.pem'),
-            '--scripts-dir', scripts, '--out', join(dir, 'out'),
+            '--scripts-dir', scripts, '--out', join(dir, 'out'), '--compression', 'gzip',
           ], // prettier-ignore
           env,
         );

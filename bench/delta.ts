@@ -100,7 +100,7 @@ async function deltaBenchRun(): Promise<BenchResult> {
       run(
         process.execPath,
         [cli, 'artifact', 'build', '--type', 'compose', '--component', 'platform', '--version', version,
-          '--device-type', 'vanpc', '--bundle', dir, '--out', out, ...(base ? ['--base', base] : [])], // prettier-ignore
+          '--device-type', 'vanpc', '--bundle', dir, '--out', out, '--compression', 'gzip', ...(base ? ['--base', base] : [])], // prettier-ignore
         env,
       );
     await artifactBuild('1.0.0', v1Dir);

@@ -62,6 +62,8 @@ export interface BuildOptions {
    * beside the full artifact, a layer-delta artifact from that release (docs/packaging.md). null = full only.
    */
   base: string | null;
+  /** mender-artifact's payload compression (`--compression`, default DEFAULT_COMPRESSION). */
+  compression: Compression;
   signKey: string | null;
   out: string;
   /** null = the bundled gate scripts next to the CLI. */
@@ -70,6 +72,16 @@ export interface BuildOptions {
 }
 
 export const DEFAULT_VALIDATION_WINDOW = 300;
+
+/** The payload compressions mender-artifact 3.9 writes (`--compression`, its `--help`). */
+export const Compressions = ['none', 'gzip', 'lzma'] as const;
+export type Compression = (typeof Compressions)[number];
+/**
+ * lzma: chosen from `npm run bench compression` (docs/packaging.md "Compression"): half gzip's bytes over
+ * the air for a service layer, at +0.5 s and +58 MB peak RSS in the van's client; both clients read it
+ * (Go 3.4, measured; C++ 5.x: MENDER_ARTIFACT_LZMA_COMPRESSION defaults ON in mendersoftware/mender).
+ */
+export const DEFAULT_COMPRESSION: Compression = 'lzma';
 
 /** Mender device types: no spaces (mender-artifact prints them space-separated), no shell surprises. */
 const DEVICE_TYPE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
@@ -137,6 +149,16 @@ function parseWindow(values: ArgValues): number {
     throw usage(`--validation-window must be a whole number of seconds from 0 to 86400, got '${raw}'`);
   }
   return n;
+}
+
+function parseCompression(values: ArgValues): Compression {
+  const raw = str(values, 'compression');
+  if (raw === undefined) return DEFAULT_COMPRESSION;
+  if (!(Compressions as readonly string[]).includes(raw))
+    throw usage(
+      `--compression ${JSON.stringify(raw)}: must be one of ${Compressions.join(', ')} (what mender-artifact 3.9 writes)`,
+    );
+  return raw as Compression;
 }
 
 function parseLoginServer(raw: string): string {
@@ -286,6 +308,7 @@ export function parseBuildOptions(values: ArgValues): BuildOptions {
     requires: parseRequires(strs(values, 'requires')),
     revertOf,
     base,
+    compression: parseCompression(values),
     signKey,
     out: str(values, 'out') ?? '.',
     scriptsDir: str(values, 'scripts-dir') ?? null,

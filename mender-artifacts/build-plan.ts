@@ -10,7 +10,7 @@ import {
   type VpnStep,
 } from '../core/schemas/payload-index.js';
 import type { BaseFacts } from './base-facts.js';
-import { type BuildOptions, PayloadTypeOfBuildType } from './build-options.js';
+import { type BuildOptions, type Compression, PayloadTypeOfBuildType } from './build-options.js';
 import { type DeltaPlan, planDelta, type TargetTarball } from './delta-plan.js';
 import type { KeyAlgorithm } from './keys.js';
 import { type BuildManifest, MANIFEST_FORMAT } from './manifest.js';
@@ -84,6 +84,7 @@ export interface BuildPlan {
   clearsProvides: string[];
   depends: Record<string, string[]>;
   payloadBytes: number;
+  compression: Compression;
   /** The manifest minus what only the built file can tell (sha256, size). */
   manifest: Omit<BuildManifest, 'sha256' | 'size'>;
 }
@@ -260,6 +261,7 @@ export function planBuild(facts: BuildFacts, variant: 'full' | 'delta' = 'full')
     clearsProvides,
     depends,
     payloadBytes: bytes + Buffer.byteLength(indexText),
+    compression: o.compression,
     manifest: {
       manifest_format: MANIFEST_FORMAT,
       name,
@@ -331,6 +333,8 @@ export function menderArtifactWriteArgs(plan: BuildPlan, paths: WritePaths): str
     ...plan.staged.flatMap((f) => ['--file', `${paths.stageDir}/${f.name}`]),
     ...plan.scripts.flatMap((s) => ['--script', s.abs]),
     ...(paths.keyFile ? ['--key', paths.keyFile] : []),
+    '--compression',
+    plan.compression,
     '--output-path',
     paths.output,
   ];

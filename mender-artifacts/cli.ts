@@ -7,7 +7,7 @@ import { defineCommand, type OptionSpec, type OptionValues, opt } from '../core/
 import { VanError } from '../core/errors.js';
 import { Components } from '../core/schemas/components.js';
 import { VpnStepsInArtifact } from '../core/schemas/payload-index.js';
-import { BuildTypes, DEFAULT_VALIDATION_WINDOW, parseBuildOptions } from './build-options.js';
+import { BuildTypes, DEFAULT_COMPRESSION, DEFAULT_VALIDATION_WINDOW, parseBuildOptions } from './build-options.js';
 import { createProgress, type ProgressStream } from './progress.js';
 import { execaRunner } from './runner.js';
 
@@ -77,6 +77,12 @@ export const buildOptionSpecs: Record<string, OptionSpec> = {
     description: 'an explicit, signed revert from VERSION back to --version (needs --sign-key)',
   },
   'sign-key': { type: 'string', value: 'FILE', description: 'private key (ECDSA P-256 or RSA ≥ 2048, PEM)' },
+  compression: {
+    type: 'string',
+    value: 'none|gzip|lzma',
+    description: 'payload compression (lzma: half the bytes of gzip over LTE; docs/packaging.md)',
+    default: DEFAULT_COMPRESSION,
+  },
   out: { type: 'string', value: 'DIR', description: 'output directory', default: '.' },
   'scripts-dir': {
     type: 'string',

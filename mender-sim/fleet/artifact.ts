@@ -4,6 +4,7 @@
 // project's streaming reader once per artifact URL for the whole fleet — every device would read the same
 // bytes — and the other devices just count the bytes through. For a `vancore-vpn` artifact the device also
 // reads the payload's `vancore-index.json` (the step lives there, not in the meta-data), as the module does.
+import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -26,14 +27,25 @@ const NAME_PATTERN = /^vancore-([a-z][a-z0-9_]{0,31})-(\d+\.\d+\.\d+(?:[-+][0-9A
 const INDEX_LIMIT = 64 * 1024;
 
 /**
- * The first payload's `vancore-index.json` (data/0000.tar or .tar.gz; other compressions are not read),
- * or undefined. Consumes the whole stream; never throws.
+ * The first payload's `vancore-index.json` (data/0000.tar, .tar.gz or .tar.xz — lzma through the xz tool,
+ * as the client reads it; other compressions are not read), or undefined. Consumes the whole stream;
+ * never throws.
  */
+/** `xz -dc` between a compressed entry and a tar extractor. */
+function unxz(input: Readable, into: NodeJS.WritableStream): Promise<void> {
+  const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`xz exited ${code}`))));
+  });
+  return Promise.all([pipeline(input, child.stdin), pipeline(child.stdout, into), exited]).then(() => undefined);
+}
+
 export async function readPayloadIndex(input: Readable): Promise<unknown> {
   const outer = tar.extract();
   let found: unknown;
   outer.on('entry', (header, stream, next) => {
-    const m = /^data\/0000\.tar(\.gz)?$/.exec(header.name);
+    const m = /^data\/0000\.tar(\.gz|\.xz)?$/.exec(header.name);
     if (!m || found !== undefined) {
       stream.on('end', () => next());
       stream.resume();
@@ -57,7 +69,13 @@ export async function readPayloadIndex(input: Readable): Promise<unknown> {
         n();
       });
     });
-    (m[1] ? pipeline(stream, createGunzip(), inner) : pipeline(stream, inner)).then(
+    const unpack =
+      m[1] === '.gz'
+        ? pipeline(stream, createGunzip(), inner)
+        : m[1] === '.xz'
+          ? unxz(stream, inner)
+          : pipeline(stream, inner);
+    unpack.then(
       () => next(),
       () => {
         stream.resume();

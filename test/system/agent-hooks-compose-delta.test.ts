@@ -63,7 +63,7 @@ async function build(
 ): Promise<{ stdout: string; stderr: string }> {
   const r = await artifactCli([
     'build', '--type', 'compose', '--component', 'platform', '--version', version, '--device-type', 'vanpc',
-    '--bundle', dir, '--no-gate-scripts', '--out', out, ...(base ? ['--base', base] : []),
+    '--bundle', dir, '--no-gate-scripts', '--out', out, '--compression', 'gzip', ...(base ? ['--base', base] : []),
     ...(signKey ? ['--sign-key', signKey] : []),
   ]); // prettier-ignore
   expect(r.code, r.stderr).toBe(0);

@@ -33,7 +33,7 @@ import type * as z from 'zod';
 const OPS = 'ops-token-delta-0123456789abc';
 const ON_BASE = 20;
 const OFF_BASE = 10;
-const DELTA = 'vancore-platform-1.0.0+delta-from-0.9.0';
+const DELTA = 'vancore-platform-1.0.0-delta-from-0.9.0';
 
 let dir: string;
 let full: Buffer;

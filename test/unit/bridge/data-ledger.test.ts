@@ -14,7 +14,7 @@ const ARTIFACTS: LedgerArtifact[] = [
   { name: 'vancore-platform-1.0.0', deviceTypes: ['vanpc'], size: 50_000_000, deltaOf: null },
   { name: 'vancore-platform-1.0.0', deviceTypes: ['vanpc-arm'], size: 48_000_000, deltaOf: null },
   {
-    name: 'vancore-platform-1.0.0+delta-from-0.9.0',
+    name: 'vancore-platform-1.0.0-delta-from-0.9.0',
     deviceTypes: ['vanpc', 'vanpc-arm'],
     size: 5_300_000,
     deltaOf: '0.9.0',
@@ -48,7 +48,7 @@ describe('what a device deployment cost', () => {
   });
 
   it('a delta is a delta, bytes only when downloaded', () => {
-    expect(ledgerEntry(entry('success', 'vancore-platform-1.0.0+delta-from-0.9.0'), ARTIFACTS, 'vanpc')).toMatchObject({
+    expect(ledgerEntry(entry('success', 'vancore-platform-1.0.0-delta-from-0.9.0'), ARTIFACTS, 'vanpc')).toMatchObject({
       kind: 'delta',
       count: 'delivered',
       bytes: 5_300_000,
@@ -60,7 +60,7 @@ describe('what a device deployment cost', () => {
   it('month totals take only the month the deployment finished in', () => {
     const e = [
       ledgerEntry(entry('success'), ARTIFACTS, 'vanpc'),
-      ledgerEntry(entry('failure', 'vancore-platform-1.0.0+delta-from-0.9.0'), ARTIFACTS, 'vanpc'),
+      ledgerEntry(entry('failure', 'vancore-platform-1.0.0-delta-from-0.9.0'), ARTIFACTS, 'vanpc'),
       ledgerEntry(entry('success', 'vancore-platform-1.0.0', '2026-11-30T23:59:59Z'), ARTIFACTS, 'vanpc'),
     ];
     expect(monthTotals(e, '2026-12')).toEqual({ delivered: 50_000_000, at_most: 5_300_000 });
@@ -126,7 +126,7 @@ describe('waveLedger', () => {
           wave: 1,
           deviceId: 'a',
           deviceType: 'vanpc',
-          artifactName: 'vancore-platform-1.0.0+delta-from-0.9.0',
+          artifactName: 'vancore-platform-1.0.0-delta-from-0.9.0',
           status: 'success',
         },
         { wave: 1, deviceId: 'b', deviceType: 'vanpc-arm', artifactName: 'vancore-platform-1.0.0', status: 'success' },

@@ -36,11 +36,20 @@ describe('parseBuildOptions', () => {
       requires: {},
       revertOf: null,
       base: null,
+      compression: 'lzma',
       signKey: null,
       out: '.',
       scriptsDir: null,
       gateScripts: true,
     });
+  });
+
+  it('--compression: none, gzip or lzma (default lzma); anything else is one usage line', () => {
+    expect(parseBuildOptions(args({ compression: 'gzip' })).compression).toBe('gzip');
+    expect(parseBuildOptions(args({ compression: 'none' })).compression).toBe('none');
+    expect(() => parseBuildOptions(args({ compression: 'zstd' }))).toThrow(
+      /^--compression "zstd": must be one of none, gzip, lzma \(what mender-artifact 3\.9 writes\)$/,
+    );
   });
 
   it('takes the optional flags', () => {

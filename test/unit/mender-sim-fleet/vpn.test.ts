@@ -224,6 +224,16 @@ describe('the step from a real vancore-vpn artifact', () => {
     const idx = await readPayloadIndex(createReadStream(file));
     expect(idx).toEqual(index);
     expect(artifactFacts(info, idx)).toMatchObject({ versions: { vpn: '1.2.0' }, vpnStep: 'cutover' });
+    // lzma (the default of `artifact build`) and none are read too.
+    for (const compression of ['lzma', 'none'] as const) {
+      const f = await buildArtifact(dir, {
+        name: 'vancore-vpn-1.2.0',
+        type: 'vancore-vpn',
+        compression,
+        files: { 'vancore-index.json': JSON.stringify(index) },
+      });
+      expect(await readPayloadIndex(createReadStream(f)), compression).toEqual(index);
+    }
     // A compose artifact carrying the same file is no VPN step.
     const other = await buildArtifact(dir, {
       name: 'vancore-app-1.4.0',

@@ -244,11 +244,11 @@ describe('forecastRollout with delta artifacts (issue #17)', () => {
   it('a van on the delta base is counted at the delta size, the others at the full size', () => {
     const withDelta: ReleaseComponent = {
       ...platform,
-      deltas: [{ base_version: '0.9.0', artifact_id: 'a1d', artifact_name: 'vancore-platform-1.0.0+delta-from-0.9.0' }],
+      deltas: [{ base_version: '0.9.0', artifact_id: 'a1d', artifact_name: 'vancore-platform-1.0.0-delta-from-0.9.0' }],
     };
     const artifacts = [
       ...ARTIFACTS,
-      { id: 'a1d', name: 'vancore-platform-1.0.0+delta-from-0.9.0', deviceTypes: ['vanpc', 'vanpc-arm'], size: 80 },
+      { id: 'a1d', name: 'vancore-platform-1.0.0-delta-from-0.9.0', deviceTypes: ['vanpc', 'vanpc-arm'], size: 80 },
     ];
     // 10 fleet vans: 6 on 0.9.0 (delta), 4 on 0.8.0 (full).
     const vans = Array.from({ length: 10 }, (_, i) =>

@@ -360,8 +360,8 @@ describe('planRollout: delta or full artifact per van (issue #17)', () => {
   const withDelta: ReleaseComponent = {
     ...platform,
     deltas: [
-      { base_version: '0.9.0', artifact_id: 'a1d', artifact_name: 'vancore-platform-1.0.0+delta-from-0.9.0' },
-      { base_version: '0.8.0', artifact_id: 'a1e', artifact_name: 'vancore-platform-1.0.0+delta-from-0.8.0' },
+      { base_version: '0.9.0', artifact_id: 'a1d', artifact_name: 'vancore-platform-1.0.0-delta-from-0.9.0' },
+      { base_version: '0.8.0', artifact_id: 'a1e', artifact_name: 'vancore-platform-1.0.0-delta-from-0.8.0' },
     ],
   };
   // Internal wave of 6 vans: 3 on the delta's base 0.9.0, 1 on 0.8.0, 2 on 0.7.0 (no delta from it).
@@ -391,8 +391,8 @@ describe('planRollout: delta or full artifact per van (issue #17)', () => {
       made.push({ ...dep(1, 'platform', all(s.deviceIds, 'pending')), name: s.name });
     }
     expect(created).toEqual([
-      { name: deltaName('0.9.0'), artifactName: 'vancore-platform-1.0.0+delta-from-0.9.0', deviceIds: ids(3) },
-      { name: deltaName('0.8.0'), artifactName: 'vancore-platform-1.0.0+delta-from-0.8.0', deviceIds: ids(1, 3) },
+      { name: deltaName('0.9.0'), artifactName: 'vancore-platform-1.0.0-delta-from-0.9.0', deviceIds: ids(3) },
+      { name: deltaName('0.8.0'), artifactName: 'vancore-platform-1.0.0-delta-from-0.8.0', deviceIds: ids(1, 3) },
       {
         name: deploymentName('rel-1', 'r1', 1, 'platform'),
         artifactName: 'vancore-platform-1.0.0',
