@@ -86,6 +86,20 @@ export function mergeVan(
     shore_power: b(v.health.shore_power) ?? prev?.shore_power ?? null,
     last_update_status: v.health.last_update_status ?? prev?.last_update_status ?? null,
     client: v.client ?? prev?.client ?? null,
+    // The soak keys go together: a report with a state replaces all four (a passed soak has no reason).
+    ...(v.soak.state !== undefined
+      ? {
+          soak_state: v.soak.state,
+          soak_artifact: v.soak.artifact ?? null,
+          soak_reason: v.soak.reason ?? null,
+          soak_since: v.soak.since ?? null,
+        }
+      : {
+          soak_state: prev?.soak_state ?? null,
+          soak_artifact: prev?.soak_artifact ?? null,
+          soak_reason: prev?.soak_reason ?? null,
+          soak_since: prev?.soak_since ?? null,
+        }),
     decommissioned: 0,
     updated_at: now,
   };

@@ -91,7 +91,16 @@ export function artifactFacts(
     if (m?.[1] && m[2]) versions[m[1]] = m[2];
   }
   const vpn = info.payloads[0]?.type === 'vancore-vpn' ? VpnIndex.safeParse(index) : undefined;
-  return { name: info.name, versions, provides, ...(vpn?.success ? { vpnStep: vpn.data.step } : {}) };
+  const revertOf = info.payloads
+    .map((p) => (p.metaData?.vancore as { revert_of?: unknown } | undefined)?.revert_of)
+    .find((r): r is string => typeof r === 'string');
+  return {
+    name: info.name,
+    versions,
+    provides,
+    ...(vpn?.success ? { vpnStep: vpn.data.step } : {}),
+    ...(revertOf ? { revertOf } : {}),
+  };
 }
 
 export class ArtifactDownloader {

@@ -22,6 +22,10 @@ const AS_STRINGS: Record<(typeof InventoryKeys)[number], [string, unknown]> = {
   'vancore.vpn.state': ['dual', 'dual'],
   'vancore.vpn.step': ['add', 'add'],
   'vancore.client': ['mender-update/5.1.0', 'mender-update/5.1.0'],
+  'vancore.soak.state': ['regressed', 'regressed'],
+  'vancore.soak.artifact': ['vancore-app-1.5.0', 'vancore-app-1.5.0'],
+  'vancore.soak.reason': ['container_restarts: app restarted 4 times', 'container_restarts: app restarted 4 times'],
+  'vancore.soak.since': ['2026-11-22T10:00:00Z', '2026-11-22T10:00:00Z'],
 };
 
 const read = (name: string, value: unknown) => {
