@@ -19,6 +19,7 @@ import { readNamedStateJson, STATE_FILES } from '../../core/state-dir.js';
 import { readLastUpdate, readVersions, type LastUpdate } from '../../core/versions.js';
 import type { DeviceContext } from '../lib/device.js';
 import { resolveVanId } from '../identity/identity.js';
+import { SoakRecord, soakInventoryValues } from '../soak/soak.js';
 
 export interface DiskSpace {
   availableBytes: number;
@@ -58,6 +59,8 @@ export interface InventoryFacts {
   client: InstalledClient | null;
   /** The datastore's `device_type` (read only for the C++ client, which does not send it itself). */
   deviceType?: string;
+  /** The post-commit soak record (soak.json, agent-hooks/soak/); null when none or unusable. */
+  soak?: SoakRecord | null;
 }
 
 /** When the health booleans turn false. A van hub has a small SSD and sits in a hot van. */
@@ -108,6 +111,7 @@ export function inventoryEntries(f: InventoryFacts): Record<string, string | num
   out['vancore.vpn.state'] = f.vpn?.state ?? 'unknown';
   out['vancore.vpn.step'] = f.vpn?.step;
   out['vancore.client'] = f.client ? formatClientAttribute(f.client) : undefined;
+  Object.assign(out, soakInventoryValues(f.soak ?? null));
   // The C++ client sends only what inventory scripts print plus its version (RECIPE-current §3.3):
   // without this line a 5.x van has no device_type in Mender's inventory, and the bridge could not
   // match artifacts to it. The Go client 3.x adds it itself.
@@ -136,7 +140,7 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefine
 /** A state file through core/state-dir.ts; missing → null, unusable → null with a warning. */
 function readStateOrNull<T>(
   stateDir: string,
-  name: 'readings' | 'vpnState',
+  name: 'readings' | 'vpnState' | 'soak',
   schema: z.ZodMiniType<T>,
   warn: (msg: string) => void,
 ): T | null {
@@ -168,6 +172,7 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
     readings: readStateOrNull(state, 'readings', Readings, o.warn),
     lastUpdate: readLastUpdate(state),
     vpn: readStateOrNull(state, 'vpnState', VpnFile, o.warn),
+    soak: readStateOrNull(state, 'soak', SoakRecord, o.warn),
   };
   const vanId = await pending.vanId;
   const versions = await pending.versions;
@@ -203,6 +208,7 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
     vpn,
     client: client.client,
     ...(deviceType ? { deviceType } : {}),
+    soak: pending.soak,
   };
 }
 
