@@ -30,8 +30,10 @@ export interface VanFacts {
   components: Record<string, string>;
   /** Inventory health after the update: false when disk, temperature or the last update status is bad. */
   healthy: boolean;
-  /** The post-commit soak of the van's current artifact (`vancore.soak.*`); undefined: not reported. */
+  /** The van's post-commit soak (`vancore.soak.state`); undefined: the van reports none. */
   soak?: SoakState;
+  /** The artifact whose commit that soak is about (`vancore.soak.artifact`). */
+  soakArtifact?: string;
 }
 
 export interface WaveFacts {
@@ -281,7 +283,7 @@ function planOpenWave(
   const vanById = new Map(facts.vans.map((v) => [v.deviceId, v]));
   if (!facts.acknowledgedWaves.includes(wave.wave)) {
     // Post-commit soak regressions count as failed updates of their wave (soak-gate.ts).
-    const regressed = soakRegressed(wave, vanById, complete).length;
+    const regressed = soakRegressed(wave, vanById, complete, facts.components).length;
     failed += regressed;
     const rate = pct(failed, finished);
     const reason = `wave ${wave.label}: ${failed} of ${finished} finished updates failed (${fmt(rate)} %)${regressed ? `, ${regressed} of them soak regressions` : ''}`;
@@ -333,7 +335,9 @@ function planOpenWave(
   }
 
   // Everything settled: the advance gate (success share — a soak regression is no success —, then soak).
-  const succeeded = wave.deviceIds.filter((id) => complete(id) && !soakFailed(vanById.get(id))).length;
+  const succeeded = wave.deviceIds.filter(
+    (id) => complete(id) && !soakFailed(vanById.get(id), facts.components),
+  ).length;
   const share = pct(succeeded, wave.deviceIds.length);
   if (share < s.advance_success_percent) {
     return [
@@ -353,7 +357,7 @@ function planOpenWave(
         .map((o) => Date.parse(o.finishedAt!)),
     ),
   );
-  const deviceSoak = soakHold(wave, vanById, complete, lastSuccess, facts.now, s);
+  const deviceSoak = soakHold(wave, vanById, complete, facts.components, lastSuccess, facts.now, s);
   if (deviceSoak && 'wait' in deviceSoak) return [{ kind: 'wait', reason: deviceSoak.wait }];
   const soakEnd = lastSuccess + soakMs;
   if (facts.now.getTime() < soakEnd)

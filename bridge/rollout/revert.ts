@@ -11,6 +11,7 @@
 import type { DeploymentFacts, RolloutFacts, RolloutSettings, VanFacts } from './planner.js';
 import { FINAL, MIN_SAMPLE } from './planner.js';
 import type { ReleaseComponent } from './release.js';
+import { releaseSoak } from './soak-gate.js';
 
 const HOUR = 3_600_000;
 const SUCCEEDED = new Set(['success', 'already-installed']);
@@ -52,7 +53,9 @@ export function revertTrigger(facts: RolloutFacts): string | null {
   }
   // Soak regressions: vans that committed the whole release and now report it regressed (item 2).
   const regressed = facts.vans.filter(
-    (v) => v.soak === 'regressed' && facts.components.every((c) => took.get(v.deviceId)?.has(c.component)),
+    (v) =>
+      releaseSoak(v, facts.components) === 'regressed' &&
+      facts.components.every((c) => took.get(v.deviceId)?.has(c.component)),
   ).length;
   failed += regressed;
   const what = `${failed} of ${finished} finished updates failed in the last ${p.window_hours} h (${fmt(pct(failed, finished))} %)${regressed ? `, ${regressed} of them soak regressions` : ''}`;

@@ -7,6 +7,7 @@
 //    as passed; vans still `watching` hold the wave for at most `device_soak.max_wait_hours` after its
 //    last success, then it closes and the close reason names them.
 import type { RolloutSettings, VanFacts, WaveFacts } from './planner.js';
+import type { ReleaseComponent } from './release.js';
 
 /** As the bridge reads a van's soak (bridge/rollout/store.ts loadVans). */
 export const SoakStates = ['watching', 'passed', 'regressed', 'off'] as const;
@@ -14,18 +15,30 @@ export type SoakState = (typeof SoakStates)[number];
 
 const HOUR = 3_600_000;
 
-/** The wave's vans that committed the release and report a soak regression. */
+/**
+ * A van's soak of this release: its reported state when the report is about one of the release's
+ * artifacts; `watching` while the report is still about an earlier commit (the van committed, its
+ * inventory has not caught up); undefined when the van reports no soak at all.
+ */
+export function releaseSoak(v: VanFacts | undefined, components: readonly ReleaseComponent[]): SoakState | undefined {
+  if (v?.soak === undefined) return undefined;
+  if (v.soakArtifact !== undefined && !components.some((c) => c.artifact_name === v.soakArtifact)) return 'watching';
+  return v.soak;
+}
+
+/** The wave's vans that committed the release and report a soak regression of it. */
 export function soakRegressed(
   wave: WaveFacts,
   vans: Map<string, VanFacts>,
   complete: (id: string) => boolean,
+  components: readonly ReleaseComponent[],
 ): string[] {
-  return wave.deviceIds.filter((id) => complete(id) && vans.get(id)?.soak === 'regressed');
+  return wave.deviceIds.filter((id) => complete(id) && releaseSoak(vans.get(id), components) === 'regressed');
 }
 
-/** The advance gate's success share does not count a van whose soak regressed. */
-export function soakFailed(v: VanFacts | undefined): boolean {
-  return v?.soak === 'regressed';
+/** The advance gate's success share does not count a van whose soak of the release regressed. */
+export function soakFailed(v: VanFacts | undefined, components: readonly ReleaseComponent[]): boolean {
+  return releaseSoak(v, components) === 'regressed';
 }
 
 /**
@@ -36,12 +49,13 @@ export function soakHold(
   wave: WaveFacts,
   vans: Map<string, VanFacts>,
   complete: (id: string) => boolean,
+  components: readonly ReleaseComponent[],
   lastSuccess: number,
   now: Date,
   s: RolloutSettings,
 ): { wait: string } | { note: string } | null {
   if (!s.device_soak.required) return null;
-  const watching = wave.deviceIds.filter((id) => complete(id) && vans.get(id)?.soak === 'watching');
+  const watching = wave.deviceIds.filter((id) => complete(id) && releaseSoak(vans.get(id), components) === 'watching');
   if (watching.length === 0) return null;
   const deadline = lastSuccess + s.device_soak.max_wait_hours * HOUR;
   if (now.getTime() < deadline)

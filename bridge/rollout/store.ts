@@ -202,7 +202,6 @@ export async function loadVans(db: Kysely<Database>): Promise<VanFacts[]> {
       'tags_json',
       'disk_ok',
       'temp_ok',
-      'artifact_name',
       'soak_state',
       'soak_artifact',
     ])
@@ -233,17 +232,14 @@ export async function loadVans(db: Kysely<Database>): Promise<VanFacts[]> {
   });
 }
 
-/**
- * The van's soak as the gates read it: its `vancore.soak.state`, or `watching` while the report is about
- * an artifact other than the one the van runs (the soak of the new commit has not been reported yet).
- */
-function soakOf(v: { soak_state?: string | null; soak_artifact?: string | null; artifact_name: string | null }): {
+/** The van's soak as reported (the gates judge whether it is about the release: soak-gate.ts). */
+function soakOf(v: { soak_state?: string | null; soak_artifact?: string | null }): {
   soak?: SoakState;
+  soakArtifact?: string;
 } {
   const state = (SoakStates as readonly string[]).includes(v.soak_state ?? '') ? (v.soak_state as SoakState) : null;
   if (state === null) return {};
-  if (v.soak_artifact && v.artifact_name && v.soak_artifact !== v.artifact_name) return { soak: 'watching' };
-  return { soak: state };
+  return { soak: state, ...(v.soak_artifact ? { soakArtifact: v.soak_artifact } : {}) };
 }
 
 export async function loadFacts(db: Kysely<Database>, rolloutId: string, now: Date): Promise<RolloutFacts> {

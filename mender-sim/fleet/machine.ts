@@ -281,7 +281,13 @@ export function initialState(
     vpn: base.vpn ? { ...base.vpn } : undefined,
     vpnRevertTo: undefined,
     committed: [],
-    ...(base.soakReporting ? { soakReporting: true } : {}),
+    // A van with the soak watcher reports the soak of its last commit from the start (long passed).
+    ...(base.soakReporting
+      ? {
+          soakReporting: true,
+          soak: { state: 'passed' as const, artifact: behaviour.artifactName ?? base.artifactName },
+        }
+      : {}),
   };
 }
 
