@@ -23,6 +23,7 @@ import { MenderManagementClient } from '../../../core/mender/management.js';
 import { type VirtualFleet, startVirtualFleet } from '../../../mender-sim/fleet/index.js';
 import { type MenderSim, startMenderSim } from '../../../mender-sim/index.js';
 import { Mgmt } from '../../../mender-sim/testkit.js';
+import type { ScenarioInput } from '../../../mender-sim/fleet/scenario.js';
 import { buildArtifact as buildVanCoreArtifact } from '../../../mender-artifacts/build.js';
 import { parseBuildOptions } from '../../../mender-artifacts/build-options.js';
 import { silentProgress } from '../../../mender-artifacts/progress.js';
@@ -104,7 +105,11 @@ interface Bed {
   sync(kind?: 'full' | 'incremental'): Promise<void>;
 }
 
-async function bed(backend: Backend, withRevertArtifact: boolean): Promise<Bed> {
+async function bed(
+  backend: Backend,
+  withRevertArtifact: boolean,
+  fleetOpts: { script?: ScenarioInput; reportSoak?: boolean } = { script: { failure: FAILING } },
+): Promise<Bed> {
   const sim = await startMenderSim({ autoAccept: true, profile: '4.1' });
   cleanup.push(() => sim.close());
   const mg = new Mgmt(sim.url, await sim.managementToken());
@@ -120,7 +125,7 @@ async function bed(backend: Backend, withRevertArtifact: boolean): Promise<Bed> 
     inventoryIntervalMs: 60_000,
     artifactName: 'vancore-app-1.4.0',
     versions: { platform: '1.0.0', app: '1.4.0' },
-    script: { failure: FAILING },
+    ...fleetOpts,
   });
   cleanup.push(() => fleet.stop());
   await fleet.until((s) => s.booted === VANS, { timeoutMs: 60_000 });
@@ -411,5 +416,78 @@ describe.each(['sqlite', 'postgres'] as const)('automatic revert (%s)', (backend
     ).toBe(true);
     const ev = (await R.listEvents(db, r.id)).find((e) => e.action === 'revert')!;
     expect(ev).toMatchObject({ actor: 'ops-bob', reason: 'customer reports' });
+  }, 300_000);
+
+  it('soak regressions reported by the vans pause the wave that contains them (issue #20 item 2)', async () => {
+    // One van in twenty reports its post-commit soak regressed (vancore.soak.state=regressed for the
+    // artifact they committed); the others report it passed. No install fails.
+    const b = await bed(backend, true, { script: { soakRegression: 0.05 }, reportSoak: true });
+    const db = b.t.store.db;
+    const plain = RolloutSettings.parse({ wave_percent: 10, wave_interval_hours: 6 });
+    const c = new RolloutController({ store: b.t.store, mender: b.mender, clock: b.clock, settings: plain });
+    const r = await c.create('rel-2', 'ops-alice', 'app 1.5.0');
+    const end = Date.now() + 120_000;
+    let held = 0;
+    for (;;) {
+      b.fleet.inventoryNow();
+      await b.sync('incremental');
+      await c.tick();
+      if ((await R.getRollout(db, r.id))!.status !== 'active') break;
+      if (Date.now() > end) throw new Error(`stuck: ${JSON.stringify(await c.plan(r.id))}`);
+      const next = await c.plan(r.id);
+      if (next.some((x) => x.kind === 'wait' && x.reason.includes('still soaking'))) held++;
+      if (!skipTime(b.clock, next)) await new Promise((res) => setTimeout(res, 100));
+    }
+    const paused = (await R.getRollout(db, r.id))!;
+    expect(paused.status).toBe('paused');
+    expect(paused.pause_reason).toMatch(
+      /^wave fleet-\d+: \d+ of \d+ finished updates failed \([\d.]+ %\), \d+ of them soak regressions: /,
+    );
+    const regressing = new Set(
+      b.fleet
+        .devices()
+        .filter((d) => d.behaviour.soakRegression)
+        .map((d) => d.deviceId!),
+    );
+    const waves = await R.loadWaves(db, r.id);
+    const open = waves.filter((w) => w.closedAt === null);
+    // The wave that paused is the open one, and it holds the regressed vans the reason counts; every wave
+    // closed before it had none (they would have paused it).
+    expect(open).toHaveLength(1);
+    const inOpen = open[0]!.deviceIds.filter((id) => regressing.has(id));
+    expect(inOpen.length).toBeGreaterThan(0);
+    expect(paused.pause_reason).toContain(`${inOpen.length} of them soak regressions`);
+    expect(paused.pause_reason).toContain(`wave ${open[0]!.label}:`);
+    for (const w of waves.filter((x) => x.closedAt !== null))
+      expect(w.deviceIds.filter((id) => regressing.has(id))).toEqual([]);
+    // The vans' soak reached the bridge as they reported it, and the attention report lists the regressed.
+    const rows = await db
+      .selectFrom('vans')
+      .select(['device_id', 'soak_state', 'soak_artifact', 'soak_reason'])
+      .where('device_id', 'in', inOpen)
+      .execute();
+    expect(rows.every((x) => x.soak_state === 'regressed' && x.soak_artifact === 'vancore-app-1.5.0')).toBe(true);
+    expect(rows[0]!.soak_reason).toBe('container_restarts: app restarted 4 times');
+    const attention = await attentionReport(
+      db,
+      { failed_times: 99, deferred_days: 99, not_seen_days: 99, stuck_downloading_hours: 99 },
+      b.clock.now(),
+    );
+    expect(
+      attention
+        .filter((a) => a.code === 'soak_regressed')
+        .map((a) => a.device_id)
+        .sort(),
+    ).toEqual(
+      b.fleet
+        .devices()
+        .filter((d) => regressing.has(d.deviceId!) && d.committed.length > 0)
+        .map((d) => d.deviceId!)
+        .sort(),
+    );
+    console.log(
+      `[soak ${backend}] ${VANS} vans, ${regressing.size} regress after commit; paused in ${open[0]!.label} after ${waves.length - 1} clean waves; ` +
+        `${held} ticks held for soak reports; reason: ${paused.pause_reason}`,
+    );
   }, 300_000);
 });
