@@ -265,3 +265,19 @@ describe('runSoakPass', () => {
     expect(warnings).toEqual([`${join(dir, 'soak.json')} is not JSON; starting over`]);
   });
 });
+
+describe('the shipped units', () => {
+  it('the timer runs the service, which runs the bundled round where install lays it out', async () => {
+    const { LAYOUT } = await import('../../../agent-hooks/installer/plan.js');
+    const root = join(import.meta.dirname, '../../..');
+    const service = await readFile(join(root, 'deploy/device/systemd/vancore-ota-soak.service'), 'utf8');
+    const timer = await readFile(join(root, 'deploy/device/systemd/vancore-ota-soak.timer'), 'utf8');
+    expect(service).toContain(`\nExecStart=/usr/bin/env node ${LAYOUT.bin!.dest}/vancore-ota-soak\n`);
+    // Exit 1 is a regression reported through inventory, not a failed unit.
+    expect(service).toContain('\nSuccessExitStatus=1\n');
+    expect(timer).toContain('\nOnUnitActiveSec=5min\n');
+    expect(await readFile(join(root, 'scripts/build.mjs'), 'utf8')).toContain(
+      "'bin/vancore-ota-soak': 'agent-hooks/bin/vancore-ota-soak.ts'",
+    );
+  });
+});
