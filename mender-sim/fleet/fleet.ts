@@ -85,6 +85,12 @@ export interface VirtualFleetOptions {
    * `passed`, or `regressed` on the scenario's `soakRegression` devices. Default false (no soak keys).
    */
   reportSoak?: boolean;
+  /**
+   * Refuse downgrades as the update modules do (agent-hooks/lib/downgrade.ts): an artifact older than the
+   * installed component version fails at `installing` unless its `vancore.revert_of` names exactly that
+   * version. Default false (the fleet's older tests deploy older VPN steps again).
+   */
+  refuseDowngrades?: boolean;
   /** Keep the last N requests of each device (kind, status) for tests; default 0 (off). */
   trace?: number;
   /**
@@ -307,6 +313,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
     versions: opts.versions ?? { platform: '0.9.0', app: '1.3.0' },
     vpn: opts.vpn,
     soakReporting: opts.reportSoak ?? false,
+    refuseDowngrades: opts.refuseDowngrades ?? false,
   };
   const traceSize = Math.max(0, opts.trace ?? 0);
   const ticker = tickerOf(opts.clock);

@@ -206,6 +206,8 @@ export interface DeviceState {
   committed?: readonly string[];
   /** The van reports its post-commit soak (`vancore.soak.*`, issue #20 item 2) once it committed something. */
   soakReporting?: boolean;
+  /** The van refuses downgrades as the update modules do (issue #20): the fleet's `refuseDowngrades`. */
+  refuseDowngrades?: boolean;
   soak?: Readonly<{ state: 'passed' | 'regressed'; artifact: string; reason?: string }>;
 }
 
@@ -256,6 +258,7 @@ export function initialState(
     vpn?: VpnPosition | undefined;
     client?: ClientFlavour;
     soakReporting?: boolean | undefined;
+    refuseDowngrades?: boolean | undefined;
   },
   now: number,
 ): DeviceState {
@@ -281,6 +284,7 @@ export function initialState(
     vpn: base.vpn ? { ...base.vpn } : undefined,
     vpnRevertTo: undefined,
     committed: [],
+    ...(base.refuseDowngrades ? { refuseDowngrades: true } : {}),
     // A van with the soak watcher reports the soak of its last commit from the start (long passed).
     ...(base.soakReporting
       ? {
@@ -617,7 +621,7 @@ function statusReplied(
       if (behaviour.outcome === 'energy_refused') return installGateRefused(s, now, now + t.stepDelayMs);
       // The install gate's no-downgrade check (agent-hooks/lib/downgrade.ts): older than what runs is refused
       // unless the artifact is an explicit revert of exactly the installed version.
-      const downgrade = refusedDowngrade(s, u.artifact);
+      const downgrade = s.refuseDowngrades ? refusedDowngrade(s, u.artifact) : undefined;
       if (downgrade) return fail(s, `ArtifactInstall_Enter: ${downgrade}`, 'failure', now + t.stepDelayMs);
       const vpnStep = u.artifact?.vpnStep;
       if (vpnStep) {

@@ -125,6 +125,7 @@ async function bed(
     inventoryIntervalMs: 60_000,
     artifactName: 'vancore-app-1.4.0',
     versions: { platform: '1.0.0', app: '1.4.0' },
+    refuseDowngrades: true,
     ...fleetOpts,
   });
   cleanup.push(() => fleet.stop());
