@@ -16,7 +16,7 @@ import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
 import { OwnerController } from '../lib/owner-controller.js';
 import { type RolloutSettings, type RolloutStep, planRollout } from './planner.js';
-import { type RevertStep, planRevert, revertPolicyOn, revertTrigger } from './revert.js';
+import { type RevertStep, planRevert, planSoakReverts, revertTrigger, revertWatchOn } from './revert.js';
 import * as R from './store.js';
 
 /** What a rollout's tick may do: the planner's steps, starting its revert, and the revert's own steps. */
@@ -66,17 +66,17 @@ export class RolloutController extends OwnerController<RolloutControllerStep> {
     const reverted = new Set(reverts.map((r) => r.rollout_id));
     const ids = (await R.listRollouts(this.db))
       .filter(
-        (r) => r.status === 'active' || (r.status === 'paused' && revertPolicyOn(r.settings) && !reverted.has(r.id)),
+        (r) => r.status === 'active' || (r.status === 'paused' && revertWatchOn(r.settings) && !reverted.has(r.id)),
       )
       .map((r) => r.id);
     for (const r of reverts) if (r.status === 'active' && !ids.includes(r.rollout_id)) ids.push(r.rollout_id);
     return ids;
   }
 
-  /** The rollout's deployments, and its revert's. */
+  /** The rollout's deployments, and its revert's (the fleet revert's and single vans' after their soak). */
   protected override async refresh(id: string): Promise<void> {
     await this.tracker.refresh(R.rolloutOwner(id));
-    if (await R.getRevert(this.db, id)) await this.tracker.refresh(R.revertOwner(id));
+    await this.tracker.refresh(R.revertOwner(id));
   }
 
   /** The settings a rollout created now freezes (the `rollout create --dry-run` forecast plans with them). */
@@ -417,6 +417,16 @@ export async function planWithRevert(
   if (!rev && (facts.status === 'active' || facts.status === 'paused')) {
     const reason = revertTrigger(facts);
     if (reason) return [{ kind: 'start_revert', reason }];
+    // revert.soak_regressed_vans: each van whose soak of the release regressed goes back on its own.
+    if (facts.settings.revert.soak_regressed_vans) {
+      const r = (await R.getRollout(db, rolloutId))!;
+      const previous = await R.previousRelease(db, r);
+      const steps = planSoakReverts(
+        await R.loadRevertFacts(db, r, { release: r.release, previous_release: previous }, now, facts.vans),
+        facts,
+      );
+      if (steps.length) return steps;
+    }
   }
   return planRollout(facts);
 }

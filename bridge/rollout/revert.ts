@@ -26,6 +26,52 @@ export function revertPolicyOn(s: RolloutSettings): boolean {
   return s.revert.failed_pct !== undefined || s.revert.failed_count !== undefined;
 }
 
+/** The controller has something to watch on a paused rollout: the thresholds or per-van soak reverts. */
+export function revertWatchOn(s: RolloutSettings): boolean {
+  return revertPolicyOn(s) || s.revert.soak_regressed_vans;
+}
+
+/** Deterministic name of one van's revert after its soak regressed. */
+export function soakRevertDeploymentName(rolloutId: string, deviceId: string, component: string): string {
+  return `vancore-revert ${rolloutId} van ${deviceId} ${component}`;
+}
+
+/**
+ * `revert.soak_regressed_vans`: the vans of the rollout that took the whole release and report its soak
+ * regressed, not yet given a revert, each get their own revert deployment (round 0, owner kind `revert`)
+ * of every changed component's revert artifact — dependents first, one component per van at a time. A
+ * missing previous release or revert artifact: nothing (the attention report lists `soak_regressed`).
+ */
+export function planSoakReverts(f: RevertFacts, rollout: Pick<RolloutFacts, 'components'>): RevertStep[] {
+  if (!f.settings.revert.soak_regressed_vans || !f.previous) return [];
+  const comps = [...revertedComponents(f)].reverse();
+  const steps: RevertStep[] = [];
+  for (const v of f.vans) {
+    if (releaseSoak(v, rollout.components) !== 'regressed') continue;
+    for (const c of comps) {
+      if (v.components[c.component] !== c.from) continue;
+      const name = soakRevertDeploymentName(f.rolloutId, v.deviceId, c.component);
+      if (f.revertDeployments.some((d) => d.deviceIds.includes(v.deviceId) && d.component === c.component)) break;
+      const artifact = f.revertArtifacts.find(
+        (a) => a.component === c.component && a.version === c.to && a.revertOf === c.from,
+      );
+      if (!artifact) break;
+      steps.push({
+        kind: 'create_revert_deployment',
+        name,
+        round: 0,
+        component: c.component,
+        artifactName: artifact.name,
+        from: c.from,
+        to: c.to,
+        deviceIds: [v.deviceId],
+      });
+      break;
+    }
+  }
+  return steps;
+}
+
 /**
  * The reason the rollout must be reverted now, or null. Counted over the rollout's updates that became
  * final within the last `window_hours` of the bridge clock: Mender's `failure` outcomes, plus the vans of

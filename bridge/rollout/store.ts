@@ -373,7 +373,7 @@ export async function revertArtifacts(db: Kysely<Database>): Promise<RevertArtif
 export async function loadRevertFacts(
   db: Kysely<Database>,
   rollout: RolloutRecord,
-  revert: RevertRecord,
+  revert: Pick<RevertRecord, 'release' | 'previous_release'>,
   now: Date,
   vans?: VanFacts[],
 ): Promise<RevertFacts> {

@@ -45,6 +45,11 @@ export const RevertPolicy = z.strictObject({
     .min(0.01)
     .max(24 * 14)
     .default(24),
+  /**
+   * Take each van whose post-commit soak of the release regressed back to the previous release on its own
+   * (its revert artifact), without waiting for a threshold. Off by default.
+   */
+  soak_regressed_vans: z.boolean().default(false),
 });
 
 /** How the vans' post-commit soak (vancore.soak.*) gates a wave. */

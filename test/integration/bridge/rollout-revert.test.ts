@@ -358,7 +358,7 @@ describe.each(['sqlite', 'postgres'] as const)('automatic revert (%s)', (backend
       store: b.t.store,
       mender: b.mender,
       clock: b.clock,
-      settings: { ...settings, revert: { window_hours: 24 } },
+      settings: { ...settings, revert: { window_hours: 24, soak_regressed_vans: false } },
     });
     const r = await c.create('rel-2', 'ops-alice', 'app 1.5.0');
     // Policy off: two waves go out, then ops revert by hand.
@@ -424,7 +424,12 @@ describe.each(['sqlite', 'postgres'] as const)('automatic revert (%s)', (backend
     // artifact they committed); the others report it passed. No install fails.
     const b = await bed(backend, true, { script: { soakRegression: 0.05 }, reportSoak: true });
     const db = b.t.store.db;
-    const plain = RolloutSettings.parse({ wave_percent: 10, wave_interval_hours: 6 });
+    // With revert.soak_regressed_vans each regressed van also goes back to rel-1 on its own.
+    const plain = RolloutSettings.parse({
+      wave_percent: 10,
+      wave_interval_hours: 6,
+      revert: { soak_regressed_vans: true },
+    });
     const c = new RolloutController({ store: b.t.store, mender: b.mender, clock: b.clock, settings: plain });
     const r = await c.create('rel-2', 'ops-alice', 'app 1.5.0');
     const end = Date.now() + 120_000;
@@ -486,9 +491,34 @@ describe.each(['sqlite', 'postgres'] as const)('automatic revert (%s)', (backend
         .map((d) => d.deviceId!)
         .sort(),
     );
+    // Each regressed van that took 1.5.0 gets its own revert (the rollout stays paused, no fleet revert).
+    const tookBad = () =>
+      b.fleet.devices().filter((d) => regressing.has(d.deviceId!) && d.committed.includes('vancore-app-1.5.0'));
+    const end2 = Date.now() + 120_000;
+    while (!tookBad().every((d) => d.versions.app === '1.4.0')) {
+      if (Date.now() > end2) throw new Error(`soak reverts stuck: ${JSON.stringify(await c.plan(r.id))}`);
+      b.fleet.inventoryNow();
+      await b.sync('incremental');
+      await c.tick();
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(tookBad().map((d) => d.committed.at(-1))).toEqual(tookBad().map(() => 'vancore-app-1.4.0-revert-1.5.0'));
+    const perVan = await db
+      .selectFrom('tracked_deployments')
+      .select(['name', 'device_ids_json'])
+      .where('owner_kind', '=', 'revert')
+      .orderBy('name')
+      .execute();
+    expect(perVan.map((d) => d.name)).toEqual(
+      tookBad()
+        .map((d) => `vancore-revert ${r.id} van ${d.deviceId!} app`)
+        .sort(),
+    );
+    expect(await R.getRevert(db, r.id)).toBeUndefined();
+    expect((await R.getRollout(db, r.id))!.status).toBe('paused');
     console.log(
       `[soak ${backend}] ${VANS} vans, ${regressing.size} regress after commit; paused in ${open[0]!.label} after ${waves.length - 1} clean waves; ` +
-        `${held} ticks held for soak reports; reason: ${paused.pause_reason}`,
+        `${held} ticks held for soak reports; ${perVan.length} regressed vans reverted one by one; reason: ${paused.pause_reason}`,
     );
   }, 300_000);
 });

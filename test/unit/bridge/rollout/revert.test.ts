@@ -8,6 +8,7 @@ import {
   type RevertDeploymentFacts,
   type RevertFacts,
   planRevert,
+  planSoakReverts,
   revertNotLanded,
   revertTrigger,
 } from '../../../../bridge/rollout/revert.js';
@@ -241,3 +242,36 @@ describe('revertNotLanded', () => {
 });
 
 const kinds = (steps: { kind: string }[]) => steps.map((s) => s.kind);
+
+describe('planSoakReverts (revert.soak_regressed_vans)', () => {
+  const regressed = { soak: 'regressed' as const, soakArtifact: 'vancore-app-1.5.0' };
+  const vans = [
+    van(1, { platform: '1.0.0', app: '1.5.0' }, regressed),
+    van(2, { platform: '1.0.0', app: '1.5.0' }, { soak: 'passed', soakArtifact: 'vancore-app-1.5.0' }),
+    van(3, { platform: '1.0.0', app: '1.5.0' }, { soak: 'regressed', soakArtifact: 'vancore-app-1.3.0' }),
+  ];
+  const on = Schema.parse({ revert: { soak_regressed_vans: true } });
+
+  it('off by default; on, only the vans whose soak of this release regressed, one deployment each', () => {
+    expect(planSoakReverts(rf({ vans }), { components: rel2 })).toEqual([]);
+    expect(planSoakReverts(rf({ vans, settings: on }), { components: rel2 })).toEqual([
+      {
+        kind: 'create_revert_deployment',
+        name: 'vancore-revert r1 van d1 app',
+        round: 0,
+        component: 'app',
+        artifactName: 'vancore-app-1.4.0-revert-1.5.0',
+        from: '1.5.0',
+        to: '1.4.0',
+        deviceIds: ['d1'],
+      },
+    ]);
+  });
+
+  it('once per van and component; nothing without a previous release or revert artifact', () => {
+    const given = rdep(0, { d1: 'failure' }, 'finished');
+    expect(planSoakReverts(rf({ vans, settings: on, revertDeployments: [given] }), { components: rel2 })).toEqual([]);
+    expect(planSoakReverts(rf({ vans, settings: on, previous: null }), { components: rel2 })).toEqual([]);
+    expect(planSoakReverts(rf({ vans, settings: on, revertArtifacts: [] }), { components: rel2 })).toEqual([]);
+  });
+});
