@@ -12,6 +12,7 @@ import { deviceInstall, deviceUninstall } from './installer/install.js';
 import { nodeRunner } from './lib/runner.js';
 
 export { healthCommand } from './health/command.js';
+export { soakCommand } from './soak/command.js';
 
 /**
  * The device kit built next to the CLI bundle (dist/cli.js → dist/device). Found from the script that

@@ -394,7 +394,45 @@ interface RolloutView {
     deployments: { component: string; status: string; targets: number; outcomes: Record<string, number> }[];
   }[];
   next: { kind: string; reason?: string }[];
+  revert?: {
+    status: string;
+    previous_release: string | null;
+    reason: string;
+    targets: number;
+    landed: number;
+    not_landed: number;
+  } | null;
   events: { at: string; actor: string; action: string; reason: string | null }[];
+}
+
+/** `rollout create`'s revert flags → the per-rollout policy (undefined: the config's applies). */
+function revertPolicyOf(
+  values: Parameters<typeof opt.string>[0],
+): { failed_count?: number; failed_pct?: number; window_hours?: number } | undefined {
+  const count = opt.int(values, 'revert-failed-count', 1, 100_000);
+  const num = (name: string, min: number, max: number) => {
+    const v = opt.string(values, name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || !(n > min) || n > max)
+      throw new VanError('USAGE', `--${name} must be a number above ${min} and at most ${max}, got '${v}'`);
+    return n;
+  };
+  const pct = num('revert-failed-pct', 0, 100);
+  const hours = num('revert-window-hours', 0, 24 * 14);
+  if (opt.bool(values, 'no-auto-revert')) {
+    if (count !== undefined || pct !== undefined || hours !== undefined)
+      throw new VanError('USAGE', '--no-auto-revert cannot be combined with the --revert-* flags');
+    return {};
+  }
+  if (count === undefined && pct === undefined && hours === undefined) return undefined;
+  if (count === undefined && pct === undefined)
+    throw new VanError('USAGE', '--revert-window-hours needs --revert-failed-count or --revert-failed-pct');
+  return {
+    ...(count !== undefined ? { failed_count: count } : {}),
+    ...(pct !== undefined ? { failed_pct: pct } : {}),
+    ...(hours !== undefined ? { window_hours: hours } : {}),
+  };
 }
 
 /** The rollout as a terminal view: totals, waves with per-component outcomes, next step, recent audit. */
@@ -424,6 +462,13 @@ export function renderRollout(r: RolloutView): string {
           .join('; ') || '-',
       ]),
     ),
+    ...(r.revert
+      ? [
+          '',
+          `Revert to ${r.revert.previous_release ?? '(no previous release)'}  ${r.revert.status.toUpperCase()}  ${bar(r.revert.landed, r.revert.targets)} vans back   not landed ${r.revert.not_landed}`,
+          `  why: ${r.revert.reason}`,
+        ]
+      : []),
     '',
     `Next: ${r.next.map((n) => `${n.kind}${n.reason ? ` (${n.reason})` : ''}`).join(', ') || '-'}`,
     '',
@@ -527,10 +572,30 @@ export const rolloutCommand = defineCommand({
           description:
             'forecast the waves, vans, bytes and vans waiting for an unmetered link; store and deploy nothing',
         },
+        'revert-failed-count': {
+          type: 'string',
+          value: 'N',
+          description: "automatic revert at N failed updates in the window (replaces the config's rollout.revert)",
+        },
+        'revert-failed-pct': {
+          type: 'string',
+          value: 'P',
+          description: 'automatic revert when more than P % of the updates finished in the window failed',
+        },
+        'revert-window-hours': {
+          type: 'string',
+          value: 'H',
+          description: 'the window the revert policy counts failures in (default 24)',
+        },
+        'no-auto-revert': {
+          type: 'boolean',
+          description: 'no automatic revert for this rollout, whatever the config says',
+        },
       },
       examples: [
         'vancore-ota rollout create 2026.11.1 --dry-run',
         'vancore-ota rollout create 2026.11.1 --reason "November release"',
+        'vancore-ota rollout create 2026.11.1 --revert-failed-count 5 --revert-failed-pct 20 --revert-window-hours 24',
       ],
       async run(ctx) {
         const reason = opt.string(ctx.values, 'reason');
@@ -542,9 +607,11 @@ export const rolloutCommand = defineCommand({
           ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(f)}\n` : renderForecast(f));
           return;
         }
+        const revert = revertPolicyOf(ctx.values);
         const r = await postJson<RolloutView>(await target(ctx), '/api/v1/rollouts', {
           release: ctx.positionals[0],
           ...(reason ? { reason } : {}),
+          ...(revert ? { revert } : {}),
         });
         ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(r)}\n` : renderRollout(r));
       },
@@ -612,6 +679,32 @@ export const rolloutCommand = defineCommand({
             [...body.waves.map((w) => row(String(w.wave), w)), row('total', body.total)],
           )}\n`,
         );
+      },
+    }),
+    defineCommand({
+      name: 'revert',
+      summary:
+        "Revert a rollout: pause it and deploy the previous release's revert artifacts to every van that took it",
+      positionals: rolloutIdArg,
+      options: {
+        ...common,
+        ...reasonOption,
+        to: {
+          type: 'string',
+          value: 'RELEASE',
+          description: 'go back to this release (default: the last one rolled out completely before)',
+        },
+      },
+      examples: ['vancore-ota rollout revert r0123456789 --reason "app crashes on gen2 hubs"'],
+      async run(ctx) {
+        const reason = requireReason(ctx);
+        const to = opt.string(ctx.values, 'to');
+        const r = await postJson<RolloutView>(
+          await target(ctx),
+          `/api/v1/rollouts/${encodeURIComponent(ctx.positionals[0]!)}/revert`,
+          { reason, ...(to ? { to } : {}) },
+        );
+        ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(r)}\n` : renderRollout(r));
       },
     }),
   ],

@@ -7,7 +7,7 @@ import { bridgeCommand, reportCommand, rolloutCommand } from '../bridge/cli.js';
 import { vpnMigrationCommand } from '../bridge/vpn/cli.js';
 import { configCommand } from './config-command.js';
 import { demoCommand } from './demo/command.js';
-import { deviceCommand, healthCommand } from '../agent-hooks/cli.js';
+import { deviceCommand, healthCommand, soakCommand } from '../agent-hooks/cli.js';
 import { gateCommand, sensordCommand } from '../state-scripts/cli.js';
 import { menderSimCommand } from '../mender-sim/cli.js';
 
@@ -25,6 +25,7 @@ export function rootCommand(): CommandSpec {
       gateCommand,
       sensordCommand,
       healthCommand,
+      soakCommand,
       deviceCommand,
       rolloutCommand,
       vpnMigrationCommand,

@@ -69,6 +69,10 @@ export const REASON_CATALOGUE = {
     phases: ['install'],
     title: 'a layer or image config of the delta artifact does not match its digest',
   },
+  // The post-commit soak (issue #20 item 2, agent-hooks/soak/): after the commit, in `vancore.soak.reason`.
+  soak_container_restarts: { phases: ['commit'], title: 'containers kept restarting after the commit' },
+  soak_health_failing: { phases: ['commit'], title: 'health checks kept failing after the commit' },
+  soak_cloud_lost: { phases: ['commit'], title: 'the van lost contact with the server after the commit' },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type ReasonCode = keyof typeof REASON_CATALOGUE;

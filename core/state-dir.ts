@@ -202,6 +202,16 @@ export const STATE_FILES = {
     write: 'atomic',
     what: 'outcome of the most recent VanCore update',
   },
+  soak: {
+    path: 'soak.json',
+    format: 'json',
+    maxBytes: 16 * KiB,
+    owner: 'agent-hooks/soak/soak.ts',
+    writers: 'vancore-ota-soak (vancore-ota-soak.timer)',
+    readers: 'inventory',
+    write: 'atomic',
+    what: 'the post-commit soak of the last commit: watching, passed or regressed, and why',
+  },
   vpnState: {
     path: 'vpn.json',
     format: 'json',

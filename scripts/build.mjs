@@ -134,6 +134,7 @@ const hookEntries = {
   'identity/mender-device-identity': 'agent-hooks/bin/mender-device-identity.ts',
   'inventory/mender-inventory-vancore': 'agent-hooks/bin/mender-inventory-vancore.ts',
   'bin/vancore-ota-health': 'agent-hooks/bin/vancore-ota-health.ts',
+  'bin/vancore-ota-soak': 'agent-hooks/bin/vancore-ota-soak.ts',
 };
 await Promise.all(
   Object.entries(hookEntries).map(async ([out, entry]) => {

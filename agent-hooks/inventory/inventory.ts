@@ -20,6 +20,7 @@ import { readLastUpdate, readVersions, type LastUpdate } from '../../core/versio
 import type { DeviceContext } from '../lib/device.js';
 import { resolveVanId } from '../identity/identity.js';
 import { accumulate, DataUsage, monthOf, sampleCounters } from './data-usage.js';
+import { SoakRecord, soakInventoryValues } from '../soak/soak.js';
 
 export interface DiskSpace {
   availableBytes: number;
@@ -61,6 +62,8 @@ export interface InventoryFacts {
   deviceType?: string;
   /** Cellular data this month (data-usage.ts); absent without a cellular interface. */
   data?: DataUsage;
+  /** The post-commit soak record (soak.json, agent-hooks/soak/); null when none or unusable. */
+  soak?: SoakRecord | null;
 }
 
 /** When the health booleans turn false. A van hub has a small SSD and sits in a hot van. */
@@ -115,6 +118,7 @@ export function inventoryEntries(f: InventoryFacts): Record<string, string | num
     out['vancore.data.month'] = f.data.month;
     out['vancore.data.month_bytes'] = f.data.bytes;
   }
+  Object.assign(out, soakInventoryValues(f.soak ?? null));
   // The C++ client sends only what inventory scripts print plus its version (RECIPE-current §3.3):
   // without this line a 5.x van has no device_type in Mender's inventory, and the bridge could not
   // match artifacts to it. The Go client 3.x adds it itself.
@@ -143,7 +147,7 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefine
 /** A state file through core/state-dir.ts; missing → null, unusable → null with a warning. */
 function readStateOrNull<T>(
   stateDir: string,
-  name: 'readings' | 'vpnState',
+  name: 'readings' | 'vpnState' | 'soak',
   schema: z.ZodMiniType<T>,
   warn: (msg: string) => void,
 ): T | null {
@@ -175,6 +179,7 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
     readings: readStateOrNull(state, 'readings', Readings, o.warn),
     lastUpdate: readLastUpdate(state),
     vpn: readStateOrNull(state, 'vpnState', VpnFile, o.warn),
+    soak: readStateOrNull(state, 'soak', SoakRecord, o.warn),
   };
   const vanId = await pending.vanId;
   const versions = await pending.versions;
@@ -212,6 +217,7 @@ export async function gatherInventory(ctx: DeviceContext, o: GatherOptions): Pro
     client: client.client,
     ...(deviceType ? { deviceType } : {}),
     ...(data ? { data } : {}),
+    soak: pending.soak,
   };
 }
 

@@ -20,6 +20,7 @@ import { type FleetStore, Stages } from '../store/fleet-store.js';
 import { rolloutData } from '../store/data-ledger.js';
 import * as S from './schemas.js';
 import { ErrorBody } from './schemas.js';
+import { RevertPolicy } from '../../core/config/bridge-config.js';
 
 export interface RolloutApiDeps {
   store: FleetStore;
@@ -130,6 +131,32 @@ export const RolloutBody = z.object({
   }),
   waves: z.array(Wave),
   next: z.array(z.object({ kind: z.string(), reason: z.string().optional() })),
+  /** The rollout's revert (issue #20 item 1; docs/rollouts.md "Automatic revert"), or null. */
+  revert: z
+    .object({
+      status: z.enum(['active', 'finished']),
+      release: z.string(),
+      previous_release: z.string().nullable(),
+      reason: z.string(),
+      started_by: z.string(),
+      started_at: z.string(),
+      finished_at: z.string().nullable(),
+      targets: z.number(),
+      landed: z.number(),
+      not_landed: z.number(),
+      deployments: z.array(
+        z.object({
+          name: z.string(),
+          component: z.string(),
+          artifact_name: z.string(),
+          mender_id: z.string().nullable(),
+          status: z.string(),
+          targets: z.number(),
+          outcomes: z.record(z.string(), z.number()),
+        }),
+      ),
+    })
+    .nullable(),
   events: z.array(Event),
 });
 export type RolloutBody = z.infer<typeof RolloutBody>;
@@ -388,7 +415,7 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutApiDeps> = async (app, dep
         tags: ['rollouts'],
         querystring: z.object({ status: z.enum(RolloutStatuses).optional() }),
         response: {
-          200: z.array(RolloutBody.omit({ waves: true, events: true, next: true, vans: true })),
+          200: z.array(RolloutBody.omit({ waves: true, events: true, next: true, vans: true, revert: true })),
           ...errors,
         },
       },
@@ -415,6 +442,8 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutApiDeps> = async (app, dep
           release: z.string().min(1).max(64),
           reason: z.string().max(500).optional(),
           dry_run: z.boolean().optional(),
+          /** This rollout's automatic revert policy, replacing the config's `rollout.revert` (`{}`: off). */
+          revert: RevertPolicy.optional(),
         }),
         response: { 200: ForecastBody, 201: RolloutBody, ...errors },
       },
@@ -435,7 +464,12 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutApiDeps> = async (app, dep
           ...forecast,
         });
       }
-      const r = await deps.controller.create(req.body.release, actor(req), req.body.reason ?? null);
+      const r = await deps.controller.create(
+        req.body.release,
+        actor(req),
+        req.body.reason ?? null,
+        req.body.revert ? { revert: req.body.revert } : {},
+      );
       // Start at once rather than at the next scheduled tick; errors show in the status.
       await deps.controller.tick().catch(() => undefined);
       return reply.status(201).send(await rolloutStatus(db, r.id, deps.clock.now()));
@@ -493,6 +527,30 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutApiDeps> = async (app, dep
       },
     );
   }
+
+  typed.post(
+    '/rollouts/:id/revert',
+    {
+      schema: {
+        summary:
+          "Revert a rollout by hand: pause it, abort its open deployments, and deploy the previous release's revert artifacts to every van that took it (reason required, audited)",
+        tags: ['rollouts'],
+        params: Id,
+        body: z.strictObject({
+          reason: z.string().min(1).max(500),
+          /** The release to go back to; default the last release rolled out completely before this one. */
+          to: z.string().min(1).max(64).optional(),
+        }),
+        response: { 200: RolloutBody, ...errors },
+      },
+    },
+    async (req) => {
+      await deps.controller.revert(req.params.id, actor(req), req.body.reason, req.body.to ?? null);
+      // Deploy at once rather than at the next scheduled tick; errors show in the status.
+      await deps.controller.tick().catch(() => undefined);
+      return rolloutStatus(db, req.params.id, deps.clock.now());
+    },
+  );
 
   // Server-Sent Events: the audit trail as it grows, then the status after each event. Open streams end
   // when the bridge shuts down (preClose), or a console left open on a rollout would hold the shutdown;

@@ -147,48 +147,55 @@ export class DeploymentTracker {
   /** Realize leftover intents, then record the per-device statuses of the open deployments. */
   async refresh(owner: Owner): Promise<void> {
     const now = this.deps.now();
-    const { db, mender } = this.deps;
     for (const d of await this.load(owner)) {
       if (d.status === 'intent') {
         await this.#realize(d, true);
         continue;
       }
       if (d.status !== 'open' || !d.menderId) continue;
-      const menderId = d.menderId;
-      this.#count();
-      const devices = await mender.collect((page, perPage) => mender.deploymentDevices(menderId, { page, perPage }));
-      const rows = devices
-        .filter((x) => d.outcomes[x.id]?.status !== x.status)
-        .map((x) => ({
-          name: d.name,
-          device_id: x.id,
-          status: x.status,
-          // Our clock, not the device's: soaks are measured on the bridge's (possibly accelerated) clock.
-          finished_at: FINAL.has(x.status) ? (d.outcomes[x.id]?.finishedAt ?? now) : null,
-          updated_at: now,
-        }));
-      for (let i = 0; i < rows.length; i += CHUNK)
-        await db
-          .insertInto('tracked_outcomes')
-          .values(rows.slice(i, i + CHUNK))
-          .onConflict((oc) =>
-            oc.columns(['name', 'device_id']).doUpdateSet((eb) => ({
-              status: eb.ref('excluded.status'),
-              finished_at: eb.ref('excluded.finished_at'),
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
-          )
-          .execute();
+      const devices = await this.#record(d, d.menderId, now);
       const statuses = new Map(devices.map((x) => [x.id, x.status]));
       if (d.deviceIds.every((id) => FINAL.has(statuses.get(id) ?? ''))) await this.#set(d.name, { status: 'finished' });
     }
   }
 
+  /** Read the deployment's per-device statuses from Mender and store the changed ones as outcomes. */
+  async #record(d: TrackedDeployment, menderId: string, now: string): Promise<{ id: string; status: string }[]> {
+    const { db, mender } = this.deps;
+    this.#count();
+    const devices = await mender.collect((page, perPage) => mender.deploymentDevices(menderId, { page, perPage }));
+    const rows = devices
+      .filter((x) => d.outcomes[x.id]?.status !== x.status)
+      .map((x) => ({
+        name: d.name,
+        device_id: x.id,
+        status: x.status,
+        // Our clock, not the device's: soaks are measured on the bridge's (possibly accelerated) clock.
+        finished_at: FINAL.has(x.status) ? (d.outcomes[x.id]?.finishedAt ?? now) : null,
+        updated_at: now,
+      }));
+    for (let i = 0; i < rows.length; i += CHUNK)
+      await db
+        .insertInto('tracked_outcomes')
+        .values(rows.slice(i, i + CHUNK))
+        .onConflict((oc) =>
+          oc.columns(['name', 'device_id']).doUpdateSet((eb) => ({
+            status: eb.ref('excluded.status'),
+            finished_at: eb.ref('excluded.finished_at'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    return devices;
+  }
+
   /**
    * Abort every deployment of the owner that is not finished; returns the Mender ids aborted. One Mender
    * finished after our last look answers 422 (nothing left to abort): recorded as finished, not reported.
+   * With `recordOutcomes` the per-device statuses are read once more either way (the revert does), so what
+   * finished between our last look and the abort is in the outcomes.
    */
-  async abort(owner: Owner): Promise<string[]> {
+  async abort(owner: Owner, recordOutcomes = false): Promise<string[]> {
     const { mender } = this.deps;
     if (!mender.abortDeployment) throw new Error('deployment tracker: this Mender client cannot abort');
     const aborted: string[] = [];
@@ -207,6 +214,7 @@ export class DeploymentTracker {
         }
       }
       await this.#set(d.name, { status, ...(menderId ? { mender_id: menderId } : {}) });
+      if (menderId && recordOutcomes) await this.#record(d, menderId, this.deps.now());
     }
     return aborted;
   }

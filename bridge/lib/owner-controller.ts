@@ -86,12 +86,17 @@ export abstract class OwnerController<S extends { kind: string }> {
   /** Sense, plan, act for one owner until the plan only waits. Returns the steps taken. */
   step(id: string): Promise<S[]> {
     return stepUntilWaiting({
-      refresh: () => this.tracker.refresh({ kind: this.opts.kind, id }),
+      refresh: () => this.refresh(id),
       plan: () => this.plan(id),
       act: (s) => this.act(id, s),
       stopsAfter: this.opts.stopsAfter,
       maxRounds: MAX_STEPS_PER_TICK,
     });
+  }
+
+  /** Sense: the owner's deployments (a subclass with a second owner kind refreshes that one too). */
+  protected refresh(id: string): Promise<void> {
+    return this.tracker.refresh({ kind: this.opts.kind, id });
   }
 
   /** Run now, then every `realIntervalMs` of real time (= the bridge clock's interval / speed). */

@@ -16,7 +16,11 @@ import type { MenderManagementClient } from '../../core/mender/management.js';
 import type { FleetStore } from '../store/fleet-store.js';
 import { OwnerController } from '../lib/owner-controller.js';
 import { type RolloutSettings, type RolloutStep, planRollout } from './planner.js';
+import { type RevertStep, planRevert, planSoakReverts, revertTrigger, revertWatchOn } from './revert.js';
 import * as R from './store.js';
+
+/** What a rollout's tick may do: the planner's steps, starting its revert, and the revert's own steps. */
+export type RolloutControllerStep = RolloutStep | RevertStep | { kind: 'start_revert'; reason: string };
 
 /** The part of the Mender client a rollout uses. */
 export type RolloutMender = Pick<
@@ -39,10 +43,10 @@ const LOCK_KEY = 0x76616e63; // "vanc"
 
 export interface TickReport {
   ran: boolean;
-  steps: RolloutStep[];
+  steps: RolloutControllerStep[];
 }
 
-export class RolloutController extends OwnerController<RolloutStep> {
+export class RolloutController extends OwnerController<RolloutControllerStep> {
   constructor(private readonly deps: RolloutControllerDeps) {
     super(deps, {
       kind: 'rollout',
@@ -53,8 +57,26 @@ export class RolloutController extends OwnerController<RolloutStep> {
     });
   }
 
+  /**
+   * Active rollouts; paused ones too while their revert policy is on and they were not reverted (their open
+   * Mender deployments go on, and their failures count); and every rollout whose revert is running.
+   */
   protected async activeIds(): Promise<string[]> {
-    return (await R.listRollouts(this.db, 'active')).map((x) => x.id);
+    const reverts = await R.listReverts(this.db);
+    const reverted = new Set(reverts.map((r) => r.rollout_id));
+    const ids = (await R.listRollouts(this.db))
+      .filter(
+        (r) => r.status === 'active' || (r.status === 'paused' && revertWatchOn(r.settings) && !reverted.has(r.id)),
+      )
+      .map((r) => r.id);
+    for (const r of reverts) if (r.status === 'active' && !ids.includes(r.rollout_id)) ids.push(r.rollout_id);
+    return ids;
+  }
+
+  /** The rollout's deployments, and its revert's (the fleet revert's and single vans' after their soak). */
+  protected override async refresh(id: string): Promise<void> {
+    await this.tracker.refresh(R.rolloutOwner(id));
+    await this.tracker.refresh(R.revertOwner(id));
   }
 
   /** The settings a rollout created now freezes (the `rollout create --dry-run` forecast plans with them). */
@@ -62,12 +84,12 @@ export class RolloutController extends OwnerController<RolloutStep> {
     return this.deps.settings;
   }
 
-  /** Dry run: the steps the planner would take now. */
-  async plan(rolloutId: string): Promise<RolloutStep[]> {
-    return planRollout(await R.loadFacts(this.db, rolloutId, this.deps.clock.now()));
+  /** Dry run: the steps the controller would take now. */
+  async plan(rolloutId: string): Promise<RolloutControllerStep[]> {
+    return planWithRevert(this.db, rolloutId, this.deps.clock.now());
   }
 
-  protected async act(rolloutId: string, s: RolloutStep): Promise<void> {
+  protected async act(rolloutId: string, s: RolloutControllerStep): Promise<void> {
     const now = this.now();
     const db = this.db;
     switch (s.kind) {
@@ -161,9 +183,85 @@ export class RolloutController extends OwnerController<RolloutStep> {
         await R.setRolloutStatus(db, rolloutId, 'completed', null, now);
         await R.recordEvent(db, { rolloutId, at: now, actor: 'controller', action: 'complete', reason: s.reason });
         return;
+      case 'start_revert':
+        await this.#startRevert(rolloutId, 'controller', s.reason, null);
+        return;
+      case 'create_revert_deployment':
+        await this.tracker.start(
+          R.revertOwner(rolloutId),
+          {
+            name: s.name,
+            round: s.round,
+            subject: s.component,
+            purpose: 'revert',
+            artifactName: s.artifactName,
+            deviceIds: s.deviceIds,
+          },
+          async () => {
+            await R.recordEvent(db, {
+              rolloutId,
+              at: now,
+              actor: 'controller',
+              action: 'revert_deploy',
+              reason: `${s.component} ${s.from} → ${s.to} → ${s.deviceIds.length} vans`,
+              detail: { name: s.name, round: s.round, artifact: s.artifactName, vans: s.deviceIds.length },
+            });
+          },
+        );
+        return;
+      case 'finish_revert':
+        await R.finishRevert(db, rolloutId, now);
+        await R.recordEvent(db, {
+          rolloutId,
+          at: now,
+          actor: 'controller',
+          action: 'revert_finished',
+          reason: s.reason,
+          detail: { landed: s.landed, not_landed: s.notLanded },
+        });
+        return;
       case 'wait':
         return;
     }
+  }
+
+  /**
+   * Start the revert: stop the bad release (abort the rollout's open Mender deployments, pause it), record
+   * the revert and its audit event; the next plan deploys the revert artifacts (planRevert).
+   */
+  async #startRevert(rolloutId: string, actor: string, reason: string, to: string | null): Promise<void> {
+    const db = this.db;
+    const r = await this.#must(rolloutId);
+    const previous = to ?? (await R.previousRelease(db, r));
+    const now = this.now();
+    const aborted = await this.tracker.abort(R.rolloutOwner(rolloutId), true);
+    if (r.status === 'active' || r.status === 'paused')
+      await R.setRolloutStatus(
+        db,
+        rolloutId,
+        'paused',
+        `reverted to ${previous ?? '(no previous release)'}: ${reason}`,
+        now,
+      );
+    await R.insertRevert(db, {
+      rollout_id: rolloutId,
+      release: r.release,
+      previous_release: previous,
+      status: 'active',
+      reason,
+      started_by: actor,
+      started_at: now,
+      finished_at: null,
+    });
+    await R.recordEvent(db, {
+      rolloutId,
+      at: now,
+      actor,
+      action: 'revert',
+      reason,
+      detail: { release: r.release, previous, aborted },
+    });
+    this.deps.logger?.warn({ rollout: rolloutId, previous, reason }, 'rollout reverted');
   }
 
   async #openWave(rolloutId: string): Promise<number | null> {
@@ -178,7 +276,16 @@ export class RolloutController extends OwnerController<RolloutStep> {
 
   // ---- ops actions --------------------------------------------------------------------------------
 
-  async create(release: string, actor: string, reason: string | null): Promise<R.RolloutRecord> {
+  /**
+   * `policy.revert` replaces the config's `rollout.revert` for this rollout (`{}` turns it off); the
+   * settings are frozen into the rollout.
+   */
+  async create(
+    release: string,
+    actor: string,
+    reason: string | null,
+    policy: { revert?: RolloutSettings['revert'] } = {},
+  ): Promise<R.RolloutRecord> {
     if (!(await R.getRelease(this.db, release))) throw new VanError('NOT_FOUND', `no release ${release}`);
     const running = (await R.listRollouts(this.db)).filter((r) => r.status === 'active' || r.status === 'paused');
     if (running.length)
@@ -192,13 +299,20 @@ export class RolloutController extends OwnerController<RolloutStep> {
       release,
       status: 'active',
       pause_reason: null,
-      settings: { ...this.deps.settings },
+      settings: { ...this.deps.settings, ...(policy.revert ? { revert: policy.revert } : {}) },
       created_at: now,
       created_by: actor,
       updated_at: now,
     };
     await R.insertRollout(this.db, rec);
-    await R.recordEvent(this.db, { rolloutId: rec.id, at: now, actor, action: 'create', reason, detail: { release } });
+    await R.recordEvent(this.db, {
+      rolloutId: rec.id,
+      at: now,
+      actor,
+      action: 'create',
+      reason,
+      detail: { release, revert: rec.settings.revert },
+    });
     return rec;
   }
 
@@ -216,9 +330,31 @@ export class RolloutController extends OwnerController<RolloutStep> {
     await R.recordEvent(this.db, { rolloutId: id, at: now, actor, action: 'pause', reason });
   }
 
+  /** Refused once the rollout was reverted: its release is the bad one; start a new rollout instead. */
+  async #notReverted(id: string): Promise<void> {
+    const rev = await R.getRevert(this.db, id);
+    if (rev)
+      throw new VanError(
+        'CONFLICT',
+        `rollout ${id} was reverted to ${rev.previous_release ?? '(no previous release)'} at ${rev.started_at}: abort it and roll out a fixed release`,
+      );
+  }
+
+  /**
+   * `rollout revert`: what the policy does, by hand — pause, abort the open deployments, and deploy the
+   * previous release's revert artifacts to every van that took this one. Any status; once per rollout.
+   */
+  async revert(id: string, actor: string, reason: string, to: string | null = null): Promise<void> {
+    await this.#must(id);
+    await this.#notReverted(id);
+    if (to !== null && !(await R.getRelease(this.db, to))) throw new VanError('NOT_FOUND', `no release ${to}`);
+    await this.#startRevert(id, actor, reason, to);
+  }
+
   /** Resume; the open wave's failure gate counts as acknowledged (it would pause again at once otherwise). */
   async resume(id: string, actor: string, reason: string): Promise<void> {
     const r = await this.#must(id);
+    await this.#notReverted(id);
     if (r.status !== 'paused') throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
     const now = this.now();
     await R.setRolloutStatus(this.db, id, 'active', null, now);
@@ -235,6 +371,7 @@ export class RolloutController extends OwnerController<RolloutStep> {
   /** Close the open wave now, skipping its remaining gate (soak, success share). */
   async advance(id: string, actor: string, reason: string): Promise<void> {
     const r = await this.#must(id);
+    await this.#notReverted(id);
     if (r.status !== 'active' && r.status !== 'paused') throw new VanError('CONFLICT', `rollout ${id} is ${r.status}`);
     const wave = await this.#openWave(id);
     const now = this.now();
@@ -260,4 +397,36 @@ export class RolloutController extends OwnerController<RolloutStep> {
     await R.recordEvent(this.db, { rolloutId: id, at: now, actor, action: 'abort', reason, detail: { aborted } });
     return { aborted };
   }
+}
+
+/**
+ * The controller's plan for one rollout: its running revert's steps; else the revert when the policy is
+ * crossed (checked first, also while paused: open deployments keep reporting); else the planner's steps.
+ */
+export async function planWithRevert(
+  db: FleetStore['db'],
+  rolloutId: string,
+  now: Date,
+): Promise<RolloutControllerStep[]> {
+  const facts = await R.loadFacts(db, rolloutId, now);
+  const rev = await R.getRevert(db, rolloutId);
+  if (rev?.status === 'active') {
+    const r = (await R.getRollout(db, rolloutId))!;
+    return planRevert(await R.loadRevertFacts(db, r, rev, now, facts.vans));
+  }
+  if (!rev && (facts.status === 'active' || facts.status === 'paused')) {
+    const reason = revertTrigger(facts);
+    if (reason) return [{ kind: 'start_revert', reason }];
+    // revert.soak_regressed_vans: each van whose soak of the release regressed goes back on its own.
+    if (facts.settings.revert.soak_regressed_vans) {
+      const r = (await R.getRollout(db, rolloutId))!;
+      const previous = await R.previousRelease(db, r);
+      const steps = planSoakReverts(
+        await R.loadRevertFacts(db, r, { release: r.release, previous_release: previous }, now, facts.vans),
+        facts,
+      );
+      if (steps.length) return steps;
+    }
+  }
+  return planRollout(facts);
 }

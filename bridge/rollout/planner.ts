@@ -10,6 +10,7 @@ import type { RolloutSettings as RolloutSettingsSchema } from '../../core/config
 import type { Stage } from '../store/fleet-store.js';
 import type { ReleaseComponent } from './release.js';
 import { FINAL } from '../lib/deployment-tracker.js';
+import { type SoakState, soakFailed, soakHold, soakRegressed } from './soak-gate.js';
 
 /** The rollout settings of the bridge config, frozen into each rollout at its creation. */
 export type RolloutSettings = z.output<typeof RolloutSettingsSchema>;
@@ -29,6 +30,10 @@ export interface VanFacts {
   components: Record<string, string>;
   /** Inventory health after the update: false when disk, temperature or the last update status is bad. */
   healthy: boolean;
+  /** The van's post-commit soak (`vancore.soak.state`); undefined: the van reports none. */
+  soak?: SoakState;
+  /** The artifact whose commit that soak is about (`vancore.soak.artifact`). */
+  soakArtifact?: string;
 }
 
 export interface WaveFacts {
@@ -316,9 +321,13 @@ function planOpenWave(
       if (st !== undefined && (st === 'failure' || SUCCEEDED.has(st))) finished++;
     }
   const targets = new Set(deps.flatMap((d) => d.deviceIds)).size;
+  const vanById = new Map(facts.vans.map((v) => [v.deviceId, v]));
   if (!facts.acknowledgedWaves.includes(wave.wave)) {
+    // Post-commit soak regressions count as failed updates of their wave (soak-gate.ts).
+    const regressed = soakRegressed(wave, vanById, complete, facts.components).length;
+    failed += regressed;
     const rate = pct(failed, finished);
-    const reason = `wave ${wave.label}: ${failed} of ${finished} finished updates failed (${fmt(rate)} %)`;
+    const reason = `wave ${wave.label}: ${failed} of ${finished} finished updates failed (${fmt(rate)} %)${regressed ? `, ${regressed} of them soak regressions` : ''}`;
     // max_failures_per_wave halts whatever the rate; the rate is judged once a sample has finished.
     if (failed >= s.max_failures_per_wave)
       return [{ kind: 'pause', reason: `${reason}: at least ${s.max_failures_per_wave} failures in one wave` }];
@@ -372,8 +381,10 @@ function planOpenWave(
       return [{ kind: 'wait', reason: `wave ${wave.label}: ${c.component} deploying` }];
   }
 
-  // Everything settled: the advance gate (success share, then soak).
-  const succeeded = wave.deviceIds.filter(complete).length;
+  // Everything settled: the advance gate (success share — a soak regression is no success —, then soak).
+  const succeeded = wave.deviceIds.filter(
+    (id) => complete(id) && !soakFailed(vanById.get(id), facts.components),
+  ).length;
   const share = pct(succeeded, wave.deviceIds.length);
   if (share < s.advance_success_percent) {
     return [
@@ -393,6 +404,8 @@ function planOpenWave(
         .map((o) => Date.parse(o.finishedAt!)),
     ),
   );
+  const deviceSoak = soakHold(wave, vanById, complete, facts.components, lastSuccess, facts.now, s);
+  if (deviceSoak && 'wait' in deviceSoak) return [{ kind: 'wait', reason: deviceSoak.wait }];
   const soakEnd = lastSuccess + soakMs;
   if (facts.now.getTime() < soakEnd)
     return [{ kind: 'wait', reason: `wave ${wave.label}: soaking until ${new Date(soakEnd).toISOString()}` }];
@@ -400,7 +413,7 @@ function planOpenWave(
     {
       kind: 'close_wave',
       wave: wave.wave,
-      reason: `${succeeded} of ${wave.deviceIds.length} vans succeeded (${fmt(share)} %) and stayed healthy`,
+      reason: `${succeeded} of ${wave.deviceIds.length} vans succeeded (${fmt(share)} %) and stayed healthy${deviceSoak ? deviceSoak.note : ''}`,
     },
   ];
 }

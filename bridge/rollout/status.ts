@@ -5,8 +5,32 @@ import { VanError } from '../../core/errors.js';
 import { shownStatus } from '../lib/waiting.js';
 import { parseCodes } from '../../core/reason-codes.js';
 import type { Database } from '../store/schema.js';
-import { planRollout } from './planner.js';
+import { planWithRevert } from './controller.js';
+import { revertNotLanded } from './revert.js';
 import * as R from './store.js';
+
+export interface RevertView {
+  status: 'active' | 'finished';
+  release: string;
+  previous_release: string | null;
+  reason: string;
+  started_by: string;
+  started_at: string;
+  finished_at: string | null;
+  /** Vans the revert deployed to, those Mender reports it succeeded on, and those it did not reach (so far). */
+  targets: number;
+  landed: number;
+  not_landed: number;
+  deployments: {
+    name: string;
+    component: string;
+    artifact_name: string;
+    mender_id: string | null;
+    status: string;
+    targets: number;
+    outcomes: Record<string, number>;
+  }[];
+}
 
 export interface RolloutStatusView {
   id: string;
@@ -36,7 +60,50 @@ export interface RolloutStatusView {
     }[];
   }[];
   next: { kind: string; reason?: string }[];
+  /** The rollout's revert (issue #20 item 1), or null. */
+  revert: RevertView | null;
   events: R.AuditEvent[];
+}
+
+async function revertView(db: Kysely<Database>, r: R.RolloutRecord, now: Date): Promise<RevertView | null> {
+  const rev = await R.getRevert(db, r.id);
+  if (!rev) return null;
+  const f = await R.loadRevertFacts(db, r, rev, now);
+  const targets = new Set(f.revertDeployments.flatMap((d) => d.deviceIds));
+  const landed = new Set(
+    f.revertDeployments.flatMap((d) =>
+      Object.entries(d.outcomes)
+        .filter(([, o]) => o.status === 'success' || o.status === 'already-installed')
+        .map(([id]) => id),
+    ),
+  );
+  return {
+    status: rev.status,
+    release: rev.release,
+    previous_release: rev.previous_release,
+    reason: rev.reason,
+    started_by: rev.started_by,
+    started_at: rev.started_at,
+    finished_at: rev.finished_at,
+    targets: targets.size,
+    landed: landed.size,
+    not_landed: revertNotLanded(f, rev.status === 'finished').length,
+    deployments: f.revertDeployments.map((d) => {
+      const outcomes: Record<string, number> = {};
+      for (const o of Object.values(d.outcomes)) outcomes[o.status] = (outcomes[o.status] ?? 0) + 1;
+      const seen = Object.keys(d.outcomes).length;
+      if (d.deviceIds.length > seen) outcomes['not-seen'] = d.deviceIds.length - seen;
+      return {
+        name: d.name,
+        component: d.component,
+        artifact_name: d.artifactName ?? '',
+        mender_id: d.menderId ?? null,
+        status: d.status,
+        targets: d.deviceIds.length,
+        outcomes,
+      };
+    }),
+  };
 }
 
 export async function rolloutStatus(db: Kysely<Database>, id: string, now: Date): Promise<RolloutStatusView> {
@@ -136,7 +203,11 @@ export async function rolloutStatus(db: Kysely<Database>, id: string, now: Date)
           };
         }),
     })),
-    next: planRollout(facts).map((s) => ({ kind: s.kind, ...('reason' in s ? { reason: s.reason } : {}) })),
+    next: (await planWithRevert(db, id, now)).map((s) => ({
+      kind: s.kind,
+      ...('reason' in s ? { reason: s.reason } : {}),
+    })),
+    revert: await revertView(db, r, now),
     events: await R.listEvents(db, id),
   };
 }

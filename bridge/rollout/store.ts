@@ -12,6 +12,8 @@ import { jsonObject, jsonStrings, parseJson } from '../lib/records.js';
 import type { ReleaseReaching } from '../plan.js';
 import type { DeploymentFacts, RolloutFacts, RolloutSettings, RolloutStatus, VanFacts, WaveFacts } from './planner.js';
 import { type ArtifactFact, ReleaseComponent } from './release.js';
+import type { RevertArtifact, RevertFacts } from './revert.js';
+import { type SoakState, SoakStates } from './soak-gate.js';
 
 const CHUNK = 400;
 
@@ -48,6 +50,8 @@ export async function knownArtifacts(db: Kysely<Database>): Promise<ArtifactFact
     .select(['id', 'name', 'component', 'version', 'requires_json', 'delta_of'])
     .where('component', 'is not', null)
     .where('version', 'is not', null)
+    // Revert artifacts carry a release's component and version too: never a release's own artifact.
+    .where('revert_of', 'is', null)
     .execute();
   return rows.map((r) => {
     const req = parseJson(r.requires_json);
@@ -189,7 +193,18 @@ export async function loadDeployments(db: Kysely<Database>, rolloutId: string): 
 export async function loadVans(db: Kysely<Database>): Promise<VanFacts[]> {
   const vans = await db
     .selectFrom('vans')
-    .select(['device_id', 'van_id', 'stage', 'hold', 'excluded', 'tags_json', 'disk_ok', 'temp_ok'])
+    .select([
+      'device_id',
+      'van_id',
+      'stage',
+      'hold',
+      'excluded',
+      'tags_json',
+      'disk_ok',
+      'temp_ok',
+      'soak_state',
+      'soak_artifact',
+    ])
     .where('decommissioned', '=', 0)
     .where((eb) => eb.or([eb('auth_status', 'is', null), eb('auth_status', '=', 'accepted')]))
     .execute();
@@ -212,8 +227,19 @@ export async function loadVans(db: Kysely<Database>): Promise<VanFacts[]> {
       ),
       components: byVan.get(v.device_id) ?? {},
       healthy: v.disk_ok !== 0 && v.temp_ok !== 0,
+      ...soakOf(v),
     };
   });
+}
+
+/** The van's soak as reported (the gates judge whether it is about the release: soak-gate.ts). */
+function soakOf(v: { soak_state?: string | null; soak_artifact?: string | null }): {
+  soak?: SoakState;
+  soakArtifact?: string;
+} {
+  const state = (SoakStates as readonly string[]).includes(v.soak_state ?? '') ? (v.soak_state as SoakState) : null;
+  if (state === null) return {};
+  return { soak: state, ...(v.soak_artifact ? { soakArtifact: v.soak_artifact } : {}) };
 }
 
 export async function loadFacts(db: Kysely<Database>, rolloutId: string, now: Date): Promise<RolloutFacts> {
@@ -278,4 +304,96 @@ export async function releaseReaching(db: Kysely<Database>, deviceId: string): P
       return { kind: 'release', name: release.name, artifactIds: release.components.map((c) => c.artifact_id) };
   }
   return { kind: 'not-reached' };
+}
+
+// ---- the automatic revert (revert.ts) ------------------------------------------------------------------
+
+export interface RevertRecord {
+  rollout_id: string;
+  release: string;
+  previous_release: string | null;
+  status: 'active' | 'finished';
+  reason: string;
+  started_by: string;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export const revertOwner = (rolloutId: string): Owner => ({ kind: 'revert', id: rolloutId });
+
+export async function getRevert(db: Kysely<Database>, rolloutId: string): Promise<RevertRecord | undefined> {
+  const r = await db.selectFrom('rollout_reverts').selectAll().where('rollout_id', '=', rolloutId).executeTakeFirst();
+  return r && { ...r, status: r.status === 'finished' ? 'finished' : 'active' };
+}
+
+export async function listReverts(db: Kysely<Database>, status?: RevertRecord['status']): Promise<RevertRecord[]> {
+  let q = db.selectFrom('rollout_reverts').selectAll();
+  if (status) q = q.where('status', '=', status);
+  return (await q.orderBy('started_at').execute()).map((r) => ({
+    ...r,
+    status: r.status === 'finished' ? 'finished' : 'active',
+  }));
+}
+
+export async function insertRevert(db: Kysely<Database>, r: RevertRecord): Promise<void> {
+  await db
+    .insertInto('rollout_reverts')
+    .values({ ...r, updated_at: r.started_at })
+    .execute();
+}
+
+export async function finishRevert(db: Kysely<Database>, rolloutId: string, now: string): Promise<void> {
+  await db
+    .updateTable('rollout_reverts')
+    .set({ status: 'finished', finished_at: now, updated_at: now })
+    .where('rollout_id', '=', rolloutId)
+    .execute();
+}
+
+/** The release a revert goes back to: the newest rollout of another release that completed before this one started. */
+export async function previousRelease(db: Kysely<Database>, rollout: RolloutRecord): Promise<string | null> {
+  const before = (await listRollouts(db, 'completed'))
+    .filter((r) => r.created_at < rollout.created_at && r.release !== rollout.release)
+    .sort((a, b) => b.created_at.localeCompare(a.created_at));
+  return before[0]?.release ?? null;
+}
+
+/** Synced revert artifacts (`vancore.revert_of` set). */
+export async function revertArtifacts(db: Kysely<Database>): Promise<RevertArtifact[]> {
+  const rows = await db
+    .selectFrom('artifacts')
+    .select(['name', 'component', 'version', 'revert_of'])
+    .where('revert_of', 'is not', null)
+    .where('component', 'is not', null)
+    .where('version', 'is not', null)
+    .execute();
+  return rows.map((r) => ({ name: r.name, component: r.component!, version: r.version!, revertOf: r.revert_of! }));
+}
+
+export async function loadRevertFacts(
+  db: Kysely<Database>,
+  rollout: RolloutRecord,
+  revert: Pick<RevertRecord, 'release' | 'previous_release'>,
+  now: Date,
+  vans?: VanFacts[],
+): Promise<RevertFacts> {
+  const release = await getRelease(db, revert.release);
+  if (!release) throw new VanError('INTERNAL', `revert of ${rollout.id}: release ${revert.release} is gone`);
+  const previous = revert.previous_release ? await getRelease(db, revert.previous_release) : undefined;
+  return {
+    now,
+    rolloutId: rollout.id,
+    settings: rollout.settings,
+    release: { name: release.name, components: release.components },
+    previous: previous ? { name: previous.name, components: previous.components } : null,
+    vans: vans ?? (await loadVans(db)),
+    rolloutDeployments: await loadDeployments(db, rollout.id),
+    revertDeployments: (await loadTracked(db, revertOwner(rollout.id))).map(({ round, subject, purpose: _, ...d }) => ({
+      ...d,
+      wave: 0,
+      round,
+      component: subject,
+    })),
+    revertArtifacts: await revertArtifacts(db),
+  };
 }

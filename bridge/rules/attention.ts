@@ -28,6 +28,8 @@ export const AttentionCodes = [
   'vpn_manual_rollback',
   'clock_ahead',
   'data_over_budget',
+  'revert_not_landed',
+  'soak_regressed',
 ] as const;
 export type AttentionCode = (typeof AttentionCodes)[number];
 
@@ -51,6 +53,10 @@ export interface AttentionVan {
   excluded: number;
   vpn_state: string | null;
   vpn_step: string | null;
+  /** The post-commit soak as reported (`vancore.soak.*`); absent in facts that predate it. */
+  soak_state?: string | null;
+  soak_reason?: string | null;
+  soak_artifact?: string | null;
 }
 
 export interface AttentionFacts {
@@ -73,6 +79,8 @@ export interface AttentionFacts {
   components: ReadonlyMap<string, Record<string, string>>;
   /** This month's data verdict per device (store/data-ledger.ts monthVerdicts); empty without a budget. */
   data?: ReadonlyMap<string, BudgetVerdict>;
+  /** Vans a rollout's revert did not take back, and why (bridge/rollout/revert.ts revertNotLanded). */
+  revertsNotLanded?: { device_id: string; detail: string }[];
 }
 
 const DAY_MS = 86_400_000;
@@ -116,6 +124,13 @@ export function attention(facts: AttentionFacts, t: AttentionThresholds, now: Da
     if (v.artifact_name?.endsWith('_INCONSISTENT'))
       add(v.device_id, 'inconsistent_artifact', `artifact ${v.artifact_name}`);
     if (v.disk_ok === 0) add(v.device_id, 'low_disk', 'disk check failing');
+    // The van's post-commit soak regressed on the artifact it runs (issue #20 item 2).
+    if (v.soak_state === 'regressed' && (!v.soak_artifact || v.soak_artifact === v.artifact_name))
+      add(
+        v.device_id,
+        'soak_regressed',
+        `${v.soak_artifact ?? v.artifact_name ?? 'the last update'} regressed after its commit: ${v.soak_reason ?? 'no reason reported'}`,
+      );
     // Set by the rollout controller after a van failed more times than rollout.max_retries_per_van.
     if (v.excluded === 1)
       add(
@@ -139,6 +154,9 @@ export function attention(facts: AttentionFacts, t: AttentionThresholds, now: Da
       'vpn_manual_rollback',
       `VPN migration ${m.migration_id}: the rollback${m.rollback_step ? ` of step ${m.rollback_step}` : ''} needs hands on the van${m.rollback_detail ? `: ${m.rollback_detail}` : ''}`,
     );
+
+  // A rollout's revert (issue #20 item 1) that did not take this van back to the previous release.
+  for (const r of facts.revertsNotLanded ?? []) add(r.device_id, 'revert_not_landed', r.detail);
 
   for (const d of facts.downloading) {
     // A van whose gate holds the update is waiting, not stuck (deferred_long covers it).

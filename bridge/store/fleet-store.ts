@@ -340,6 +340,7 @@ export class FleetStore {
             payload_type: eb.ref('excluded.payload_type'),
             vpn_step: eb.ref('excluded.vpn_step'),
             delta_of: eb.ref('excluded.delta_of'),
+            revert_of: eb.ref('excluded.revert_of'),
             device_types_json: eb.ref('excluded.device_types_json'),
             size: eb.ref('excluded.size'),
             signed: eb.ref('excluded.signed'),

@@ -89,6 +89,20 @@ export function mergeVan(
     data_month: v.data.month ?? prev?.data_month ?? null,
     data_month_kib:
       v.data.month_bytes !== undefined ? Math.round(v.data.month_bytes / 1024) : (prev?.data_month_kib ?? null),
+    // The soak keys go together: a report with a state replaces all four (a passed soak has no reason).
+    ...(v.soak.state !== undefined
+      ? {
+          soak_state: v.soak.state,
+          soak_artifact: v.soak.artifact ?? null,
+          soak_reason: v.soak.reason ?? null,
+          soak_since: v.soak.since ?? null,
+        }
+      : {
+          soak_state: prev?.soak_state ?? null,
+          soak_artifact: prev?.soak_artifact ?? null,
+          soak_reason: prev?.soak_reason ?? null,
+          soak_since: prev?.soak_since ?? null,
+        }),
     decommissioned: 0,
     updated_at: now,
   };

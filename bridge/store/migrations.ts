@@ -579,6 +579,28 @@ function migrations(dialect: DialectName): Record<string, Migration> {
           await db.schema.dropTable(table).execute();
       },
     },
+    // Issue #20 items 1 and 2: a revert artifact's `vancore.revert_of` (the rollout's automatic revert finds
+    // it by it), each van's post-commit soak as its inventory reports it, and one revert per rollout.
+    '0009_revert_and_soak': {
+      async up(db: Kysely<unknown>) {
+        // Filled by the sync's artifact upsert, also for artifacts known before this column existed.
+        await db.schema.alterTable('artifacts').addColumn('revert_of', 'text').execute();
+        for (const column of ['soak_state', 'soak_reason', 'soak_artifact', 'soak_since'])
+          await db.schema.alterTable('vans').addColumn(column, 'text').execute();
+        await db.schema
+          .createTable('rollout_reverts')
+          .addColumn('rollout_id', 'text', (c) => c.primaryKey().references('rollouts.id').onDelete('cascade'))
+          .addColumn('release', 'text', (c) => c.notNull())
+          .addColumn('previous_release', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('started_by', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
     // Issue #17 items 2 and 5: a layer-delta artifact's base version (`vancore.delta_of`), so rollouts send
     // it to the vans on that base; and each van's cellular data this month as its inventory reports it.
     '0010_data_ledger': {

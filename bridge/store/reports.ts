@@ -6,6 +6,8 @@ import { parseClientAttribute } from '../../core/schemas/client.js';
 import { shownStatus } from '../lib/waiting.js';
 import { attention, type AttentionFacts, type AttentionItem, type AttentionThresholds } from '../rules/attention.js';
 import type { Database, VansTable } from './schema.js';
+import { revertNotLanded } from '../rollout/revert.js';
+import { getRollout, listReverts, loadRevertFacts } from '../rollout/store.js';
 import { formatReasonLine, parseCodes } from '../../core/reason-codes.js';
 
 export interface VanFilter {
@@ -343,7 +345,15 @@ export async function loadAttentionFacts(
     vans.map((v) => v.device_id),
   );
   const data = await monthVerdicts(db, now, dataBudgetBytes);
-  return { vans, failures, downloading, manualVpnRollbacks, requires, components, data };
+  const revertsNotLanded = [];
+  for (const rev of await listReverts(db)) {
+    const rollout = await getRollout(db, rev.rollout_id);
+    if (!rollout) continue;
+    const f = await loadRevertFacts(db, rollout, rev, new Date());
+    for (const x of revertNotLanded(f, rev.status === 'finished'))
+      revertsNotLanded.push({ device_id: x.deviceId, detail: x.detail });
+  }
+  return { vans, failures, downloading, manualVpnRollbacks, requires, components, data, revertsNotLanded };
 }
 
 /** Every rule of the attention report, over the whole (non-decommissioned) fleet. */

@@ -35,6 +35,15 @@ export interface VansTable {
   /** Cellular data the van reported for this month (`vancore.data.*`, issue #17 item 5); null before it did. */
   data_month?: string | null;
   data_month_kib?: number | null;
+  /**
+   * The van's post-commit soak (`vancore.soak.*`, issue #20 item 2; migration 0009): watching | passed |
+   * regressed | off, the regression's reason line, the artifact whose commit it watches, since when (the
+   * van's clock). Null before reported. Optional on insert.
+   */
+  soak_state?: string | null;
+  soak_reason?: string | null;
+  soak_artifact?: string | null;
+  soak_since?: string | null;
   decommissioned: number;
   updated_at: string;
 }
@@ -124,6 +133,11 @@ export interface ArtifactsTable {
    * when not recorded (older builds). Optional on insert: other artifacts need not name it.
    */
   vpn_step?: string | null;
+  /**
+   * Revert artifacts: the version they take the component back from (`vancore.revert_of`, migration 0009);
+   * null for every ordinary artifact. Optional on insert.
+   */
+  revert_of?: string | null;
   /** sha256 of the whole .mender file, computed once by the bridge (artifacts are immutable). */
   sha256: string | null;
   device_types_json: string;
@@ -154,6 +168,7 @@ export interface Database {
   releases: ReleasesTable;
   rollouts: RolloutsTable;
   rollout_waves: RolloutWavesTable;
+  rollout_reverts: RolloutRevertsTable;
   vpn_migrations: VpnMigrationsTable;
   vpn_migration_vans: VpnMigrationVansTable;
   tracked_deployments: TrackedDeploymentsTable;
@@ -191,6 +206,23 @@ export interface RolloutWavesTable {
   device_ids_json: string;
   opened_at: string;
   closed_at: string | null;
+}
+
+/** A rollout's revert (issue #20 item 1; bridge/rollout/revert.ts): at most one per rollout. */
+export interface RolloutRevertsTable {
+  rollout_id: string;
+  /** The bad release (the rollout's). */
+  release: string;
+  /** The release the vans go back to: the last completed rollout's before this one; null when none. */
+  previous_release: string | null;
+  /** active | finished */
+  status: string;
+  reason: string;
+  /** `controller` (the policy crossed) or the ops token's name (`rollout revert`). */
+  started_by: string;
+  started_at: string;
+  finished_at: string | null;
+  updated_at: string;
 }
 
 // ---- VPN migration (issue #9, bridge side; bridge/vpn/) ---------------------------------------------

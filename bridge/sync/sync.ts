@@ -272,6 +272,7 @@ async function syncArtifacts(deps: SyncDeps, now: string, onRejected: (r: Reject
           payload_type: a.updates?.[0]?.type_info?.type ?? null,
           vpn_step: meta?.vpn?.step ?? null,
           delta_of: meta?.delta_of ?? null,
+          revert_of: meta?.revert_of ?? null,
           sha256: null,
           device_types_json: JSON.stringify(a.device_types_compatible),
           size: a.size ?? null,

@@ -33,6 +33,37 @@ export const MenderConnection = z
   .refine((m) => !(m.password || m.password_file || m.password_env) || m.user, 'a password needs a user');
 export type MenderConnection = z.infer<typeof MenderConnection>;
 
+/** The rollout's automatic revert policy; both thresholds absent = off (the default). */
+export const RevertPolicy = z.strictObject({
+  /** Revert when more than this share (percent) of the updates finished in the window failed (once a sample finished). */
+  failed_pct: z.number().gt(0).max(100).optional(),
+  /** Revert at this many failed updates in the window, whatever the rate. */
+  failed_count: z.int().min(1).max(100_000).optional(),
+  /** The window the failures are counted in (hours of the bridge clock). */
+  window_hours: z
+    .number()
+    .min(0.01)
+    .max(24 * 14)
+    .default(24),
+  /**
+   * Take each van whose post-commit soak of the release regressed back to the previous release on its own
+   * (its revert artifact), without waiting for a threshold. Off by default.
+   */
+  soak_regressed_vans: z.boolean().default(false),
+});
+
+/** How the vans' post-commit soak (vancore.soak.*) gates a wave. */
+export const DeviceSoakPolicy = z.strictObject({
+  /** A wave closes only when its updated vans report soak passed (vans that report no soak count as passed). */
+  required: z.boolean().default(true),
+  /** …but waits for vans still soaking at most this long after the wave's last success, then closes noting them. */
+  max_wait_hours: z
+    .number()
+    .min(0)
+    .max(24 * 14)
+    .default(48),
+});
+
 export const RolloutSettings = z.strictObject({
   /** Share of the eligible fleet per daily wave, in percent. */
   wave_percent: z.number().gt(0).max(10).default(5),
@@ -55,6 +86,13 @@ export const RolloutSettings = z.strictObject({
   stage_tag: z.string().min(1).default('vancore_stage'),
   /** A van that failed is retried in later waves this many times, then excluded for attention. */
   max_retries_per_van: z.int().min(0).max(20).default(2),
+  /**
+   * Automatic revert (issue #20 item 1, docs/rollouts.md "Automatic revert"): off unless a threshold is
+   * set. Counted over the rollout's updates that finished in the last `window_hours` (bridge clock).
+   */
+  revert: RevertPolicy.prefault({}),
+  /** The vans' post-commit soak (issue #20 item 2, docs/rollouts.md "Post-commit soak"). */
+  device_soak: DeviceSoakPolicy.prefault({}),
 });
 
 /**

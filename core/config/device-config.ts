@@ -211,6 +211,20 @@ export const DeviceConfig = z.strictObject({
   /** The install gate's energy budget (off until `energy.capacity_wh` is set). */
   energy: z.prefault(EnergyBudget, {}),
   staleness: z.prefault(Staleness, {}),
+  /** The post-commit soak (issue #20 item 2, docs/agent-hooks.md "Post-commit soak"). */
+  soak: z.prefault(
+    z.strictObject({
+      /** How long after a commit the van keeps watching its health; 0 = off. */
+      hours: z._default(z.number().check(z.minimum(0), z.maximum(24 * 14)), 24),
+      /** Container restarts since the commit (all containers) that count as a regression. */
+      max_container_restarts: z._default(z.int().check(z.minimum(1), z.maximum(1000)), 3),
+      /** Health checks failing this long without a passing round between. */
+      health_failing_minutes: z._default(z.number().check(z.minimum(1), z.maximum(24 * 60)), 30),
+      /** No contact with the Mender server for this long. */
+      cloud_lost_hours: z._default(z.number().check(z.minimum(0.1), z.maximum(24 * 14)), 6),
+    }),
+    {},
+  ),
   validation: z.prefault(
     z.strictObject({
       health_checks: z._default(z.array(HealthCheck), []),

@@ -9,6 +9,8 @@ import { GateState } from './gate.js';
 export const LastUpdateStatuses = ['none', 'success', 'failure', 'rolled_back', 'in_progress'] as const;
 export const VpnStates = ['tailscale', 'dual', 'headscale', 'retired', 'reverted', 'unknown'] as const;
 export const VpnSteps = ['none', 'add', 'verify', 'cutover', 'retire'] as const;
+/** The post-commit soak (issue #20 item 2, agent-hooks/soak/): `off` when soak_hours is 0. */
+export const SoakStates = ['watching', 'passed', 'regressed', 'off'] as const;
 
 /**
  * Strings as the clients send them: the C++ client (mender-update ≥ 5) PUTs every value as a string
@@ -58,6 +60,14 @@ export const InventoryKeySchemas = {
   'vancore.data.month': z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, { error: 'must be YYYY-MM' })),
   /** Bytes received + sent on the van's cellular (wwan) interfaces this month, across reboots. */
   'vancore.data.month_bytes': NumText(z.number().check(z.int(), z.minimum(0))),
+  /** The post-commit soak of the last committed artifact (agent-hooks/soak/, docs/agent-hooks.md). */
+  'vancore.soak.state': z.enum(SoakStates),
+  /** The artifact whose commit the soak watches. */
+  'vancore.soak.artifact': z.string().check(z.minLength(1), z.maxLength(256)),
+  /** Why it regressed: reason codes first, like the gate's lines (`container_restarts: …`). */
+  'vancore.soak.reason': z.string().check(z.maxLength(256)),
+  /** When the soak started (the commit), on the van's clock. */
+  'vancore.soak.since': IsoDateTime,
   /** `<binary>/<version>` of the van's Mender client (core/schemas/client.ts), e.g. `mender-update/5.1.0`. */
   'vancore.client': z
     .string()
@@ -95,6 +105,7 @@ export interface VanInventory {
   vpn: { state?: (typeof VpnStates)[number]; step?: (typeof VpnSteps)[number] };
   /** Cellular data this month (agent-hooks/inventory/data-usage.ts): absent on hubs without a modem. */
   data: { month?: string; month_bytes?: number };
+  soak: { state?: (typeof SoakStates)[number]; artifact?: string; reason?: string; since?: string };
   /** `vancore.client` as reported (`mender/3.4.0`, `mender-update/5.1.0`). */
   client?: string;
 }
@@ -174,7 +185,7 @@ function assign(inv: VanInventory, key: InventoryKey, value: unknown): void {
   const [, group, field] = key.split('.') as [string, string, string | undefined];
   if (group === 'van_id') inv.van_id = value as string;
   else if (group === 'client') inv.client = value as string;
-  else if (group === 'health' || group === 'gate' || group === 'vpn' || group === 'data') {
+  else if (group === 'health' || group === 'gate' || group === 'vpn' || group === 'data' || group === 'soak') {
     (inv[group] as Record<string, unknown>)[field as string] = value;
   }
 }
@@ -185,7 +196,7 @@ function assign(inv: VanInventory, key: InventoryKey, value: unknown): void {
  */
 export function parseInventory(attributes: unknown): ParsedInventory {
   const out: ParsedInventory = {
-    vancore: { components: {}, health: {}, gate: {}, vpn: {}, data: {} },
+    vancore: { components: {}, health: {}, gate: {}, vpn: {}, data: {}, soak: {} },
     mender: {},
     identity: {},
     system: {},

@@ -110,12 +110,16 @@ export function artifactFacts(
   }
   const vpn = info.payloads[0]?.type === 'vancore-vpn' ? VpnIndex.safeParse(index) : undefined;
   const depends = Object.assign({}, ...info.payloads.map((p) => p.depends ?? {})) as Record<string, string | string[]>;
+  const revertOf = info.payloads
+    .map((p) => (p.metaData?.vancore as { revert_of?: unknown } | undefined)?.revert_of)
+    .find((r): r is string => typeof r === 'string');
   return {
     name: info.name,
     versions,
     provides,
     ...(Object.keys(depends).length ? { depends } : {}),
     ...(vpn?.success ? { vpnStep: vpn.data.step } : {}),
+    ...(revertOf ? { revertOf } : {}),
   };
 }
 

@@ -80,6 +80,17 @@ export interface VirtualFleetOptions {
   vanIdPrefix?: string;
   /** Rollout rings: `{ dev: 0.01, pilot: 0.05 }`; see `applyStages`. */
   stages?: Record<string, number>;
+  /**
+   * Report the post-commit soak (`vancore.soak.state/artifact/reason`, issue #20 item 2) after each commit:
+   * `passed`, or `regressed` on the scenario's `soakRegression` devices. Default false (no soak keys).
+   */
+  reportSoak?: boolean;
+  /**
+   * Refuse downgrades as the update modules do (agent-hooks/lib/downgrade.ts): an artifact older than the
+   * installed component version fails at `installing` unless its `vancore.revert_of` names exactly that
+   * version. Default false (the fleet's older tests deploy older VPN steps again).
+   */
+  refuseDowngrades?: boolean;
   /** Keep the last N requests of each device (kind, status) for tests; default 0 (off). */
   trace?: number;
   /**
@@ -110,6 +121,8 @@ export interface VirtualDeviceInfo {
   activity: Activity;
   artifactName: string;
   versions: Record<string, string>;
+  /** Artifact names committed since the fleet started, in order. */
+  committed: string[];
   lastUpdateStatus: string;
   gate: { state: string; reason: string };
   /** What inventory says: `vancore.vpn.state` / `vancore.vpn.step`. */
@@ -299,6 +312,8 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
     artifactName: opts.artifactName ?? 'vancore-factory-0.9.0',
     versions: opts.versions ?? { platform: '0.9.0', app: '1.3.0' },
     vpn: opts.vpn,
+    soakReporting: opts.reportSoak ?? false,
+    refuseDowngrades: opts.refuseDowngrades ?? false,
   };
   const traceSize = Math.max(0, opts.trace ?? 0);
   const ticker = tickerOf(opts.clock);
@@ -629,6 +644,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
         activity: slot.state.activity,
         artifactName: slot.state.artifactName,
         versions: { ...slot.state.versions },
+        committed: [...(slot.state.committed ?? [])],
         lastUpdateStatus: slot.state.lastUpdateStatus,
         gate: { state: slot.state.gate.state, reason: slot.state.gate.reason },
         vpn: {

@@ -164,6 +164,9 @@ function vancoreLines(profile: DeviceProfile, s: DeviceState): string[] {
     'vancore.vpn.state': s.vpn?.state ?? profile.vpnState,
     'vancore.vpn.step': s.vpn?.step ?? 'none',
     'vancore.client': clientAttribute(s.client),
+    'vancore.soak.state': s.soak?.state,
+    'vancore.soak.artifact': s.soak?.artifact,
+    'vancore.soak.reason': s.soak?.reason,
   });
   return formatInventoryLines(entries).lines;
 }

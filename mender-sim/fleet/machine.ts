@@ -22,6 +22,8 @@
 // and is not retried (§3.2 (a)); inventory is a PUT only, skipped when unchanged and sent again after a
 // token arrives (§3.3); the update check falls back from POST v2 to GET v1 on 404 (source:
 // src/mender-update/deployments/deployments.cpp, CheckNewDeployments).
+import lt from 'semver/functions/lt.js';
+import valid from 'semver/functions/valid.js';
 import { type VpnPosition, stateAfter, stepAllowed } from '../../core/vpn-steps.js';
 import { NOT_NOW_STATE, type ClientFlavour, type NotNowState } from '../../core/schemas/client.js';
 import type { GatePhase } from '../../core/schemas/common.js';
@@ -70,6 +72,8 @@ export interface ArtifactFacts {
   vpnStep?: VpnStep;
   /** Type-info depends of its payloads (a delta artifact depends on its base's version provide). */
   depends?: Record<string, string | string[]>;
+  /** A revert artifact (`vancore.revert_of`): the version it takes its component back from. */
+  revertOf?: string;
 }
 
 /**
@@ -219,6 +223,13 @@ export interface DeviceState {
   vpn: Readonly<VpnPosition> | undefined;
   /** The deadman will revert the committed step to this (after the inventory that reported the commit). */
   vpnRevertTo: Readonly<VpnPosition> | undefined;
+  /** Artifact names committed, in order (tests: "which vans ever ran the bad release"). */
+  committed?: readonly string[];
+  /** The van reports its post-commit soak (`vancore.soak.*`, issue #20 item 2) once it committed something. */
+  soakReporting?: boolean;
+  /** The van refuses downgrades as the update modules do (issue #20): the fleet's `refuseDowngrades`. */
+  refuseDowngrades?: boolean;
+  soak?: Readonly<{ state: 'passed' | 'regressed'; artifact: string; reason?: string }>;
 }
 
 export interface Timing {
@@ -267,6 +278,8 @@ export function initialState(
     versions: Record<string, string>;
     vpn?: VpnPosition | undefined;
     client?: ClientFlavour;
+    soakReporting?: boolean | undefined;
+    refuseDowngrades?: boolean | undefined;
   },
   now: number,
 ): DeviceState {
@@ -291,6 +304,15 @@ export function initialState(
     inventorySent: undefined,
     vpn: base.vpn ? { ...base.vpn } : undefined,
     vpnRevertTo: undefined,
+    committed: [],
+    ...(base.refuseDowngrades ? { refuseDowngrades: true } : {}),
+    // A van with the soak watcher reports the soak of its last commit from the start (long passed).
+    ...(base.soakReporting
+      ? {
+          soakReporting: true,
+          soak: { state: 'passed' as const, artifact: behaviour.artifactName ?? base.artifactName },
+        }
+      : {}),
   };
 }
 
@@ -620,6 +642,10 @@ function statusReplied(
     case 'installing': {
       // ArtifactInstall_Enter runs before the module installs anything (RECIPE §5).
       if (behaviour.outcome === 'energy_refused') return installGateRefused(s, now, now + t.stepDelayMs);
+      // The install gate's no-downgrade check (agent-hooks/lib/downgrade.ts): older than what runs is refused
+      // unless the artifact is an explicit revert of exactly the installed version.
+      const downgrade = s.refuseDowngrades ? refusedDowngrade(s, u.artifact) : undefined;
+      if (downgrade) return fail(s, `ArtifactInstall_Enter: ${downgrade}`, 'failure', now + t.stepDelayMs);
       const vpnStep = u.artifact?.vpnStep;
       if (vpnStep) {
         // What the vancore-vpn module does in ArtifactInstall: refuse a step out of order, or fail the
@@ -724,8 +750,27 @@ function finishAborted(s: DeviceState, now: number): Step {
   return { ...step, event: 'aborted' };
 }
 
+/** `downgrade_refused: …` when the artifact would take a component back without being its explicit revert. */
+export function refusedDowngrade(
+  s: Pick<DeviceState, 'versions'>,
+  facts: ArtifactFacts | undefined,
+): string | undefined {
+  for (const [c, v] of Object.entries(facts?.versions ?? {})) {
+    const have = s.versions[c];
+    if (have === undefined || valid(have) === null || valid(v) === null || !lt(v, have)) continue;
+    if (facts?.revertOf === have) continue;
+    return `downgrade_refused: ${c} ${v} is older than the installed ${have}`;
+  }
+  return undefined;
+}
+
 function applyArtifact(s: DeviceState, u: Readonly<UpdateInProgress>, behaviour?: Behaviour): void {
   s.artifactName = u.artifactName;
+  s.committed = [...(s.committed ?? []), u.artifactName];
+  if (s.soakReporting)
+    s.soak = behaviour?.soakRegression
+      ? { state: 'regressed', artifact: u.artifactName, reason: 'container_restarts: app restarted 4 times' }
+      : { state: 'passed', artifact: u.artifactName };
   const facts = u.artifact;
   if (facts) {
     s.versions = { ...s.versions, ...facts.versions };

@@ -47,6 +47,8 @@ export interface Behaviour {
    * unchanged); `revertStep` commits, then the deadman reverts it (vpn.json `reverted` / previous step).
    */
   vpn?: { failStep?: VpnStep; revertStep?: VpnStep };
+  /** After each commit its post-commit soak regresses (reported when the fleet reports soak, issue #20). */
+  soakRegression?: boolean;
 }
 
 const Share = z.number().min(0).max(1);
@@ -98,7 +100,7 @@ const BehaviourSpec = z
 
 /**
  * The scenario format. Shares are fractions of the fleet and are disjoint slices of one seeded shuffle
- * (offline, then failure, rollback, deferral, vpnFailure, vpnRevert, energyRefused), so they must add up to at most 1. `overrides` replace the
+ * (offline, then failure, rollback, deferral, vpnFailure, vpnRevert, energyRefused, soakRegression), so they must add up to at most 1. `overrides` replace the
  * drawn behaviour of single devices, keyed by device index ("0", "17") or van id.
  */
 export const Scenario = z
@@ -113,6 +115,8 @@ export const Scenario = z
     vpnRevert: VpnRevertSpec.optional(),
     /** The install gate's energy budget refuses the update on these devices (outcome `energy_refused`). */
     energyRefused: Share.optional(),
+    /** These devices' post-commit soak regresses after each commit (with the fleet's `reportSoak`). */
+    soakRegression: Share.optional(),
     overrides: z.record(z.string(), BehaviourSpec).optional(),
   })
   .strict();
@@ -184,6 +188,7 @@ export function assignBehaviours(
     vpnFailure: Math.round(num(scenario.vpnFailure) * count),
     vpnRevert: Math.round(num(scenario.vpnRevert) * count),
     energyRefused: Math.round(num(scenario.energyRefused) * count),
+    soakRegression: Math.round(num(scenario.soakRegression) * count),
   };
   const total = Object.values(take).reduce((a, b) => a + b, 0);
   if (total > count)
@@ -214,6 +219,7 @@ export function assignBehaviours(
   slice(take.vpnFailure, (b) => (b.vpn = { failStep }));
   slice(take.vpnRevert, (b) => (b.vpn = { revertStep }));
   slice(take.energyRefused, (b) => (b.outcome = 'energy_refused'));
+  slice(take.soakRegression, (b) => (b.soakRegression = true));
 
   if (scenario.overrides) {
     const byVanId = new Map<string, number>();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RolloutController } from '../../bridge/rollout/controller.js';
-import type { RolloutStep } from '../../bridge/rollout/planner.js';
+import type { RolloutControllerStep as RolloutStep } from '../../bridge/rollout/controller.js';
 import { resolveRelease } from '../../bridge/rollout/release.js';
 import * as R from '../../bridge/rollout/store.js';
 import { runSync } from '../../bridge/sync/sync.js';

@@ -58,9 +58,19 @@ export const attentionWords: Record<AttentionCode, { what: string; action: strin
     what: 'VPN rollback needs hands on the van',
     action: 'Follow docs/vpn-migration.md (manual rollback) with the owner or a technician.',
   },
+  revert_not_landed: {
+    what: "The rollout's revert did not reach this van",
+    action:
+      'Check the revert deployment in Mender (or build and upload the revert artifact it names), then deploy it again.',
+  },
+  soak_regressed: {
+    what: 'Health regressed after the update committed',
+    action: 'Read the soak reason on the van page; revert the van (rollout revert) or fix the service.',
+  },
   data_over_budget: {
     what: 'Over its monthly data budget',
-    action: 'Hold the van from rollouts until next month or until it is on Wi-Fi / shore (GET /api/v1/vans/:vanId/data).',
+    action:
+      'Hold the van from rollouts until next month or until it is on Wi-Fi / shore (GET /api/v1/vans/:vanId/data).',
   },
 };
 

@@ -278,4 +278,88 @@ describe.each(backends)('rollout API on %s', (backend) => {
     expect(refused.stderr).toMatch(/409 rollout .* is aborted/);
     expect((await cli('pause', r.id)).stderr).toMatch(/--reason is required/);
   }, 60_000);
+
+  it('revert: the policy per rollout (API, CLI flags), rollout revert by hand with who and why, once', async () => {
+    const { call, app } = await setup(backend);
+    expect(
+      (await call('POST', '/api/v1/releases', { name: 'rel-1', components: { platform: '1.0.0' } })).statusCode,
+    ).toBe(201);
+    // A bad policy is one 400 line; a good one is frozen into the rollout and named in its create event.
+    const bad = await call('POST', '/api/v1/rollouts', { release: 'rel-1', revert: { failed_pct: 0 } });
+    expect(bad.statusCode).toBe(400);
+    const created = await call('POST', '/api/v1/rollouts', {
+      release: 'rel-1',
+      reason: 'go',
+      revert: { failed_count: 5, window_hours: 12 },
+    });
+    expect(created.statusCode).toBe(201);
+    const r = created.json<RolloutBody>();
+    expect(r.revert).toBeNull();
+    expect(r.events[0]).toMatchObject({
+      action: 'create',
+      detail: { release: 'rel-1', revert: { failed_count: 5, window_hours: 12 } },
+    });
+
+    const revert = (body: object, tok = OPS) => call('POST', `/api/v1/rollouts/${r.id}/revert`, body, tok);
+    expect((await revert({})).statusCode).toBe(400);
+    expect((await revert({ reason: 'x' }, SUPPORT)).statusCode).toBe(403);
+    expect((await revert({ reason: 'x', to: 'nope' })).json<{ error: string }>().error).toBe('no release nope');
+    const done = await revert({ reason: 'app crashes on gen2' });
+    expect(done.statusCode).toBe(200);
+    const view = done.json<RolloutBody>();
+    // rel-1 is the first release: nothing to go back to, said in the pause reason and the next step.
+    expect(view).toMatchObject({
+      status: 'paused',
+      pause_reason: 'reverted to (no previous release): app crashes on gen2',
+      revert: { status: 'active', started_by: 'ops-alice', previous_release: null, reason: 'app crashes on gen2' },
+    });
+    expect(view.next[0]!.reason).toMatch(/no previous release to go back to/);
+    expect(view.events.find((e) => e.action === 'revert')).toMatchObject({
+      actor: 'ops-alice',
+      reason: 'app crashes on gen2',
+    });
+    const again = await revert({ reason: 'again' });
+    expect(again.statusCode).toBe(409);
+    expect(again.json<{ error: string }>().error).toMatch(/^rollout r\w+ was reverted to \(no previous release\) at /);
+    expect((await call('POST', `/api/v1/rollouts/${r.id}/resume`, { reason: 'x' })).statusCode).toBe(409);
+
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const cli = async (...argv: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const io = {
+        stdout: { write: (x: string) => ((stdout += x), true) },
+        stderr: { write: (x: string) => ((stderr += x), true) },
+        env: { VANCORE_BRIDGE_TOKEN: OPS },
+        isTTY: false,
+      } as unknown as Io;
+      const code = await runCommand(rolloutCommand, [...argv, '--bridge', url], io, new AbortController().signal);
+      return { code, stdout, stderr };
+    };
+    const shown = await cli('status', r.id);
+    expect(shown.stdout).toContain('Revert to (no previous release)  ACTIVE');
+    expect(shown.stdout).toContain('  why: app crashes on gen2');
+    const twice = await cli('revert', r.id, '--reason', 'again');
+    expect(twice.code).not.toBe(0);
+    expect(twice.stderr).toMatch(/409 rollout .* was reverted/);
+    expect((await cli('revert', r.id)).stderr).toMatch(/--reason is required/);
+    // The create flags: one usage line each for a bad value or combination.
+    for (const [argv, line] of [
+      [['--revert-failed-pct', '0'], /--revert-failed-pct must be a number above 0 and at most 100, got '0'/],
+      [['--revert-failed-count', 'x'], /--revert-failed-count must be a whole number from 1 to 100000, got 'x'/],
+      [['--revert-window-hours', '6'], /--revert-window-hours needs --revert-failed-count or --revert-failed-pct/],
+      [
+        ['--no-auto-revert', '--revert-failed-count', '3'],
+        /--no-auto-revert cannot be combined with the --revert-\* flags/,
+      ],
+    ] as const) {
+      const out = await cli('create', 'rel-1', ...argv);
+      expect(out.code).not.toBe(0);
+      expect(out.stderr).toMatch(line);
+      expect(out.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    // Good flags reach the API: the rollout conflicts (one is still paused), so nothing new is created.
+    const conflict = await cli('create', 'rel-1', '--revert-failed-count', '3', '--revert-failed-pct', '12.5');
+    expect(conflict.stderr).toMatch(/409 rollout .* is still paused/);
+  }, 60_000);
 });

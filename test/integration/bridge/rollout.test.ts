@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RolloutController, type RolloutMender } from '../../../bridge/rollout/controller.js';
-import type { RolloutStep } from '../../../bridge/rollout/planner.js';
+import type { RolloutControllerStep as RolloutStep } from '../../../bridge/rollout/controller.js';
 import { resolveRelease } from '../../../bridge/rollout/release.js';
 import { rolloutStatus } from '../../../bridge/rollout/status.js';
 import * as R from '../../../bridge/rollout/store.js';

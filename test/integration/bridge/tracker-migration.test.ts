@@ -93,7 +93,8 @@ describe.each(backends)('migration 0008: the deployment tracker, on a previous-r
 
     const t = await previousRelease(backend);
     expect(await tablesOf(t)).toEqual(expect.arrayContaining(MOVED));
-    expect(await t.store.migrate()).toEqual(['0008_deployment_tracker']);
+    // 0008 first (later migrations, e.g. 0009_revert_and_soak, follow it).
+    expect((await t.store.migrate())[0]).toBe('0008_deployment_tracker');
     const tables = await tablesOf(t);
     for (const table of MOVED) expect(tables).not.toContain(table);
     const db = t.store.db;
@@ -148,7 +149,10 @@ describe.each(backends)('migration 0008: the deployment tracker, on a previous-r
     // stored deployments and the audit trails.
     const now = new Date(fixture.now);
     for (const [id, a] of Object.entries(fixture.answers.rollouts)) {
-      expect(wire(await rolloutStatus(db, id, now)), `rollout ${id}`).toEqual(a.status);
+      // The view gained `revert` (migration 0009) after the fixture was recorded: null for these rollouts.
+      const { revert, ...view } = await rolloutStatus(db, id, now);
+      expect(revert).toBeNull();
+      expect(wire(view), `rollout ${id}`).toEqual(a.status);
       expect(wire(await R.loadDeployments(db, id))).toEqual(a.deployments);
       expect(wire(await R.listEvents(db, id))).toEqual(a.events);
     }

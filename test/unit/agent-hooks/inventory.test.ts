@@ -94,6 +94,8 @@ describe('inventoryEntries', () => {
         since: '2026-11-22T09:50:00Z',
       },
       vpn: { state: 'dual', step: 'verify' },
+      // No soak.json in these facts (the soak keys: test/unit/agent-hooks/soak.test.ts).
+      soak: {},
       client: 'mender-update/5.1.0',
     });
     expect(lines).toContain('vancore.client=mender-update/5.1.0');

@@ -129,6 +129,29 @@ const cases: [AttentionCode, AttentionFacts, AttentionFacts][] = [
       ]),
     }),
   ],
+  [
+    'revert_not_landed',
+    facts({
+      revertsNotLanded: [{ device_id: 'd1', detail: 'revert of app 1.5.0 → 1.4.0 ended failure (rollout r1)' }],
+    }),
+    facts({ revertsNotLanded: [{ device_id: 'd9', detail: 'not a live van' }] }),
+  ],
+  [
+    // Only a regression of the artifact the van runs: an older report is about a commit since replaced.
+    'soak_regressed',
+    facts({
+      vans: [
+        van({
+          soak_state: 'regressed',
+          soak_artifact: 'vancore-platform-1.0.0',
+          soak_reason: 'container_restarts: app restarted 4 times',
+        }),
+      ],
+    }),
+    facts({
+      vans: [van({ soak_state: 'regressed', soak_artifact: 'vancore-platform-0.9.0', soak_reason: 'x' })],
+    }),
+  ],
 ];
 
 describe('attention rules', () => {

@@ -24,6 +24,10 @@ const AS_STRINGS: Record<(typeof InventoryKeys)[number], [string, unknown]> = {
   'vancore.data.month': ['2026-12', '2026-12'],
   'vancore.data.month_bytes': ['734003200', 734003200],
   'vancore.client': ['mender-update/5.1.0', 'mender-update/5.1.0'],
+  'vancore.soak.state': ['regressed', 'regressed'],
+  'vancore.soak.artifact': ['vancore-app-1.5.0', 'vancore-app-1.5.0'],
+  'vancore.soak.reason': ['container_restarts: app restarted 4 times', 'container_restarts: app restarted 4 times'],
+  'vancore.soak.since': ['2026-11-22T10:00:00Z', '2026-11-22T10:00:00Z'],
 };
 
 const read = (name: string, value: unknown) => {

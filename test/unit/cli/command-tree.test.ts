@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCommandArgs, renderHelp } from '../../../cli/command.js';
 import { rootCommand } from '../../../cli/root.js';
 import { type CommandSpec, defineCommand, isCommandSpec } from '../../../core/command.js';
-import { deviceCommand, healthCommand } from '../../../agent-hooks/cli.js';
+import { deviceCommand, healthCommand, soakCommand } from '../../../agent-hooks/cli.js';
 import { bridgeCommand, reportCommand, rolloutCommand } from '../../../bridge/cli.js';
 import { vpnMigrationCommand } from '../../../bridge/vpn/cli.js';
 import { artifactCommand } from '../../../mender-artifacts/cli.js';
@@ -71,6 +71,7 @@ describe('the vancore-ota command tree', () => {
       gateCommand,
       sensordCommand,
       healthCommand,
+      soakCommand,
       deviceCommand,
       rolloutCommand,
       vpnMigrationCommand,

@@ -424,3 +424,78 @@ describe('planRollout: delta or full artifact per van (issue #17)', () => {
     expectOnly(planRollout(base({ deployments: [d1, d2, done] })), 'pause', /1 of 6 finished updates failed/);
   });
 });
+
+describe('planRollout: the vans’ post-commit soak (issue #20 item 2, soak-gate.ts)', () => {
+  // A fleet wave of 10 that committed both components; soak reports per van.
+  const targets = ids(10, 6);
+  const soaked = (soak: Partial<VanFacts>[], hours = 1, settings = {}) =>
+    facts({
+      now: at(hours),
+      settings: Schema.parse({ soak_hours: { internal: 24, pilot: 72 }, ...settings }),
+      vans: fleet(0, 0, 20).map((v, i) => ({ ...v, ...(i >= 6 && i < 16 ? (soak[i - 6] ?? {}) : {}) })),
+      waves: [wave(1, 'fleet', targets)],
+      deployments: [dep(1, 'platform', all(targets, 'success')), dep(1, 'app', all(targets, 'success'))],
+    });
+  const on = (soak: VanFacts['soak'], artifact = 'vancore-app-1.4.0'): Partial<VanFacts> => ({
+    soak,
+    soakArtifact: artifact,
+  });
+
+  it('vans that report no soak (off, or hubs before the watcher) do not hold the wave', () => {
+    expect(planRollout(soaked([]))).toEqual([expect.objectContaining({ kind: 'close_wave' })]);
+  });
+
+  it('soak regressions count as failures of their wave and pause it, with the reason', () => {
+    // 20 finished updates (two components × 10 vans), 3 of the vans regressed after their commit.
+    const f = soaked(Array.from({ length: 10 }, (_, i) => on(i < 3 ? 'regressed' : 'passed')));
+    expectOnly(
+      planRollout(f),
+      'pause',
+      /^wave fleet-1: 3 of 20 finished updates failed \(15\.0 %\), 3 of them soak regressions: at least 3 failures in one wave$/,
+    );
+    // Acknowledged by a resume: the regressed vans are no successes for the advance gate.
+    const ack = { ...f, acknowledgedWaves: [1] };
+    expectOnly(planRollout(ack), 'pause', /^wave fleet-1: only 7 of 10 vans succeeded \(70\.0 % < 90 %\)$/);
+    expect(planRollout({ ...ack, settings: { ...ack.settings, advance_success_percent: 50 } })).toEqual([
+      expect.objectContaining({ kind: 'close_wave', reason: '7 of 10 vans succeeded (70.0 %) and stayed healthy' }),
+    ]);
+    // Two regressions: under the wave's limits, the wave is not paused for them.
+    const two = soaked(Array.from({ length: 10 }, (_, i) => on(i < 2 ? 'regressed' : 'passed')));
+    expectOnly(planRollout(two), 'pause', /only 8 of 10 vans succeeded/);
+  });
+
+  it('a regression of an earlier commit (another artifact) is not this release’s', () => {
+    const f = soaked(
+      Array.from({ length: 10 }, (_, i) => on(i < 2 ? 'regressed' : 'passed', i < 2 ? 'vancore-app-1.3.0' : undefined)),
+    );
+    // …but the van has not reported the soak of the new commit yet: it holds the wave as still soaking.
+    expectOnly(planRollout(f), 'wait', /^wave fleet-1: 2 vans still soaking after their commit/);
+  });
+
+  it('the wave advances only when its vans’ soak passed; at most device_soak.max_wait_hours', () => {
+    const list = Array.from({ length: 10 }, (_, i) => on(i < 3 ? 'watching' : 'passed'));
+    expectOnly(
+      planRollout(soaked(list, 1)),
+      'wait',
+      /3 vans still soaking after their commit \(waiting until 2026-11-24T00:00:00.000Z at most\)/,
+    );
+    expect(planRollout(soaked(list, 48))).toEqual([
+      expect.objectContaining({
+        kind: 'close_wave',
+        reason: '10 of 10 vans succeeded (100.0 %) and stayed healthy; 3 vans still soaking after 48 h',
+      }),
+    ]);
+    // device_soak.required false: the wave does not wait.
+    expect(kinds(planRollout(soaked(list, 1, { device_soak: { required: false } })))).toEqual(['close_wave']);
+    expect(
+      kinds(
+        planRollout(
+          soaked(
+            list.map(() => on('passed')),
+            1,
+          ),
+        ),
+      ),
+    ).toEqual(['close_wave']);
+  });
+});
