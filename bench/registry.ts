@@ -1,6 +1,6 @@
 import { artifactBuildBench } from './artifact-build.js';
 import { compressionBench } from './compression.js';
-import { bridgeProcessBench } from './bridge-process.js';
+import { bridgeProcess100kBench, bridgeProcessBench } from './bridge-process.js';
 import { bridgeSyncBench } from './bridge-sync.js';
 import { consoleBench } from './console.js';
 import { deltaBench } from './delta.js';
@@ -33,6 +33,7 @@ export const benchmarks: Benchmark[] = [
   simNextBench,
   rolloutBench,
   bridgeProcessBench,
+  bridgeProcess100kBench,
   replicasBench,
   consoleBench,
   compressionBench,

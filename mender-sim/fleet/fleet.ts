@@ -52,6 +52,11 @@ export interface VirtualFleetOptions {
   /** Installed component versions at start; default `{ platform: '0.9.0', app: '1.3.0' }`. */
   versions?: Record<string, string>;
   /**
+   * Other provides every device has at start (e.g. `{ 'vancore.hw': 'gen2' }`): artifacts whose type-info
+   * depends name them install only where they match, as the client checks (RECIPE §8).
+   */
+  provides?: Record<string, string>;
+  /**
    * vpn.json of every device at start (e.g. `{ state: 'tailscale', step: 'none' }` before a migration);
    * default: none, so inventory shows the profile's drawn state at step `none`.
    */
@@ -314,6 +319,7 @@ function createFleet(opts: VirtualFleetOptions): VirtualFleet {
     vpn: opts.vpn,
     soakReporting: opts.reportSoak ?? false,
     refuseDowngrades: opts.refuseDowngrades ?? false,
+    provides: opts.provides,
   };
   const traceSize = Math.max(0, opts.trace ?? 0);
   const ticker = tickerOf(opts.clock);

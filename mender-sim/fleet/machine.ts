@@ -280,6 +280,8 @@ export function initialState(
     client?: ClientFlavour;
     soakReporting?: boolean | undefined;
     refuseDowngrades?: boolean | undefined;
+    /** Provides the device has besides its component versions (e.g. a hardware provide of its rootfs). */
+    provides?: Record<string, string> | undefined;
   },
   now: number,
 ): DeviceState {
@@ -291,7 +293,7 @@ export function initialState(
     booted: false,
     artifactName: behaviour.artifactName ?? base.artifactName,
     versions,
-    provides: versionProvides(versions),
+    provides: { ...base.provides, ...versionProvides(versions) },
     lastUpdateStatus: 'none',
     gate: { state: 'open', phase: 'none', reason: '', codes: [], sinceMs: now },
     deferralsLeft: behaviour.deferral?.polls ?? 0,
@@ -774,7 +776,8 @@ function applyArtifact(s: DeviceState, u: Readonly<UpdateInProgress>, behaviour?
   const facts = u.artifact;
   if (facts) {
     s.versions = { ...s.versions, ...facts.versions };
-    s.provides = { ...versionProvides(s.versions), ...withoutNames(facts.provides) };
+    // Provides the artifact does not touch stay (a hardware provide of the rootfs); its own replace them.
+    s.provides = { ...s.provides, ...versionProvides(s.versions), ...withoutNames(facts.provides) };
     if (facts.vpnStep) {
       const before = s.vpn ?? VPN_STATE_INITIAL;
       s.vpn = stateAfter(facts.vpnStep);

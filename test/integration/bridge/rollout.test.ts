@@ -113,6 +113,8 @@ async function bed(opts: {
     serverUrl: sim.url,
     count: opts.count,
     seed: 'rollout-it',
+    // The app artifact depends on `vancore.hw: gen2` (below): these vans are gen2 hubs.
+    provides: { 'vancore.hw': 'gen2' },
     pollIntervalMs: 100,
     retryIntervalMs: 100,
     inventoryIntervalMs: 60_000,
