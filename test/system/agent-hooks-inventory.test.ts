@@ -104,6 +104,21 @@ describe('identity and inventory through the real client', () => {
           history_lines: 1,
         }),
         [`${STATE}/vpn.json`]: '{"state":"dual","step":"verify"}',
+        // A regressed post-commit soak (agent-hooks/soak/) and a modem (cellular data this month).
+        [`${STATE}/soak.json`]: JSON.stringify({
+          artifact_name: 'a',
+          committed_at: now,
+          state: 'regressed',
+          until: now,
+          reason: 'soak_container_restarts: app restarted 4 times',
+          checked_at: now,
+          restarts_at_start: {},
+          cloud_ok_at: now,
+        }),
+        'sys/class/net/wwan0/uevent': 'DEVTYPE=wwan\nINTERFACE=wwan0\n',
+        'sys/class/net/wwan0/statistics/rx_bytes': '1000\n',
+        'sys/class/net/wwan0/statistics/tx_bytes': '500\n',
+        'proc/sys/kernel/random/boot_id': 'boot-1\n',
       });
       const { attrs, device } = await inventoryOf(bed, root, (m) => m.has('vancore.vpn.step'));
       const names = new Set(attrs.map((a) => a.name));

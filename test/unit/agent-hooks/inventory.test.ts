@@ -95,6 +95,7 @@ describe('inventoryEntries', () => {
       },
       vpn: { state: 'dual', step: 'verify' },
       // No soak.json in these facts (the soak keys: test/unit/agent-hooks/soak.test.ts).
+      data: {},
       soak: {},
       client: 'mender-update/5.1.0',
     });

@@ -47,6 +47,7 @@ describe('parseInventory (Mender [{name, value}] lists)', () => {
         since: '2026-11-22T07:00:00Z',
       },
       vpn: { state: 'tailscale', step: 'none' },
+      data: {},
       soak: {},
     });
     expect(p.mender).toEqual({
