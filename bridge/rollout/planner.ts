@@ -135,7 +135,11 @@ export function artifactVariants(
   }
   const out: ArtifactVariant[] = c.deltas
     .filter((d) => groups.has(d.base_version))
-    .map((d) => ({ baseVersion: d.base_version, artifactName: d.artifact_name, deviceIds: groups.get(d.base_version)! }));
+    .map((d) => ({
+      baseVersion: d.base_version,
+      artifactName: d.artifact_name,
+      deviceIds: groups.get(d.base_version)!,
+    }));
   if (full.length) out.push({ artifactName: c.artifact_name, deviceIds: full });
   return out;
 }

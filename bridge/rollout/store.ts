@@ -59,7 +59,14 @@ export async function knownArtifacts(db: Kysely<Database>): Promise<ArtifactFact
       req && typeof req === 'object' && !Array.isArray(req)
         ? Object.fromEntries(Object.entries(req).filter((e): e is [string, string] => typeof e[1] === 'string'))
         : {};
-    return { id: r.id, name: r.name, component: r.component!, version: r.version!, requires, deltaOf: r.delta_of ?? null };
+    return {
+      id: r.id,
+      name: r.name,
+      component: r.component!,
+      version: r.version!,
+      requires,
+      deltaOf: r.delta_of ?? null,
+    };
   });
 }
 
