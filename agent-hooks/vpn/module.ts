@@ -15,6 +15,7 @@ import { readVersions, setInstalledVersion, recordUpdate } from '../../core/vers
 import { readVpnState, VPN_STATE_INITIAL, writeVpnState } from '../../core/vpn-state.js';
 import { stateAfter, stepAllowed, type VpnPosition } from '../../core/vpn-steps.js';
 import { convergeJournaled } from '../lib/converge.js';
+import { readHistory } from '../lib/downgrade.js';
 import type { DeviceContext } from '../lib/device.js';
 import type { Hold } from '../lib/hold.js';
 import { readJournalFile, writeJournalFile } from '../lib/journal.js';
@@ -442,6 +443,13 @@ export async function runDeadman(deps: VpnDeps): Promise<DeadmanVerdict> {
         detail: `deadman reverted ${deadman.step}: ${verdict.why}`.slice(0, 512),
         updated_at: clock.now().toISOString(),
       });
+      // The van runs the previous step again: versions.json says so (the version it committed before this
+      // artifact, from install-history.json). Otherwise the bridge's migration rollback — the previous
+      // step's artifact — would be refused as a downgrade (lib/downgrade.ts); with it, a reinstall.
+      const previous = readHistory(ctx.stateDir)
+        .filter((h) => h.component === COMPONENT && h.artifact_name !== deadman.artifact_name)
+        .at(-1);
+      await setInstalledVersion(ctx.stateDir, COMPONENT, previous?.version ?? null);
       await disarmDeadman(ctx.stateDir);
       return verdict;
     }

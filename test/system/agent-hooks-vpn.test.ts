@@ -111,6 +111,11 @@ describe('vancore-vpn on the real mender-client (standalone)', () => {
       expect((await deadmanRound(module, van)).kind).toBe('revert');
       expect((await tsStatus(van.saasSock)).doc).toMatchObject({ BackendState: 'Running', Self: { Online: true } });
       expect(await vpnJson(van)).toMatchObject({ state: 'reverted', step: 'verify' });
+      // The van runs verify (1.1.0) again: the bridge's migration rollback, that step's artifact, is a
+      // reinstall, not a downgrade the module refuses (lib/downgrade.ts). Support reaches the van again first.
+      await rm(van.supportBroken);
+      await installCommit(sb, van, 'verify', '1.1.0');
+      expect(await vpnJson(van)).toMatchObject({ step: 'verify' });
     },
     120_000,
   );
