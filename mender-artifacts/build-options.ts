@@ -78,7 +78,7 @@ export const Compressions = ['none', 'gzip', 'lzma'] as const;
 export type Compression = (typeof Compressions)[number];
 /**
  * lzma: chosen from `npm run bench compression` (docs/packaging.md "Compression"): half gzip's bytes over
- * the air for a service layer, at +0.5 s and +58 MB peak RSS in the van's client; both clients read it
+ * the air for a service layer, at +0.6 s and +58 MB peak RSS in the van's client; both clients read it
  * (Go 3.4, measured; C++ 5.x: MENDER_ARTIFACT_LZMA_COMPRESSION defaults ON in mendersoftware/mender).
  */
 export const DEFAULT_COMPRESSION: Compression = 'lzma';
