@@ -12,25 +12,24 @@ import {
   type LedgerEntry,
   type WaveLedger,
 } from '../rules/data-ledger.js';
+import { jsonStrings } from '../lib/records.js';
 import type { Database } from './schema.js';
 
 export async function ledgerArtifacts(db: Kysely<Database>): Promise<LedgerArtifact[]> {
   const rows = await db.selectFrom('artifacts').select(['name', 'device_types_json', 'size', 'delta_of']).execute();
-  return rows.map((r) => {
-    let types: unknown;
-    try {
-      types = JSON.parse(r.device_types_json);
-    } catch {
-      types = [];
-    }
-    return {
-      name: r.name,
-      deviceTypes: Array.isArray(types) ? types.filter((t): t is string => typeof t === 'string') : [],
-      size: r.size === null ? null : Number(r.size),
-      deltaOf: r.delta_of ?? null,
-    };
-  });
+  return rows.map((r) => ({
+    name: r.name,
+    deviceTypes: jsonStrings(r.device_types_json),
+    size: r.size === null ? null : Number(r.size),
+    deltaOf: r.delta_of ?? null,
+  }));
 }
+
+/** The cellular figure a van reported (`vans.data_month`, `vans.data_month_kib`). */
+const reportedOf = (v: { data_month?: string | null; data_month_kib?: number | null }) => ({
+  month: v.data_month ?? null,
+  kib: v.data_month_kib === null || v.data_month_kib === undefined ? null : Number(v.data_month_kib),
+});
 
 /** The first instant of the month `now` is in (UTC), as stored timestamps are compared. */
 const monthStart = (now: Date) => `${monthOf(now.toISOString())}-01T00:00:00`;
@@ -78,10 +77,7 @@ export async function vanData(
   const verdict = budgetVerdict({
     month,
     budgetBytes,
-    reported: {
-      month: v.data_month ?? null,
-      kib: v.data_month_kib === null || v.data_month_kib === undefined ? null : Number(v.data_month_kib),
-    },
+    reported: reportedOf(v),
     ota: monthTotals(entries, month),
   });
   const totals = { delivered: 0, at_most: 0, delta_delivered: 0 };
@@ -139,10 +135,7 @@ export async function monthVerdicts(
       budgetVerdict({
         month,
         budgetBytes,
-        reported: {
-          month: v.data_month ?? null,
-          kib: v.data_month_kib === null || v.data_month_kib === undefined ? null : Number(v.data_month_kib),
-        },
+        reported: reportedOf(v),
         ota: monthTotals(entries, month),
       }),
     );
@@ -183,18 +176,11 @@ export async function rolloutData(db: Kysely<Database>, rolloutId: string): Prom
       v.device_type,
     ]),
   );
-  const byName = new Map(deps.map((d) => [d.name, d]));
   const status = new Map(outcomes.map((o) => [`${o.name}\u0000${o.device_id}`, o.status]));
   const rows: { wave: number; deviceId: string; deviceType: string | null; artifactName: string; status: string }[] =
     [];
-  for (const d of byName.values()) {
-    let ids: unknown;
-    try {
-      ids = JSON.parse(d.device_ids_json);
-    } catch {
-      ids = [];
-    }
-    for (const id of Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [])
+  for (const d of deps) {
+    for (const id of jsonStrings(d.device_ids_json))
       rows.push({
         wave: Number(d.round),
         deviceId: id,
