@@ -13,14 +13,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type BridgeApp, buildBridgeApp } from '../../../bridge/api/app.js';
 import type { ForecastBody, RolloutBody } from '../../../bridge/api/rollouts.js';
 import type { RolloutData, VanData } from '../../../bridge/api/schemas.js';
 import { RolloutController } from '../../../bridge/rollout/controller.js';
 import * as R from '../../../bridge/rollout/store.js';
 import { runSync } from '../../../bridge/sync/sync.js';
 import { ManualClock } from '../../../core/clock.js';
-import { BridgeConfig } from '../../../core/config/bridge-config.js';
+import { RolloutSettings } from '../../../core/config/bridge-config.js';
 import { MenderManagementClient } from '../../../core/mender/management.js';
 import { startVirtualFleet } from '../../../mender-sim/fleet/index.js';
 import { startMenderSim } from '../../../mender-sim/index.js';
@@ -28,9 +27,9 @@ import { Mgmt, buildArtifact } from '../../../mender-sim/testkit.js';
 import { cliPath, repoRoot } from '../../helpers/cli.js';
 import { backends, openTestStore } from '../../helpers/fleet-db.js';
 import { captureOutput } from '../../helpers/output-capture.js';
+import { OPS_TOKEN, buildTestBridge } from '../../helpers/test-bridge.js';
 import type * as z from 'zod';
 
-const OPS = 'ops-token-delta-0123456789abc';
 const ON_BASE = 20;
 const OFF_BASE = 10;
 const DELTA = 'vancore-platform-1.0.0-delta-from-0.9.0';
@@ -68,7 +67,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     execFile(
       process.execPath,
       [cliPath, ...args],
-      { cwd: repoRoot, env: { ...process.env, VANCORE_BRIDGE_TOKEN: OPS }, timeout: 30_000 },
+      { cwd: repoRoot, env: { ...process.env, VANCORE_BRIDGE_TOKEN: OPS_TOKEN }, timeout: 30_000 },
       (err, stdout, stderr) => {
         captureOutput(`vancore-ota ${args.join(' ')}`, stdout, stderr);
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -138,37 +137,23 @@ describe.each(backends)('delta or full artifact per van on %s', (backend) => {
     expect(sizes[DELTA]).toMatchObject({ delta_of: '0.9.0', size: delta.length });
     expect(sizes['vancore-platform-1.0.0']).toMatchObject({ delta_of: null, size: full.length });
 
-    const config = BridgeConfig.parse({
-      auth: { tokens: [{ name: 'ops-alice', role: 'ops', token: OPS }] },
-      http: { rate_limit_per_minute: 0 },
-      rollout: { wave_percent: 10, wave_interval_hours: 6, soak_hours: { internal: 2, pilot: 3 } },
-      reports: { data_budget_mb_per_month: 1 },
-    });
-    const controller = new RolloutController({ store: t.store, mender, clock, settings: config.rollout });
-    const app: BridgeApp = await buildBridgeApp({
+    const rollout = { wave_percent: 10, wave_interval_hours: 6, soak_hours: { internal: 2, pilot: 3 } };
+    const controller = new RolloutController({
       store: t.store,
-      sync: {
-        running: false,
-        metrics: { runs: { incremental: 0, reconcile: 0, full: 0 }, errors: 0, durationsMs: [] },
-        syncNow: () => Promise.reject(new Error('no')),
-      },
-      menderReady: () => Promise.resolve(),
-      config,
+      mender,
       clock,
-      artifacts: {
-        downloadLink: (id) => Promise.resolve(`https://mender.example/artifacts/${id}/download`),
-        sha256: () => Promise.resolve('ab'.repeat(32)),
-      },
-      rollouts: { store: t.store, controller, mender, clock },
+      settings: RolloutSettings.parse(rollout),
     });
-    cleanup.push(() => app.close());
+    const bridge = await buildTestBridge({
+      store: t,
+      clock,
+      config: { rollout, reports: { data_budget_mb_per_month: 1 } },
+      deps: { rollouts: { store: t.store, controller, mender, clock } },
+    });
+    cleanup.push(() => bridge.close());
+    const app = bridge.app;
     const call = (method: 'GET' | 'POST', url: string, body?: unknown) =>
-      app.inject({
-        method,
-        url,
-        headers: { authorization: `Bearer ${OPS}` },
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
+      method === 'GET' ? bridge.get(url, OPS_TOKEN) : bridge.post(url, body);
 
     const rel = await call('POST', '/api/v1/releases', { name: 'rel-d', components: { platform: '1.0.0' } });
     expect(rel.statusCode, rel.body).toBe(201);
