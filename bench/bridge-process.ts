@@ -12,9 +12,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { spawnChildServer } from '../mender-sim/fleet/child-server.js';
-import { Mgmt, buildArtifact } from '../mender-sim/testkit.js';
 import type { Benchmark, BenchResult } from './registry.js';
-import { startFleet } from './rollout.js';
+import { startFleet, uploadBenchRelease } from './rollout.js';
 
 const TOKEN = 'bench-bridge-process-token-0123456789';
 const SPEED = 1440; // a bridge day in 60 s
@@ -83,25 +82,7 @@ async function runBridgeProcess(o: {
     const [simUrl, controlUrl] = child.url.split(' ') as [string, string];
     let bridge: ReturnType<typeof spawn> | undefined;
     try {
-      const token = await (
-        await fetch(`${simUrl}/api/management/v1/useradm/auth/login`, {
-          method: 'POST',
-          headers: { Authorization: `Basic ${Buffer.from('admin@vancore.local:vancore-sim').toString('base64')}` },
-        })
-      ).text();
-      const mg = new Mgmt(simUrl, token);
-      for (const a of [
-        { component: 'platform', version: '1.0.0', requires: {} },
-        { component: 'app', version: '1.4.0', requires: { platform: '^1.0.0' } },
-      ]) {
-        const file = await buildArtifact(dir, {
-          name: `vancore-${a.component}-${a.version}`,
-          provides: { [`vancore.${a.component}.version`]: a.version },
-          metaData: { vancore: { component: a.component, version: a.version, requires: a.requires } },
-        });
-        const up = await mg.upload(await readFile(file));
-        if (up.status !== 201) throw new Error(`upload: HTTP ${up.status} ${up.text}`);
-      }
+      await uploadBenchRelease(simUrl, dir);
       await startFleet(controlUrl, VANS, 1_800_000);
       log(`${VANS} vans booted in the child process`);
 

@@ -93,6 +93,29 @@ export async function startFleet(controlUrl: string, count: number, timeoutMs: n
   }
 }
 
+/** The bench release's two artifacts (platform 1.0.0, app 1.4.0 requiring it), uploaded to the simulator. */
+export async function uploadBenchRelease(simUrl: string, dir: string): Promise<void> {
+  const token = await (
+    await fetch(`${simUrl}/api/management/v1/useradm/auth/login`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${Buffer.from('admin@vancore.local:vancore-sim').toString('base64')}` },
+    })
+  ).text();
+  const mg = new Mgmt(simUrl, token);
+  for (const a of [
+    { component: 'platform', version: '1.0.0', requires: {} },
+    { component: 'app', version: '1.4.0', requires: { platform: '^1.0.0' } },
+  ]) {
+    const file = await buildArtifact(dir, {
+      name: `vancore-${a.component}-${a.version}`,
+      provides: { [`vancore.${a.component}.version`]: a.version },
+      metaData: { vancore: { component: a.component, version: a.version, requires: a.requires } },
+    });
+    const up = await mg.upload(await readFile(file));
+    if (up.status !== 201) throw new Error(`upload: HTTP ${up.status} ${up.text}`);
+  }
+}
+
 export const rolloutBench: Benchmark = {
   name: 'rollout',
   async run(): Promise<BenchResult> {
@@ -110,25 +133,7 @@ export const rolloutBench: Benchmark = {
         pageSize: 500,
         timeoutMs: 30_000,
       });
-      const token = await (
-        await fetch(`${simUrl}/api/management/v1/useradm/auth/login`, {
-          method: 'POST',
-          headers: { Authorization: `Basic ${Buffer.from('admin@vancore.local:vancore-sim').toString('base64')}` },
-        })
-      ).text();
-      const mg = new Mgmt(simUrl, token);
-      for (const a of [
-        { component: 'platform', version: '1.0.0', requires: {} },
-        { component: 'app', version: '1.4.0', requires: { platform: '^1.0.0' } },
-      ]) {
-        const file = await buildArtifact(dir, {
-          name: `vancore-${a.component}-${a.version}`,
-          provides: { [`vancore.${a.component}.version`]: a.version },
-          metaData: { vancore: { component: a.component, version: a.version, requires: a.requires } },
-        });
-        const up = await mg.upload(await readFile(file));
-        if (up.status !== 201) throw new Error(`upload: HTTP ${up.status} ${up.text}`);
-      }
+      await uploadBenchRelease(simUrl, dir);
       const tBoot = performance.now();
       const ids = await startFleet(controlUrl, VANS, 600_000);
       const bootS = (performance.now() - tBoot) / 1000;
