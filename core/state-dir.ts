@@ -107,7 +107,8 @@ export const STATE_FILES = {
     format: 'json',
     maxBytes: 4 * KiB,
     owner: 'state-scripts/sense/size-hint.ts',
-    writers: 'whoever learns the pending download size first (docs/gates.md "Network policy")',
+    writers:
+      'the download gate (its size probe, state-scripts/sense/size-probe.ts), or a site tool that learns the size (docs/gates.md "Network policy")',
     readers: 'download gate (network policy)',
     write: 'atomic',
     what: "the pending download's size hint for the roaming / metered size rules",

@@ -8,10 +8,12 @@ export interface HttpOptions {
   body?: string;
   headers?: Record<string, string>;
   timeoutMs: number;
-  /** Extra CA certificate (PEM) for a self-signed server; rejectUnauthorized false skips verification. */
-  ca?: string;
+  /** CA certificates (PEM) to trust instead of Node's bundle; rejectUnauthorized false skips verification. */
+  ca?: string | string[];
   rejectUnauthorized?: boolean;
   maxBodyBytes?: number;
+  /** Resolve as soon as the status and headers are in and close the connection: no body is read. */
+  headersOnly?: boolean;
   signal?: AbortSignal;
 }
 
@@ -49,6 +51,11 @@ export async function httpFetch(url: string, o: HttpOptions): Promise<HttpResult
         ...(secure && o.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
       },
       (res) => {
+        if (o.headersOnly) {
+          finish({ ok: true, status: res.statusCode ?? 0, headers: res.headers, body: '', ms: ms() });
+          req.destroy();
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {

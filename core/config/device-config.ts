@@ -39,6 +39,11 @@ export const DownloadPolicy = z.strictObject({
   hotspot: z._default(MeteredRule, 'defer'),
   /** How old `<state_dir>/download-size.json` (the size hint) may be before it is ignored. */
   size_hint_max_age_seconds: z._default(Seconds(60, 7 * 86_400), 3600),
+  /**
+   * When a size rule needs the pending download's size, ask the Mender server for it as the client does
+   * (state-scripts/sense/size-probe.ts: D-Bus token, deployments/next, one byte of the artifact link).
+   */
+  size_probe: z._default(z.boolean(), true),
 });
 
 /**
@@ -183,6 +188,8 @@ export const Sensors = z.strictObject({
   wifi: z.prefault(z.strictObject({ interface: z._default(z.string(), 'wlan0') }), {}),
   /** NetworkManager's CLI, for the download gate's metered / hotspot facts (issue #17). */
   network: z.prefault(z.strictObject({ nmcli: z._default(z.string(), 'nmcli') }), {}),
+  /** dbus-send, for the size probe's device token from the client (io.mender.Authentication1, issue #17). */
+  dbus: z.prefault(z.strictObject({ dbus_send: z._default(z.string(), 'dbus-send') }), {}),
   /** Link probes (TCP connect / HTTPS HEAD) to the Mender server; empty = derive from mender.server_url. */
   probe: z.prefault(
     z.strictObject({

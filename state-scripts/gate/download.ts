@@ -5,10 +5,12 @@
 import { CLIENT_FILE, NOT_NOW_STATE, readInstalledClient } from '../../core/schemas/client.js';
 import type { GateDecision } from '../../core/schemas/gate.js';
 import { decideDownload } from '../policy/download.js';
-import { networkPolicyRestricts } from '../policy/network.js';
+import { networkPolicyRestricts, type NetworkFacts } from '../policy/network.js';
 import { nodeCommandRunner } from '../health.js';
 import { senseLink } from '../sense/link.js';
-import { readSizeHint } from '../sense/size-hint.js';
+import { readSizeHint, writeSizeHint } from '../sense/size-hint.js';
+import { probeDownloadSize } from '../sense/size-probe.js';
+import { readMenderServer } from '../mender-conf.js';
 import { loadSetup, type DeviceSetup } from '../env.js';
 import { wallClock, windowZone } from '../local-time.js';
 import { readReadings, readingsPath } from '../readings-file.js';
@@ -34,7 +36,7 @@ export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Do
   const w = policy.maintenance_window;
   const presence = await sensePresence(setup.config.sensors.home_assistant, setup.stateDir, now);
   // Network policy (issue #17): the link is sensed only when a rule restricts it (no process otherwise).
-  const network = networkPolicyRestricts(policy)
+  const network: { policy: typeof policy; facts: NetworkFacts } | undefined = networkPolicyRestricts(policy)
     ? {
         policy,
         facts: {
@@ -51,16 +53,52 @@ export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Do
         },
       }
     : undefined;
-  const verdict = decideDownload({
-    ...(presence ? { presence: presence.facts } : {}),
-    ...(network ? { network } : {}),
-    now,
-    policy,
-    staleness: setup.config.staleness,
-    readings: readReadings(o.readingsFile ?? readingsPath(setup.stateDir)),
-    wall_clock: w ? wallClock(now, windowZone(w.timezone, setup.config.timezone)) : null,
-  });
-  const out = finish(phase, verdict, now, setup.stateDir, o, undefined, installedClient(setup));
+  const readings = readReadings(o.readingsFile ?? readingsPath(setup.stateDir));
+  const decide = () =>
+    decideDownload({
+      ...(presence ? { presence: presence.facts } : {}),
+      ...(network ? { network } : {}),
+      now,
+      policy,
+      staleness: setup.config.staleness,
+      readings,
+      wall_clock: w ? wallClock(now, windowZone(w.timezone, setup.config.timezone)) : null,
+    });
+  let verdict = decide();
+  const client = installedClient(setup);
+  // The size probe (sense/size-probe.ts), in a real run only (`gate check` sends nothing): when the
+  // decision depends on the download's size (without any hint a size rule would say *_size_unknown), ask
+  // the server as the client does and decide on what it says. A hint file is the fallback when the
+  // probe cannot answer: it may be another deployment's, so it never outranks a fresh answer.
+  if (network && o.record && policy.size_probe) {
+    const fileHint = network.facts.size_hint;
+    network.facts.size_hint = null;
+    const sizeMatters = decide().reasons.some((r) => r.code.endsWith('_size_unknown'));
+    network.facts.size_hint = fileHint;
+    if (sizeMatters) {
+      const probe = await probeDownloadSize({
+        flavour: client?.flavour ?? null,
+        menderDataDir: setup.menderDataDir,
+        server: readMenderServer(setup.paths),
+        dbusSend: setup.config.sensors.dbus.dbus_send,
+        runner: nodeCommandRunner,
+        timeoutMs: 10_000,
+        now,
+      });
+      network.facts.size_probe = {
+        outcome: probe.outcome,
+        steps: probe.steps,
+        ...(probe.outcome === 'failed' ? { problem: probe.problem } : {}),
+        ...(probe.outcome === 'sized' ? { deployment_id: probe.deployment_id } : {}),
+      };
+      if (probe.outcome === 'sized') {
+        writeSizeHint(setup.stateDir, probe.hint, probe.deployment_id);
+        network.facts.size_hint = probe.hint;
+      } else if (probe.outcome === 'no_deployment') network.facts.size_hint = null;
+      verdict = decide();
+    }
+  }
+  const out = finish(phase, verdict, now, setup.stateDir, o, undefined, client);
   if (o.record) {
     presence?.save();
     await showDecision(setup, out, o.log);

@@ -42,6 +42,16 @@ export interface NetworkFacts {
   link: LinkFacts | null;
   /** The size hint as read; the policy checks its age. */
   size_hint: SizeHint | null;
+  /** The gate's size probe (sense/size-probe.ts), when a size rule needed the size and the gate asked. */
+  size_probe?: SizeProbeSummary;
+}
+
+/** What the size probe found, for the journal and the refusal's words. */
+export interface SizeProbeSummary {
+  outcome: 'sized' | 'no_deployment' | 'failed';
+  problem?: string;
+  deployment_id?: string;
+  steps: string[];
 }
 
 const MB = 1_000_000;
@@ -78,16 +88,25 @@ export function usableSize(hint: SizeHint | null, now: Date, maxAgeS: number): n
   return hint.bytes;
 }
 
+/** Why the size is unknown, after a probe: appended to the *_size_unknown refusal. */
+function unknownWhy(probe: SizeProbeSummary | undefined): string {
+  if (!probe) return '';
+  if (probe.outcome === 'failed') return ` (size probe: ${probe.problem ?? 'failed'})`;
+  if (probe.outcome === 'no_deployment') return ' (size probe: the server has no deployment for this van now)';
+  return '';
+}
+
 function sizeRule(
   rule: MeteredRule,
   size: number | null,
   what: string,
   codes: { deferred: ReasonCode; over: ReasonCode; unknown: ReasonCode },
+  why = '',
 ): Check {
   if (rule === 'allow') return ok(codes.deferred, `${what}: downloads allowed`);
   if (rule === 'defer') return bad(codes.deferred, `${what}: downloads wait for another link`);
   const max = rule.max_mb * MB;
-  if (size === null) return bad(codes.unknown, `${what}: update size unknown, at most ${rule.max_mb} MB allowed`);
+  if (size === null) return bad(codes.unknown, `${what}: update size unknown, at most ${rule.max_mb} MB allowed${why}`);
   if (size > max) return bad(codes.over, `${what}: update ${mb(size)} > ${rule.max_mb} MB allowed`);
   return ok(codes.over, `${what}: update ${mb(size)} ≤ ${rule.max_mb} MB allowed`);
 }
@@ -112,6 +131,7 @@ export function assessNetwork(p: NetworkPolicy, f: NetworkFacts, now: Date): Che
     return [bad('link_unknown', `link unknown (${why})`)];
   }
   const size = usableSize(f.size_hint, now, p.size_hint_max_age_seconds);
+  const why = unknownWhy(f.size_probe);
   const checks: Check[] = [];
   const cellular = link.kind === 'cellular';
 
@@ -133,7 +153,7 @@ export function assessNetwork(p: NetworkPolicy, f: NetworkFacts, now: Date): Che
       checks.push(
         bad(
           'roaming_size_unknown',
-          `roaming on ${describeModem(link)}; update size unknown, only ≤ ${p.roaming_small_mb} MB allowed`,
+          `roaming on ${describeModem(link)}; update size unknown, only ≤ ${p.roaming_small_mb} MB allowed${why}`,
         ),
       );
     else if (size > p.roaming_small_mb * MB)
@@ -148,11 +168,17 @@ export function assessNetwork(p: NetworkPolicy, f: NetworkFacts, now: Date): Che
       checks.push(ok('metered_deferred', `${link.iface}: cellular, marked unmetered in NetworkManager`));
     else
       checks.push(
-        sizeRule(p.metered, size, `${link.iface}: metered (cellular)`, {
-          deferred: 'metered_deferred',
-          over: 'metered_over_max',
-          unknown: 'metered_size_unknown',
-        }),
+        sizeRule(
+          p.metered,
+          size,
+          `${link.iface}: metered (cellular)`,
+          {
+            deferred: 'metered_deferred',
+            over: 'metered_over_max',
+            unknown: 'metered_size_unknown',
+          },
+          why,
+        ),
       );
     return checks;
   }
@@ -173,19 +199,31 @@ export function assessNetwork(p: NetworkPolicy, f: NetworkFacts, now: Date): Che
   }
   if (link.nm_metered === 'yes (guessed)')
     checks.push(
-      sizeRule(p.hotspot, size, `${link.iface}: phone hotspot (${link.kind}, metered guessed by NetworkManager)`, {
-        deferred: 'hotspot_metered',
-        over: 'hotspot_over_max',
-        unknown: 'metered_size_unknown',
-      }),
+      sizeRule(
+        p.hotspot,
+        size,
+        `${link.iface}: phone hotspot (${link.kind}, metered guessed by NetworkManager)`,
+        {
+          deferred: 'hotspot_metered',
+          over: 'hotspot_over_max',
+          unknown: 'metered_size_unknown',
+        },
+        why,
+      ),
     );
   else if (link.nm_metered === 'yes')
     checks.push(
-      sizeRule(p.metered, size, `${link.iface}: metered (${link.kind}, set in NetworkManager)`, {
-        deferred: 'metered_deferred',
-        over: 'metered_over_max',
-        unknown: 'metered_size_unknown',
-      }),
+      sizeRule(
+        p.metered,
+        size,
+        `${link.iface}: metered (${link.kind}, set in NetworkManager)`,
+        {
+          deferred: 'metered_deferred',
+          over: 'metered_over_max',
+          unknown: 'metered_size_unknown',
+        },
+        why,
+      ),
     );
   else checks.push(ok('metered_deferred', `${link.iface}: ${link.kind}, not metered (${link.nm_metered})`));
   return checks;
@@ -198,5 +236,6 @@ export function networkSummary(p: NetworkPolicy, f: NetworkFacts, now: Date): Re
     link: f.link,
     download_bytes: size,
     ...(f.size_hint ? { size_hint: { ...f.size_hint, used: size !== null } } : {}),
+    ...(f.size_probe ? { size_probe: f.size_probe } : {}),
   };
 }

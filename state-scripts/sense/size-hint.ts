@@ -1,10 +1,11 @@
 // The size hint of the pending download, `<state_dir>/download-size.json` (docs/gates.md "Network policy"):
-// `{ "bytes": N, "artifact_name": "…", "at": "<ISO time>", "source": "…" }`. At Download_Enter no Mender
-// client says how big the artifact is, so the download gate's size rules use this when present and fresh
-// (the policy checks the age) and refuse with a *_size_unknown code otherwise. A missing or broken file
-// is no hint, never an error.
+// `{ "bytes": N, "artifact_name": "…", "at": "<ISO time>", "source": "…", "deployment_id": "…" }`. No
+// Mender client tells a state script how big the artifact is; the download gate's size probe
+// (size-probe.ts) learns it from the server and writes it here, and the size rules use it while fresh
+// (the policy checks the age), else refuse with a *_size_unknown code. A missing or broken file is no
+// hint, never an error.
 import * as z from 'zod/mini';
-import { STATE_FILES, readNamedStateJson } from '../../core/state-dir.js';
+import { STATE_FILES, readNamedStateJson, stateFilePath, writeStateJson } from '../../core/state-dir.js';
 import type { SizeHint } from '../policy/network.js';
 
 export const SIZE_HINT_FILE = STATE_FILES.downloadSize.path;
@@ -14,6 +15,7 @@ const SizeHintJson = z.object({
   artifact_name: z.optional(z.string().check(z.maxLength(256))),
   at: z.iso.datetime({ offset: true }),
   source: z.optional(z.string().check(z.maxLength(64))),
+  deployment_id: z.optional(z.string().check(z.maxLength(128))),
 });
 
 export function readSizeHint(stateDir: string): SizeHint | null {
@@ -25,4 +27,9 @@ export function readSizeHint(stateDir: string): SizeHint | null {
     at: r.value.at,
     source: r.value.source ?? null,
   };
+}
+
+/** Records what the size probe learnt (atomic write; the gate's next run and the journal read it). */
+export function writeSizeHint(stateDir: string, hint: SizeHint, deploymentId: string): void {
+  writeStateJson(stateFilePath(stateDir, 'downloadSize'), { ...hint, deployment_id: deploymentId });
 }

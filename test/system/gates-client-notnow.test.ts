@@ -9,7 +9,6 @@
 //    decide whether 3.x should use it too (issue #13): RECIPE-current §6 found both silent on 3.4.
 // Also: `device install --client 3 --root DIR` lays out a tree the real 3.4 daemon runs.
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, onTestFinished } from 'vitest';
 import { readGateJournal } from '../../core/gate-journal.js';
@@ -18,6 +17,8 @@ import { deviceInstall } from '../../agent-hooks/installer/install.js';
 import { nodeRunner } from '../../agent-hooks/lib/runner.js';
 import { repoRoot } from '../helpers/cli.js';
 import { FINAL_STATUSES, systemTest, type Bed, type ManagedDevice } from './harness/bed.js';
+import { recordingProxy, type Seen } from './harness/recording-proxy.js';
+import { nudgeUntil } from './harness/nudge.js';
 import type { Daemon } from '../../mender-sim/real-client/mender.js';
 import { managedConfig, type Sandbox } from '../../mender-sim/real-client/sandbox.js';
 
@@ -29,47 +30,6 @@ const NEXT = /^\/api\/devices\/v[12]\/deployments\/device\/deployments\/next$/;
 
 /** What 3.4 reports after a gate that lets it through, for an artifact without state scripts (RECIPE §6.1). */
 const INSTALLED = ['downloading', 'downloading', 'downloading', 'installing', 'installing', 'success'];
-
-interface Seen {
-  method: string;
-  path: string;
-  body: string;
-  /** The simulator's answer (set when it came back). */
-  status?: number;
-}
-
-/** A proxy in front of the simulator that keeps every request's method, path and body. */
-async function recordingProxy(target: string): Promise<{ url: string; seen: Seen[]; server: Server }> {
-  const seen: Seen[] = [];
-  const to = new URL(target);
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const entry: Seen = {
-        method: req.method ?? '',
-        path: (req.url ?? '').split('?')[0] ?? '',
-        body: body.toString(),
-      };
-      seen.push(entry);
-      const up = request(
-        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
-        (r) => {
-          entry.status = r.statusCode;
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
-      up.on('error', () => res.writeHead(502).end());
-      up.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return { url: `http://127.0.0.1:${addr.port}`, seen, server };
-}
 
 function readings(still: boolean): string {
   const now = Date.now();
@@ -127,32 +87,6 @@ function deploymentTraffic(seen: readonly Seen[]): string[] {
     const { status, substate } = JSON.parse(s.body) as { status: string; substate?: string };
     return [substate ? `${status}: ${substate}` : status];
   });
-}
-
-/**
- * Wait for `done`, sending SIGUSR1 ("check now") at the start and again every 3 s until then: a
- * signal that reaches the daemon in the middle of a state can be dropped, and the polls are minutes
- * apart, so the test asks again rather than wait for a poll.
- */
-async function nudgeUntil<T>(
-  bed: Bed,
-  daemon: Daemon,
-  done: () => T | undefined | false | Promise<T | undefined | false>,
-  describe: string,
-): Promise<T> {
-  let asked = 0;
-  return bed.waitFor(
-    async () => {
-      const v = await done();
-      if (v) return v;
-      if (Date.now() - asked >= 3000) {
-        asked = Date.now();
-        daemon.triggerUpdateCheck();
-      }
-      return undefined;
-    },
-    { describe, daemon, timeoutMs: 40_000 },
-  );
 }
 
 /** The device's final status in the deployment, nudging the daemon until there is one. */

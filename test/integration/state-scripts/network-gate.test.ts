@@ -36,6 +36,15 @@ cat "${fixtures}/nmcli/\${NMCLI_DEVS:-dev-show-lte.out}"
   });
   await chmod(join(bin, 'mmcli'), 0o755);
   await chmod(join(bin, 'nmcli'), 0o755);
+  // dbus-send as it answers on a van whose Mender client is not on the bus (the size probe's first step).
+  await writeTree(bin, {
+    'dbus-send': `#!/bin/sh
+echo "dbus-send $*" >> "$CALLS_LOG"
+echo "Error org.freedesktop.DBus.Error.ServiceUnknown: The name io.mender.AuthenticationManager was not provided by any .service files" >&2
+exit 1
+`,
+  });
+  await chmod(join(bin, 'dbus-send'), 0o755);
 });
 
 function readingsNow(): string {
@@ -251,6 +260,49 @@ describe('Download_Enter network policy with mmcli / nmcli on PATH', () => {
     expect(await v.inventory()).toContain('vancore.gate.codes=metered_over_max');
     await v.setHint('{"bytes": "lots"}');
     expect((await v.run()).codes).toEqual(['metered_size_unknown']);
+  });
+
+  it('the size probe: asked only when a size rule needs it, its failure said in the refusal, never in gate check', async () => {
+    // A van with its client recorded but no Mender client on the bus: dbus-send answers as it does then.
+    const v = await van('download: { metered: { max_mb: 50 } }', { route: 'route-wwan0' });
+    await writeTree(v.root, {
+      'etc/vancore/mender-client.json': JSON.stringify({ flavour: 'mender-3', version: '3.4.0+ds1-5+b1' }),
+    });
+    const r = await v.run();
+    expect(r.codes).toEqual(['metered_size_unknown']);
+    // The reason (at most 200 characters) leads with the rule; the journal keeps the probe's whole answer.
+    expect(r.decision?.reasons[0]?.message).toMatch(
+      /^wwan0: metered \(cellular\): update size unknown, at most 50 MB allowed \(size probe: D-Bus GetJwtToken: Error org\.freedesktop\.DBus\.Error\.ServiceUnknown: /,
+    );
+    expect(r.decision?.facts).toMatchObject({
+      network: {
+        size_probe: {
+          outcome: 'failed',
+          steps: [],
+          problem:
+            'D-Bus GetJwtToken: Error org.freedesktop.DBus.Error.ServiceUnknown: The name io.mender.AuthenticationManager was not provided by any .service files',
+        },
+      },
+    });
+    const asked = async () => (await v.calls()).filter((c) => c.startsWith('dbus-send')).length;
+    expect(await asked()).toBe(1);
+    expect(
+      (await v.calls()).find((c) => c.startsWith('dbus-send')),
+      'the documented call: io.mender.Authentication1.GetJwtToken on the system bus',
+    ).toBe(
+      'dbus-send --system --print-reply --reply-timeout=10000 --dest=io.mender.AuthenticationManager /io/mender/AuthenticationManager io.mender.Authentication1.GetJwtToken',
+    );
+    // `gate check` explains without sending anything.
+    expect(runCli(['gate', 'check', 'Download_Enter'], { env: v.env }).code).toBe(1);
+    expect(await asked()).toBe(1);
+    // A size the rule can decide without the probe (metered: defer) does not ask.
+    await writeFile(join(v.root, 'ota.yaml'), 'download: { metered: defer }\n');
+    expect((await v.run()).codes).toEqual(['metered_deferred']);
+    expect(await asked()).toBe(1);
+    // size_probe: false keeps the gate to the hint file.
+    await writeFile(join(v.root, 'ota.yaml'), 'download: { metered: { max_mb: 50 }, size_probe: false }\n');
+    expect((await v.run()).codes).toEqual(['metered_size_unknown']);
+    expect(await asked()).toBe(1);
   });
 
   it('an all-allow policy starts no process', async () => {
