@@ -52,7 +52,7 @@ export interface Takeover {
   how: 'kill' | 'kill-on-intent' | 'sigterm';
   /** From the signal to another replica's /readyz saying `leader`. */
   ms: number;
-  /** The rollout's progress when the leader went. */
+  /** The rollout's progress when the leader went (kill-on-intent: read just before the kill). */
   at: string;
 }
 
@@ -284,6 +284,10 @@ export async function runFailover(opts: {
       }
     }
     lead = await leader(30_000);
+    // The aimed kill: read the progress before the signal, while the leader waits on its held
+    // deployment request with the intent written. Read after the takeover, the new leader may already
+    // have resolved it (that made this check timing-dependent under load).
+    const atKill = it.kind === 'kill-on-intent' ? await progress(watch) : undefined;
     const signalled = Date.now();
     lead.child.kill(it.kind === 'sigterm' ? 'SIGTERM' : 'SIGKILL');
     const gone = lead;
@@ -294,7 +298,7 @@ export async function runFailover(opts: {
     const code = await gone.exited;
     if (it.kind === 'sigterm' ? code !== 0 : code !== null)
       throw new Error(`the leader exited ${code} on ${it.kind}:\n${gone.output().slice(-2000)}`);
-    const at = await progress(watch);
+    const at = atKill ?? (await progress(watch));
     takeovers.push({ how: it.kind, ms, at });
     opts.log?.(
       `${opts.name}: ${it.kind}${it.kind === 'kill' ? ` after ${it.afterMs} ms` : ''} → taken over in ${ms} ms (${at})`,
