@@ -229,21 +229,15 @@ export class RolloutController extends OwnerController<RolloutControllerStep> {
    * Start the revert: stop the bad release (abort the rollout's open Mender deployments, pause it), record
    * the revert and its audit event; the next plan deploys the revert artifacts (planRevert).
    */
-  async #startRevert(rolloutId: string, actor: string, reason: string, to: string | null): Promise<void> {
+  async #startRevert(rolloutId: string, actor: string, reason: string, to: string | null): Promise<boolean> {
     const db = this.db;
     const r = await this.#must(rolloutId);
     const previous = to ?? (await R.previousRelease(db, r));
     const now = this.now();
+    // Aborting is what every revert wants first, and it is idempotent; the claim decides who records
+    // the revert when two start at once (ops by hand on one replica, the controller on the leader).
     const aborted = await this.tracker.abort(R.rolloutOwner(rolloutId), true);
-    if (r.status === 'active' || r.status === 'paused')
-      await R.setRolloutStatus(
-        db,
-        rolloutId,
-        'paused',
-        `reverted to ${previous ?? '(no previous release)'}: ${reason}`,
-        now,
-      );
-    await R.insertRevert(db, {
+    const claimed = await R.insertRevert(db, {
       rollout_id: rolloutId,
       release: r.release,
       previous_release: previous,
@@ -253,6 +247,15 @@ export class RolloutController extends OwnerController<RolloutControllerStep> {
       started_at: now,
       finished_at: null,
     });
+    if (!claimed) return false;
+    if (r.status === 'active' || r.status === 'paused')
+      await R.setRolloutStatus(
+        db,
+        rolloutId,
+        'paused',
+        `reverted to ${previous ?? '(no previous release)'}: ${reason}`,
+        now,
+      );
     await R.recordEvent(db, {
       rolloutId,
       at: now,
@@ -262,6 +265,7 @@ export class RolloutController extends OwnerController<RolloutControllerStep> {
       detail: { release: r.release, previous, aborted },
     });
     this.deps.logger?.warn({ rollout: rolloutId, previous, reason }, 'rollout reverted');
+    return true;
   }
 
   async #openWave(rolloutId: string): Promise<number | null> {
@@ -348,7 +352,8 @@ export class RolloutController extends OwnerController<RolloutControllerStep> {
     await this.#must(id);
     await this.#notReverted(id);
     if (to !== null && !(await R.getRelease(this.db, to))) throw new VanError('NOT_FOUND', `no release ${to}`);
-    await this.#startRevert(id, actor, reason, to);
+    // Checked above, but another replica or the controller may have claimed it since: 409, not a 500.
+    if (!(await this.#startRevert(id, actor, reason, to))) await this.#notReverted(id);
   }
 
   /** Resume; the open wave's failure gate counts as acknowledged (it would pause again at once otherwise). */

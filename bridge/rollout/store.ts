@@ -342,11 +342,17 @@ export async function listReverts(db: Kysely<Database>, status?: RevertRecord['s
   }));
 }
 
-export async function insertRevert(db: Kysely<Database>, r: RevertRecord): Promise<void> {
-  await db
+/**
+ * Claims the rollout's revert: false when another request or replica claimed it first (the primary key
+ * is the rollout, so exactly one claim lands on either backend).
+ */
+export async function insertRevert(db: Kysely<Database>, r: RevertRecord): Promise<boolean> {
+  const res = await db
     .insertInto('rollout_reverts')
     .values({ ...r, updated_at: r.started_at })
-    .execute();
+    .onConflict((oc) => oc.column('rollout_id').doNothing())
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
 
 export async function finishRevert(db: Kysely<Database>, rolloutId: string, now: string): Promise<void> {

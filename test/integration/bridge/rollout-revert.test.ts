@@ -373,7 +373,24 @@ describe.each(['sqlite', 'postgres'] as const)('automatic revert (%s)', (backend
       if (!skipTime(b.clock, await c.plan(r.id))) await new Promise((res) => setTimeout(res, 100));
     }
     await expect(c.revert(r.id, 'ops-bob', 'customer reports', 'rel-9')).rejects.toThrow('no release rel-9');
-    await c.revert(r.id, 'ops-bob', 'customer reports');
+    // Two reverts at once (ops on one replica, another op on a second): exactly one lands, the other is
+    // a 409-class CONFLICT naming the revert, not a database error.
+    const replica2 = new RolloutController({
+      store: b.t.store,
+      mender: b.mender,
+      clock: b.clock,
+      settings: { ...settings, revert: { window_hours: 24, soak_regressed_vans: false } },
+    });
+    const raced = await Promise.allSettled([
+      c.revert(r.id, 'ops-bob', 'customer reports'),
+      replica2.revert(r.id, 'ops-carol', 'customer reports'),
+    ]);
+    expect(raced.map((x) => x.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = raced.find((x): x is PromiseRejectedResult => x.status === 'rejected')!;
+    expect(lost.reason).toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/was reverted to 1\.4\.0|was reverted to rel-1/),
+    });
     await expect(c.revert(r.id, 'ops-bob', 'again')).rejects.toThrow(/already|was reverted/);
     await c.tick();
     const plan = await c.plan(r.id);
@@ -415,8 +432,10 @@ describe.each(['sqlite', 'postgres'] as const)('automatic revert (%s)', (backend
         .filter((d) => onBad.includes(d.deviceId!))
         .every((d) => d.versions.app === '1.4.0'),
     ).toBe(true);
-    const ev = (await R.listEvents(db, r.id)).find((e) => e.action === 'revert')!;
-    expect(ev).toMatchObject({ actor: 'ops-bob', reason: 'customer reports' });
+    const revertEvents = (await R.listEvents(db, r.id)).filter((e) => e.action === 'revert');
+    expect(revertEvents).toHaveLength(1);
+    expect(revertEvents[0]).toMatchObject({ reason: 'customer reports' });
+    expect(['ops-bob', 'ops-carol']).toContain(revertEvents[0]!.actor);
   }, 300_000);
 
   it('soak regressions reported by the vans pause the wave that contains them (issue #20 item 2)', async () => {
