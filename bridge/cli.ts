@@ -406,9 +406,9 @@ interface RolloutView {
 }
 
 /** `rollout create`'s revert flags → the per-rollout policy (undefined: the config's applies). */
-function revertPolicyOf(
+export function revertPolicyOf(
   values: Parameters<typeof opt.string>[0],
-): { failed_count?: number; failed_pct?: number; window_hours?: number } | undefined {
+): { failed_count?: number; failed_pct?: number; window_hours?: number; soak_regressed_vans?: boolean } | undefined {
   const count = opt.int(values, 'revert-failed-count', 1, 100_000);
   const num = (name: string, min: number, max: number) => {
     const v = opt.string(values, name);
@@ -420,18 +420,20 @@ function revertPolicyOf(
   };
   const pct = num('revert-failed-pct', 0, 100);
   const hours = num('revert-window-hours', 0, 24 * 14);
+  const soak = opt.bool(values, 'revert-soak-regressed-vans');
   if (opt.bool(values, 'no-auto-revert')) {
-    if (count !== undefined || pct !== undefined || hours !== undefined)
+    if (count !== undefined || pct !== undefined || hours !== undefined || soak)
       throw new VanError('USAGE', '--no-auto-revert cannot be combined with the --revert-* flags');
     return {};
   }
-  if (count === undefined && pct === undefined && hours === undefined) return undefined;
-  if (count === undefined && pct === undefined)
+  if (count === undefined && pct === undefined && hours === undefined && !soak) return undefined;
+  if (hours !== undefined && count === undefined && pct === undefined)
     throw new VanError('USAGE', '--revert-window-hours needs --revert-failed-count or --revert-failed-pct');
   return {
     ...(count !== undefined ? { failed_count: count } : {}),
     ...(pct !== undefined ? { failed_pct: pct } : {}),
     ...(hours !== undefined ? { window_hours: hours } : {}),
+    ...(soak ? { soak_regressed_vans: true } : {}),
   };
 }
 
@@ -586,6 +588,11 @@ export const rolloutCommand = defineCommand({
           type: 'string',
           value: 'H',
           description: 'the window the revert policy counts failures in (default 24)',
+        },
+        'revert-soak-regressed-vans': {
+          type: 'boolean',
+          description:
+            'take each van whose post-commit soak of the release regressed back on its own, without a threshold',
         },
         'no-auto-revert': {
           type: 'boolean',

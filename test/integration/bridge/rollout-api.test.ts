@@ -3,6 +3,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BridgeApp, buildBridgeApp } from '../../../bridge/api/app.js';
 import type { RolloutBody } from '../../../bridge/api/rollouts.js';
@@ -12,7 +13,7 @@ import { ManualClock } from '../../../core/clock.js';
 import { BridgeConfig } from '../../../core/config/bridge-config.js';
 import { runCommand } from '../../../cli/command.js';
 import type { Io } from '../../../core/command.js';
-import { rolloutCommand } from '../../../bridge/cli.js';
+import { revertPolicyOf, rolloutCommand } from '../../../bridge/cli.js';
 import { MenderManagementClient } from '../../../core/mender/management.js';
 import { startVirtualFleet } from '../../../mender-sim/fleet/index.js';
 import { startMenderSim } from '../../../mender-sim/index.js';
@@ -352,6 +353,14 @@ describe.each(backends)('rollout API on %s', (backend) => {
         ['--no-auto-revert', '--revert-failed-count', '3'],
         /--no-auto-revert cannot be combined with the --revert-\* flags/,
       ],
+      [
+        ['--no-auto-revert', '--revert-soak-regressed-vans'],
+        /--no-auto-revert cannot be combined with the --revert-\* flags/,
+      ],
+      [
+        ['--revert-soak-regressed-vans', '--revert-window-hours', '6'],
+        /--revert-window-hours needs --revert-failed-count or --revert-failed-pct/,
+      ],
     ] as const) {
       const out = await cli('create', 'rel-1', ...argv);
       expect(out.code).not.toBe(0);
@@ -361,5 +370,29 @@ describe.each(backends)('rollout API on %s', (backend) => {
     // Good flags reach the API: the rollout conflicts (one is still paused), so nothing new is created.
     const conflict = await cli('create', 'rel-1', '--revert-failed-count', '3', '--revert-failed-pct', '12.5');
     expect(conflict.stderr).toMatch(/409 rollout .* is still paused/);
+    // What each combination asks the API for (the body's `revert`; undefined: the config's policy).
+    const policy = (...argv: string[]) => {
+      const { values } = parseArgs({
+        args: argv,
+        options: {
+          'revert-failed-count': { type: 'string' },
+          'revert-failed-pct': { type: 'string' },
+          'revert-window-hours': { type: 'string' },
+          'revert-soak-regressed-vans': { type: 'boolean' },
+          'no-auto-revert': { type: 'boolean' },
+        },
+      });
+      return revertPolicyOf(values);
+    };
+    expect(policy()).toBeUndefined();
+    expect(policy('--no-auto-revert')).toEqual({});
+    expect(policy('--revert-soak-regressed-vans')).toEqual({ soak_regressed_vans: true });
+    expect(policy('--revert-failed-count', '4', '--revert-soak-regressed-vans', '--revert-window-hours', '48')).toEqual(
+      {
+        failed_count: 4,
+        window_hours: 48,
+        soak_regressed_vans: true,
+      },
+    );
   }, 60_000);
 });
