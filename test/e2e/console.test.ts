@@ -196,6 +196,40 @@ describe('the console in Chromium', () => {
     }
   });
 
+  it('ops reverts the rollout with a reason; the page shows the revert, and resume is no longer offered', async () => {
+    const page = await (await browser()).newPage();
+    await signIn(page, OPS);
+    await page.goto(`${url}/#/rollouts/${rolloutId}`);
+    await expect.poll(() => page.locator('#rollout-status').textContent()).toBe('paused');
+    expect(await page.locator('#revert').count()).toBe(0);
+    await page.getByRole('button', { name: 'Revert' }).click();
+    await page.getByLabel(/Reason for “Revert”/).fill('gen2 hubs crash after the update');
+    await page.getByRole('button', { name: 'Confirm Revert' }).click();
+    await expect.poll(() => page.locator('#revert-status').textContent()).toBe('active');
+    const block = page.locator('#revert');
+    // No earlier release completed in this suite, so there is nothing to go back to: it says so.
+    expect(await block.getByRole('heading').textContent()).toBe('Revert to (no previous release)');
+    expect(await block.textContent()).toContain('Why: “gen2 hubs crash after the update”');
+    expect(await block.textContent()).toContain('by ops-olga');
+    // A reverted rollout cannot be resumed or advanced (409): the buttons are gone, and so is Revert.
+    for (const name of ['Resume', 'Advance', 'Revert'])
+      expect(await page.getByRole('button', { name, exact: true }).count(), name).toBe(0);
+    expect(await page.getByRole('button', { name: 'Abort' }).count()).toBe(1);
+
+    const db = new Database(dbFile, { readonly: true });
+    try {
+      expect(
+        db.prepare('SELECT status, reason, started_by FROM rollout_reverts WHERE rollout_id = ?').get(rolloutId),
+      ).toEqual({
+        status: 'active',
+        reason: 'gen2 hubs crash after the update',
+        started_by: 'ops-olga',
+      });
+    } finally {
+      db.close();
+    }
+  });
+
   it('keeps working across a bridge restart without signing in again', async () => {
     const page = await (await browser()).newPage();
     await signIn(page, SUPPORT);

@@ -54,6 +54,44 @@ function waveProgress(w: Rollout['waves'][number]) {
   };
 }
 
+/** The rollout's revert: where it goes back to, why, and how far it got (docs/rollouts.md "Automatic revert"). */
+function RevertBlock({ revert: v }: { revert: NonNullable<Rollout['revert']> }) {
+  return html`<section id="revert" aria-labelledby="revert-h">
+    <h2 id="revert-h">Revert to ${v.previous_release ?? '(no previous release)'}</h2>
+    <p>
+      <strong class=${`status status-${v.status === 'active' ? 'paused' : 'completed'}`} id="revert-status"
+        >${v.status}</strong
+      >
+      · by ${v.started_by} <${Time} iso=${v.started_at} />
+      ${v.finished_at ? html` · finished <${Time} iso=${v.finished_at} />` : null}
+    </p>
+    <p>Why: “${v.reason}”</p>
+    <div class="cards">
+      <div class="card"><span class="big" id="revert-landed">${v.landed}</span> of ${v.targets} vans back</div>
+      <div class="card"><span class="big">${v.not_landed}</span> not back yet</div>
+    </div>
+    ${
+      v.deployments.length === 0
+        ? html`<p class="state empty">
+            No revert deployment yet: the next step is under “Next” (it names a missing revert artifact).
+          </p>`
+        : html`<${Table}
+            head=${['Deployment', 'Component', 'Artifact', 'Status', 'Vans', 'Outcomes']}
+            rows=${v.deployments.map((d) => [
+              d.name,
+              d.component,
+              html`<code>${d.artifact_name}</code>`,
+              d.status,
+              d.targets,
+              Object.entries(d.outcomes)
+                .map(([k, n]) => `${k} ${n}`)
+                .join(', ') || '—',
+            ])}
+          />`
+    }
+  </section>`;
+}
+
 export function RolloutPage({ id }: { id: string }) {
   const { api } = useApp();
   const load = useLoad(`rollout:${id}`, () => api.get<Rollout>(`/rollouts/${enc(id)}`));
@@ -84,6 +122,9 @@ export function RolloutPage({ id }: { id: string }) {
       'advance',
       'abort',
       'complete',
+      'revert',
+      'revert_deploy',
+      'revert_finished',
     ];
     for (const n of names) es.addEventListener(n, refresh);
     // Events the list above does not name still change the status: refresh on a slow beat as well.
@@ -96,6 +137,7 @@ export function RolloutPage({ id }: { id: string }) {
   }, [id]);
 
   const act = (action: string) => (reason: string) => api.post<Rollout>(`/rollouts/${enc(id)}/${action}`, { reason });
+  // After a revert, resume and advance answer 409 (docs/rollouts.md "Automatic revert"): not offered.
   return html`<section>
     <p><a href="#/rollouts">← Rollouts</a></p>
     <h1>Rollout ${id}</h1>
@@ -113,14 +155,28 @@ export function RolloutPage({ id }: { id: string }) {
         </div>
         <div class="actions">
           ${r.status === 'active' ? html`<${ReasonAction} label="Pause" run=${act('pause')} done=${load.reload} />` : null}
-          ${r.status === 'paused' ? html`<${ReasonAction} label="Resume" run=${act('resume')} done=${load.reload} />` : null}
+          ${
+            r.status === 'paused' && !r.revert
+              ? html`<${ReasonAction} label="Resume" run=${act('resume')} done=${load.reload} />`
+              : null
+          }
+          ${
+            (r.status === 'active' || r.status === 'paused') && !r.revert
+              ? html`<${ReasonAction} label="Advance" run=${act('advance')} done=${load.reload} />`
+              : null
+          }
           ${
             r.status === 'active' || r.status === 'paused'
-              ? html`<${ReasonAction} label="Advance" run=${act('advance')} done=${load.reload} />
-                  <${ReasonAction} label="Abort" danger=${true} run=${act('abort')} done=${load.reload} />`
+              ? html`<${ReasonAction} label="Abort" danger=${true} run=${act('abort')} done=${load.reload} />`
+              : null
+          }
+          ${
+            !r.revert
+              ? html`<${ReasonAction} label="Revert" danger=${true} run=${act('revert')} done=${load.reload} />`
               : null
           }
         </div>
+        ${r.revert ? html`<${RevertBlock} revert=${r.revert} />` : null}
         <h2>Waves</h2>
         ${
           r.waves.length === 0
