@@ -70,12 +70,16 @@ export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Do
   // decision depends on the download's size (without any hint a size rule would say *_size_unknown), ask
   // the server as the client does and decide on what it says. A hint file is the fallback when the
   // probe cannot answer: it may be another deployment's, so it never outranks a fresh answer.
-  if (network && o.record && policy.size_probe) {
+  if (network && policy.size_probe) {
     const fileHint = network.facts.size_hint;
     network.facts.size_hint = null;
     const sizeMatters = decide().reasons.some((r) => r.code.endsWith('_size_unknown'));
     network.facts.size_hint = fileHint;
-    if (sizeMatters) {
+    if (sizeMatters && !o.record) {
+      // `gate check` explains; it says the real gate would ask rather than leave "unknown" unexplained.
+      network.facts.size_probe = { outcome: 'failed', problem: 'gate check does not ask the server', steps: [] };
+      verdict = decide();
+    } else if (sizeMatters) {
       const probe = await probeDownloadSize({
         flavour: client?.flavour ?? null,
         menderDataDir: setup.menderDataDir,

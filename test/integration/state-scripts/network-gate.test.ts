@@ -292,8 +292,12 @@ describe('Download_Enter network policy with mmcli / nmcli on PATH', () => {
     ).toBe(
       'dbus-send --system --print-reply --reply-timeout=10000 --dest=io.mender.AuthenticationManager /io/mender/AuthenticationManager io.mender.Authentication1.GetJwtToken',
     );
-    // `gate check` explains without sending anything.
-    expect(runCli(['gate', 'check', 'Download_Enter'], { env: v.env }).code).toBe(1);
+    // `gate check` explains without sending anything, and says so.
+    const check = runCli(['gate', 'check', 'Download_Enter'], { env: v.env });
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(
+      '✗ metered_size_unknown: wwan0: metered (cellular): update size unknown, at most 50 MB allowed (size probe: gate check does not ask the server)',
+    );
     expect(await asked()).toBe(1);
     // A size the rule can decide without the probe (metered: defer) does not ask.
     await writeFile(join(v.root, 'ota.yaml'), 'download: { metered: defer }\n');
