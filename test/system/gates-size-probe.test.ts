@@ -247,6 +247,41 @@ describe('the size probe under the real mender-client 3.4 daemon', () => {
       if (process.env.VC_PRINT_FIGURES === '1') console.log(`size probe: ${Math.round(perRun)} HTTP bytes per run`);
       // Nothing ever answered 409 (a conflicting update check fails the deployment).
       expect(v.seen.filter((s) => s.status === 409)).toEqual([]);
+
+      // 4. The next release, on a van that has installed one: the client now sends the provides from its
+      // datastore (mender-artifact's rootfs-image.<type>.version …), and so must the probe.
+      const seenBefore = v.seen.length;
+      await v.modem('modem-roaming-ch.out');
+      await v.policy('roaming: small_only, roaming_small_mb: 0.001');
+      const NEW2 = 'vancore-sizeprobe-2.1.0';
+      await v.mgmt.uploadArtifact(await bed.buildArtifact(v.sb, { name: NEW2, files: { VERSION: '2.1.0\n' } }));
+      const dep2 = await v.mgmt.createDeployment({ name: 'size-probe-2', artifact_name: NEW2, devices: [deviceId] });
+      await nudgeUntil(
+        bed,
+        daemon,
+        async () => {
+          const d = await v.decision();
+          const p = d?.facts.network as { size_probe?: { deployment_id?: string } } | undefined;
+          return d?.reasons[0]?.code === 'roaming_over_small' && p?.size_probe?.deployment_id === dep2;
+        },
+        'a roaming_over_small deferral of the second release',
+      );
+      const later = v.seen.slice(seenBefore);
+      const clientNow = later.filter(
+        (s) => !byProbe(s) && NEXT.test(s.path) && s.method === 'POST' && s.status === 200,
+      );
+      const probeNow = later.filter(
+        (s) => byProbe(s) && s.path === '/api/devices/v1/deployments/device/deployments/next',
+      );
+      expect(clientNow.length).toBeGreaterThan(0);
+      expect(probeNow.length).toBeGreaterThan(0);
+      const body2 = JSON.parse(clientNow[0]!.body) as Record<string, string>;
+      expect(body2).toMatchObject({ artifact_name: NEW, device_type: 'vanpc' });
+      expect(Object.keys(body2).length, JSON.stringify(body2)).toBeGreaterThan(2);
+      if (process.env.VC_PRINT_FIGURES === '1') console.log('client body after an install:', body2);
+      for (const s of probeNow) expect(JSON.parse(s.body)).toEqual(body2);
+      expect(await v.mgmt.statistics(dep2)).toMatchObject({ success: 0, failure: 0 });
+      expect(later.filter((s) => s.status === 409)).toEqual([]);
     },
   );
 });
