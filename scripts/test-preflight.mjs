@@ -26,6 +26,12 @@ const TOOLS = [
   },
   { cmd: 'busybox', pkg: 'busybox-static', why: 'the local test image: nothing can be pulled (agent-hooks)' },
   { cmd: 'chromium', pkg: 'chromium', why: 'the console suites drive Debian Chromium with playwright-core (test/e2e)' },
+  {
+    cmd: 'dbus-daemon',
+    pkg: 'dbus-daemon',
+    why: "a private system bus for the client's D-Bus API (the size probe's system test)",
+  },
+  { cmd: 'dbus-send', pkg: 'dbus-bin', why: 'the size probe asks the client for its token over D-Bus (state-scripts)' },
 ];
 
 const say = sayer('test-preflight');
