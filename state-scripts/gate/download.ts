@@ -5,7 +5,7 @@
 import { CLIENT_FILE, NOT_NOW_STATE, readInstalledClient } from '../../core/schemas/client.js';
 import type { GateDecision } from '../../core/schemas/gate.js';
 import { decideDownload } from '../policy/download.js';
-import { networkPolicyRestricts, type NetworkFacts } from '../policy/network.js';
+import { networkPolicyRestricts, type NetworkFacts, type SizeHint } from '../policy/network.js';
 import { nodeCommandRunner } from '../health.js';
 import { senseLink } from '../sense/link.js';
 import { readSizeHint, writeSizeHint } from '../sense/size-hint.js';
@@ -67,17 +67,28 @@ export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Do
   let verdict = decide();
   const client = installedClient(setup);
   // The size probe (sense/size-probe.ts), in a real run only (`gate check` sends nothing): when the
-  // decision depends on the download's size (without any hint a size rule would say *_size_unknown), ask
-  // the server as the client does and decide on what it says. A hint file is the fallback when the
-  // probe cannot answer: it may be another deployment's, so it never outranks a fresh answer.
+  // decision depends on the download's size (without any hint a size rule would say *_size_unknown) and
+  // nothing else holds the download (with any size allowed it would go ahead), ask the server as the
+  // client does and decide on what it says. Not while the van moves or waits for a window: a retry loop
+  // must not spend data on a size it cannot use. A hint file is the fallback when the probe cannot
+  // answer: it may be another deployment's, so it never outranks a fresh answer.
   if (network && policy.size_probe) {
     const fileHint = network.facts.size_hint;
-    network.facts.size_hint = null;
-    const sizeMatters = decide().reasons.some((r) => r.code.endsWith('_size_unknown'));
-    network.facts.size_hint = fileHint;
-    if (sizeMatters && !o.record) {
-      // `gate check` explains; it says the real gate would ask rather than leave "unknown" unexplained.
-      network.facts.size_probe = { outcome: 'failed', problem: 'gate check does not ask the server', steps: [] };
+    const decideWith = (hint: SizeHint | null) => {
+      network.facts.size_hint = hint;
+      const v = decide();
+      network.facts.size_hint = fileHint;
+      return v;
+    };
+    const sizeMatters = decideWith(null).reasons.some((r) => r.code.endsWith('_size_unknown'));
+    const onlySizeHolds =
+      decideWith({ bytes: 0, artifact_name: null, at: now.toISOString(), source: 'what-if' }).verdict === 'proceed';
+    if (sizeMatters && (!o.record || !onlySizeHolds)) {
+      // `gate check` explains, and a van held by other checks waits for them first: both say so.
+      const problem = o.record
+        ? 'not asked while other checks hold the download'
+        : 'gate check does not ask the server';
+      network.facts.size_probe = { outcome: 'not_asked', problem, steps: [] };
       verdict = decide();
     } else if (sizeMatters) {
       const probe = await probeDownloadSize({

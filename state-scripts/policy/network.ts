@@ -48,7 +48,8 @@ export interface NetworkFacts {
 
 /** What the size probe found, for the journal and the refusal's words. */
 export interface SizeProbeSummary {
-  outcome: 'sized' | 'no_deployment' | 'failed';
+  /** not_asked: `gate check`, or other checks hold the download anyway. */
+  outcome: 'sized' | 'no_deployment' | 'failed' | 'not_asked';
   problem?: string;
   deployment_id?: string;
   steps: string[];
@@ -91,7 +92,8 @@ export function usableSize(hint: SizeHint | null, now: Date, maxAgeS: number): n
 /** Why the size is unknown, after a probe: appended to the *_size_unknown refusal. */
 function unknownWhy(probe: SizeProbeSummary | undefined): string {
   if (!probe) return '';
-  if (probe.outcome === 'failed') return ` (size probe: ${probe.problem ?? 'failed'})`;
+  if (probe.outcome === 'failed' || probe.outcome === 'not_asked')
+    return ` (size probe: ${probe.problem ?? probe.outcome})`;
   if (probe.outcome === 'no_deployment') return ' (size probe: the server has no deployment for this van now)';
   return '';
 }

@@ -299,6 +299,23 @@ describe('Download_Enter network policy with mmcli / nmcli on PATH', () => {
       '✗ metered_size_unknown: wwan0: metered (cellular): update size unknown, at most 50 MB allowed (size probe: gate check does not ask the server)',
     );
     expect(await asked()).toBe(1);
+    // A van that is driving waits for that first: no data spent on a size it could not use yet.
+    const at = new Date().toISOString();
+    await writeFile(
+      join(v.state, 'readings.json'),
+      JSON.stringify({
+        motion: { stationary_since: null, source: 'imu', at },
+        signal: { quality: 0.8, at },
+        power: { battery_soc_pct: 80, shore_power: false, at },
+      }),
+    );
+    const driving = await v.run();
+    expect(driving.codes).toEqual(['moving', 'metered_size_unknown']);
+    expect(driving.decision?.reasons[1]?.message).toBe(
+      'wwan0: metered (cellular): update size unknown, at most 50 MB allowed (size probe: not asked while other checks hold the download)',
+    );
+    expect(await asked()).toBe(1);
+    await writeFile(join(v.state, 'readings.json'), readingsNow());
     // A size the rule can decide without the probe (metered: defer) does not ask.
     await writeFile(join(v.root, 'ota.yaml'), 'download: { metered: defer }\n');
     expect((await v.run()).codes).toEqual(['metered_deferred']);
