@@ -83,6 +83,13 @@ describe('the update check each client sends', () => {
     expect([404, 400, 500, 401, 200, 204].map(fallBackOn)).toEqual([true, true, true, false, false, false]);
   });
 
+  it('C++ mender-update on a fresh datastore: byte for byte the body the real 5.1.0 client sent', () => {
+    // RECIPE-current §3.3: `show-provides` on a fresh datastore printed `artifact_name=unknown`; §3.2
+    // "Requests in every managed run": the client's POST v2 body was exactly this string.
+    const { requests } = nextRequests('mender-update-5', 'vanpc', parseProvides('artifact_name=unknown\n'));
+    expect(requests[0]?.body).toBe('{"device_provides":{"device_type":"vanpc","artifact_name":"unknown"}}');
+  });
+
   it('C++ mender-update: v2 with device_type and every provide, no update_control_map; GET v1 on 404 only', () => {
     const { requests, fallBackOn } = nextRequests('mender-update-5', 'vanpc', provides);
     expect(requests.map((r): unknown[] => [r.method, r.path, r.body && (JSON.parse(r.body) as unknown)])).toEqual([
