@@ -12,6 +12,7 @@ import {
   readInstalledClient,
   type InstalledClient,
 } from '../../core/schemas/client.js';
+import { parseDeviceTypeFile } from '../../core/schemas/client.js';
 import { VanId } from '../../core/schemas/common.js';
 import { Readings } from '../../core/schemas/readings.js';
 import { VpnStates, VpnSteps } from '../../core/schemas/inventory.js';
@@ -237,12 +238,6 @@ async function updateDataUsage(ctx: DeviceContext, o: GatherOptions): Promise<Da
     o.warn(`data usage not saved: ${e instanceof Error ? e.message : String(e)}`);
   }
   return next;
-}
-
-/** `device_type=<name>` from the client's datastore file; undefined when absent or malformed. */
-export function parseDeviceTypeFile(text: string): string | undefined {
-  const m = /^device_type=([A-Za-z0-9._-]{1,64})\s*$/m.exec(text);
-  return m?.[1];
 }
 
 async function readDeviceType(path: string): Promise<string | undefined> {

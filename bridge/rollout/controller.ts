@@ -340,18 +340,40 @@ export class RolloutController extends OwnerController<RolloutControllerStep> {
     if (rev)
       throw new VanError(
         'CONFLICT',
-        `rollout ${id} was reverted to ${rev.previous_release ?? '(no previous release)'} at ${rev.started_at}: abort it and roll out a fixed release`,
+        rev.previous_release === null && rev.status === 'active'
+          ? `rollout ${id} was reverted at ${rev.started_at} with no previous release to go back to: name one with --to RELEASE`
+          : `rollout ${id} was reverted to ${rev.previous_release ?? '(no previous release)'} at ${rev.started_at}: abort it and roll out a fixed release`,
       );
   }
 
   /**
    * `rollout revert`: what the policy does, by hand — pause, abort the open deployments, and deploy the
    * previous release's revert artifacts to every van that took this one. Any status; once per rollout.
+   * A revert that found no previous release (the fleet's first rollout) waits for one: `--to` then names
+   * it, once.
    */
   async revert(id: string, actor: string, reason: string, to: string | null = null): Promise<void> {
-    await this.#must(id);
-    await this.#notReverted(id);
+    const r = await this.#must(id);
+    if (to !== null && to === r.release)
+      throw new VanError('CONFLICT', `rollout ${id} rolls out ${to}: name another release to go back to`);
     if (to !== null && !(await R.getRelease(this.db, to))) throw new VanError('NOT_FOUND', `no release ${to}`);
+    const rev = await R.getRevert(this.db, id);
+    if (rev?.status === 'active' && rev.previous_release === null && to !== null) {
+      const now = this.now();
+      if (!(await R.setRevertPrevious(this.db, id, to, now))) await this.#notReverted(id);
+      if (r.status === 'paused')
+        await R.setRolloutStatus(this.db, id, 'paused', `reverted to ${to}: ${rev.reason}`, now);
+      await R.recordEvent(this.db, {
+        rolloutId: id,
+        at: now,
+        actor,
+        action: 'revert',
+        reason,
+        detail: { release: r.release, previous: to, named_later: true },
+      });
+      return;
+    }
+    await this.#notReverted(id);
     // Checked above, but another replica or the controller may have claimed it since: 409, not a 500.
     if (!(await this.#startRevert(id, actor, reason, to))) await this.#notReverted(id);
   }

@@ -355,6 +355,23 @@ export async function insertRevert(db: Kysely<Database>, r: RevertRecord): Promi
   return Number(res.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
 
+/** Names the release a waiting revert goes back to; false when it already had one (set meanwhile). */
+export async function setRevertPrevious(
+  db: Kysely<Database>,
+  rolloutId: string,
+  previous: string,
+  now: string,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('rollout_reverts')
+    .set({ previous_release: previous, updated_at: now })
+    .where('rollout_id', '=', rolloutId)
+    .where('previous_release', 'is', null)
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
 export async function finishRevert(db: Kysely<Database>, rolloutId: string, now: string): Promise<void> {
   await db
     .updateTable('rollout_reverts')

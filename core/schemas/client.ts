@@ -106,3 +106,9 @@ export function readInstalledClient(path: string): { client: InstalledClient | n
     return { client: null, problem: `${path}: not JSON` };
   }
 }
+
+/** `device_type=<name>` from the client's datastore file (`<datastore>/device_type`); undefined when malformed. */
+export function parseDeviceTypeFile(text: string): string | undefined {
+  const m = /^device_type=([A-Za-z0-9._-]{1,64})\s*$/m.exec(text);
+  return m?.[1];
+}

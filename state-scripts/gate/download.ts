@@ -4,12 +4,12 @@
 // client ≥ 5.0.1 (RECIPE-current §0, §3.2 (c); on 5.x a failing Download_Enter is a deployment failure).
 import { CLIENT_FILE, NOT_NOW_STATE, readInstalledClient } from '../../core/schemas/client.js';
 import type { GateDecision } from '../../core/schemas/gate.js';
-import { decideDownload } from '../policy/download.js';
-import { networkPolicyRestricts, type NetworkFacts, type SizeHint } from '../policy/network.js';
+import { decideDownload, sizeProbeNeed, type DownloadFacts } from '../policy/download.js';
+import { networkPolicyRestricts, type NetworkFacts } from '../policy/network.js';
 import { nodeCommandRunner } from '../health.js';
 import { senseLink } from '../sense/link.js';
 import { readSizeHint, writeSizeHint } from '../sense/size-hint.js';
-import { probeDownloadSize } from '../sense/size-probe.js';
+import { probeDownloadSize, probeSummary } from '../sense/size-probe.js';
 import { readMenderServer } from '../mender-conf.js';
 import { loadSetup, type DeviceSetup } from '../env.js';
 import { wallClock, windowZone } from '../local-time.js';
@@ -53,44 +53,27 @@ export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Do
         },
       }
     : undefined;
-  const readings = readReadings(o.readingsFile ?? readingsPath(setup.stateDir));
-  const decide = () =>
-    decideDownload({
-      ...(presence ? { presence: presence.facts } : {}),
-      ...(network ? { network } : {}),
-      now,
-      policy,
-      staleness: setup.config.staleness,
-      readings,
-      wall_clock: w ? wallClock(now, windowZone(w.timezone, setup.config.timezone)) : null,
-    });
-  let verdict = decide();
+  const facts: DownloadFacts = {
+    ...(presence ? { presence: presence.facts } : {}),
+    ...(network ? { network } : {}),
+    now,
+    policy,
+    staleness: setup.config.staleness,
+    readings: readReadings(o.readingsFile ?? readingsPath(setup.stateDir)),
+    wall_clock: w ? wallClock(now, windowZone(w.timezone, setup.config.timezone)) : null,
+  };
   const client = installedClient(setup);
-  // The size probe (sense/size-probe.ts), in a real run only (`gate check` sends nothing): when the
-  // decision depends on the download's size (without any hint a size rule would say *_size_unknown) and
-  // nothing else holds the download (with any size allowed it would go ahead), ask the server as the
-  // client does and decide on what it says. Not while the van moves or waits for a window: a retry loop
-  // must not spend data on a size it cannot use. A hint file is the fallback when the probe cannot
-  // answer: it may be another deployment's, so it never outranks a fresh answer.
+  // The size probe, when only the download's size decides (policy/download.ts sizeProbeNeed), and only in
+  // a real run: `gate check` sends nothing. Its answer outranks a hint file, which may be another
+  // deployment's; the file stays the fallback when the probe cannot answer.
   if (network && policy.size_probe) {
-    const fileHint = network.facts.size_hint;
-    const decideWith = (hint: SizeHint | null) => {
-      network.facts.size_hint = hint;
-      const v = decide();
-      network.facts.size_hint = fileHint;
-      return v;
-    };
-    const sizeMatters = decideWith(null).reasons.some((r) => r.code.endsWith('_size_unknown'));
-    const onlySizeHolds =
-      decideWith({ bytes: 0, artifact_name: null, at: now.toISOString(), source: 'what-if' }).verdict === 'proceed';
-    if (sizeMatters && (!o.record || !onlySizeHolds)) {
-      // `gate check` explains, and a van held by other checks waits for them first: both say so.
+    const need = sizeProbeNeed(facts);
+    if (need === 'held' || (need === 'ask' && !o.record)) {
       const problem = o.record
         ? 'not asked while other checks hold the download'
         : 'gate check does not ask the server';
-      network.facts.size_probe = { outcome: 'not_asked', problem, steps: [] };
-      verdict = decide();
-    } else if (sizeMatters) {
+      network.facts = { ...network.facts, size_probe: { outcome: 'not_asked', problem, steps: [] } };
+    } else if (need === 'ask') {
       const probe = await probeDownloadSize({
         flavour: client?.flavour ?? null,
         menderDataDir: setup.menderDataDir,
@@ -100,19 +83,12 @@ export async function runDownloadGate(o: GateOptions, phase: DownloadPhase = 'Do
         timeoutMs: 10_000,
         now,
       });
-      network.facts.size_probe = {
-        outcome: probe.outcome,
-        steps: probe.steps,
-        ...(probe.outcome === 'failed' ? { problem: probe.problem } : {}),
-        ...(probe.outcome === 'sized' ? { deployment_id: probe.deployment_id } : {}),
-      };
-      if (probe.outcome === 'sized') {
-        writeSizeHint(setup.stateDir, probe.hint, probe.deployment_id);
-        network.facts.size_hint = probe.hint;
-      } else if (probe.outcome === 'no_deployment') network.facts.size_hint = null;
-      verdict = decide();
+      const { hint, ...summary } = probeSummary(probe);
+      if (probe.outcome === 'sized') writeSizeHint(setup.stateDir, probe.hint, probe.deployment_id);
+      network.facts = { ...network.facts, size_probe: summary, ...(hint !== undefined ? { size_hint: hint } : {}) };
     }
   }
+  const verdict = decideDownload(facts);
   const out = finish(phase, verdict, now, setup.stateDir, o, undefined, client);
   if (o.record) {
     presence?.save();

@@ -4,7 +4,7 @@
 // for waits that are known to clear within `short_wait_seconds` (docs/gates.md, "21 or 1").
 import { assessConditions, readingsSummary, type Conditions, type Staleness } from './conditions.js';
 import { assessPresence, presenceSummary, type PresenceFacts } from './presence.js';
-import { assessNetwork, networkSummary, type NetworkFacts, type NetworkPolicy } from './network.js';
+import { assessNetwork, networkSummary, type NetworkFacts, type NetworkPolicy, type SizeHint } from './network.js';
 import { failing, human, reason, reasonsOf, type ReadingsFacts, type Verdict, type WallClock } from './types.js';
 
 export interface DownloadFacts {
@@ -52,4 +52,20 @@ export function decideDownload(f: DownloadFacts): Verdict {
     checks,
     facts: { ...facts, expected_wait: longest === null ? 'unknown' : human(longest) },
   };
+}
+
+/**
+ * Whether the download gate's size probe should ask the server (sense/size-probe.ts, docs/gates.md "The
+ * download size"): `none` when no size rule is undecided without a size; `held` when other checks hold
+ * the download whatever its size (a driving van, a closed window: no data spent on a size it cannot use
+ * yet, and none in a retry loop); `ask` when only the size decides.
+ */
+export function sizeProbeNeed(f: DownloadFacts): 'none' | 'held' | 'ask' {
+  const net = f.network;
+  if (!net) return 'none';
+  const withHint = (size_hint: SizeHint | null) =>
+    decideDownload({ ...f, network: { ...net, facts: { ...net.facts, size_hint } } });
+  if (!withHint(null).reasons.some((r) => r.code.endsWith('_size_unknown'))) return 'none';
+  const anySize: SizeHint = { bytes: 0, artifact_name: null, at: f.now.toISOString(), source: 'what-if' };
+  return withHint(anySize).verdict === 'proceed' ? 'ask' : 'held';
 }

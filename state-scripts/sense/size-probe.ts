@@ -25,11 +25,11 @@
 // stays "size unknown". Never throws.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLIENT_BINARY, type ClientFlavour } from '../../core/schemas/client.js';
+import { CLIENT_BINARY, type ClientFlavour, parseDeviceTypeFile } from '../../core/schemas/client.js';
 import type { CommandRunner } from '../health.js';
 import { httpFetch, type HttpResult } from '../http-request.js';
 import type { MenderServer } from '../mender-conf.js';
-import type { SizeHint } from '../policy/network.js';
+import type { SizeHint, SizeProbeSummary } from '../policy/network.js';
 
 export const SIZE_PROBE_SOURCE = 'deployments-next';
 
@@ -70,12 +70,6 @@ export function parseProvides(stdout: string): Record<string, string> {
     out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
   }
   return out;
-}
-
-/** `<datastore>/device_type`: `device_type=vanpc`. */
-export function parseDeviceType(text: string): string | null {
-  const m = /^device_type=(.+)$/m.exec(text);
-  return m?.[1]?.trim() || null;
 }
 
 export interface NextRequest {
@@ -136,7 +130,7 @@ export function sizeFromRangeAnswer(
   return null;
 }
 
-const DeploymentAnswer = (body: string): { id: string; name: string; uri: string } | null => {
+const deploymentAnswer = (body: string): { id: string; name: string; uri: string } | null => {
   try {
     const j = JSON.parse(body) as { id?: unknown; artifact?: { artifact_name?: unknown; source?: { uri?: unknown } } };
     const id = j.id;
@@ -180,9 +174,9 @@ export async function probeDownloadSize(i: SizeProbeInput): Promise<SizeProbe> {
   steps.push(`token from D-Bus (server ${auth.serverUrl})`);
 
   // 2. What the client sends: its device type and provides.
-  let deviceType: string | null;
+  let deviceType: string | undefined;
   try {
-    deviceType = parseDeviceType(readFileSync(join(i.menderDataDir, 'device_type'), 'utf8'));
+    deviceType = parseDeviceTypeFile(readFileSync(join(i.menderDataDir, 'device_type'), 'utf8'));
   } catch (e) {
     return failed(`${join(i.menderDataDir, 'device_type')}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
@@ -243,7 +237,7 @@ export async function probeDownloadSize(i: SizeProbeInput): Promise<SizeProbe> {
   if (answer.status === 409)
     return failed('deployments/next: 409, the server saw a request other than the client’s (this deployment failed)');
   if (answer.status !== 200) return failed(`deployments/next: HTTP ${answer.status}`);
-  const dep = DeploymentAnswer(answer.body);
+  const dep = deploymentAnswer(answer.body);
   if (!dep) return failed('deployments/next: no id, artifact_name or source.uri in the answer');
 
   // 4. One byte of the artifact, for its size.
@@ -263,4 +257,15 @@ export async function probeDownloadSize(i: SizeProbeInput): Promise<SizeProbe> {
     hint: { bytes, artifact_name: dep.name, at: i.now.toISOString(), source: SIZE_PROBE_SOURCE },
     steps,
   };
+}
+
+/**
+ * What the gate journals of a probe, and the size hint it decides on: the probe's answer, none for "no
+ * deployment now", undefined (keep the hint file) when the probe failed.
+ */
+export function probeSummary(p: SizeProbe): SizeProbeSummary & { hint: SizeHint | null | undefined } {
+  if (p.outcome === 'sized')
+    return { outcome: p.outcome, steps: p.steps, deployment_id: p.deployment_id, hint: p.hint };
+  if (p.outcome === 'no_deployment') return { outcome: p.outcome, steps: p.steps, hint: null };
+  return { outcome: p.outcome, steps: p.steps, problem: p.problem, hint: undefined };
 }

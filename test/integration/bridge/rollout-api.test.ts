@@ -321,8 +321,27 @@ describe.each(backends)('rollout API on %s', (backend) => {
     });
     const again = await revert({ reason: 'again' });
     expect(again.statusCode).toBe(409);
-    expect(again.json<{ error: string }>().error).toMatch(/^rollout r\w+ was reverted to \(no previous release\) at /);
+    expect(again.json<{ error: string }>().error).toMatch(
+      /^rollout r\w+ was reverted at \S+ with no previous release to go back to: name one with --to RELEASE$/,
+    );
     expect((await call('POST', `/api/v1/rollouts/${r.id}/resume`, { reason: 'x' })).statusCode).toBe(409);
+    // The waiting revert is not a dead end: --to names the release, once; never the rollout's own.
+    expect((await revert({ reason: 'x', to: 'rel-1' })).json<{ error: string }>().error).toMatch(
+      /rolls out rel-1: name another release/,
+    );
+    expect(
+      (await call('POST', '/api/v1/releases', { name: 'rel-0', components: { platform: '1.0.0' } })).statusCode,
+    ).toBe(201);
+    const named = await revert({ reason: 'back to the factory release', to: 'rel-0' });
+    expect(named.statusCode).toBe(200);
+    expect(named.json<RolloutBody>()).toMatchObject({
+      pause_reason: 'reverted to rel-0: app crashes on gen2',
+      revert: { previous_release: 'rel-0', reason: 'app crashes on gen2' },
+    });
+    expect(named.json<RolloutBody>().next[0]?.reason ?? '').not.toMatch(/no previous release/);
+    const namedTwice = await revert({ reason: 'again', to: 'rel-0' });
+    expect(namedTwice.statusCode).toBe(409);
+    expect(namedTwice.json<{ error: string }>().error).toMatch(/was reverted to rel-0 at /);
 
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     const cli = async (...argv: string[]) => {
@@ -338,7 +357,7 @@ describe.each(backends)('rollout API on %s', (backend) => {
       return { code, stdout, stderr };
     };
     const shown = await cli('status', r.id);
-    expect(shown.stdout).toContain('Revert to (no previous release)  ACTIVE');
+    expect(shown.stdout).toContain('Revert to rel-0  ');
     expect(shown.stdout).toContain('  why: app crashes on gen2');
     const twice = await cli('revert', r.id, '--reason', 'again');
     expect(twice.code).not.toBe(0);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { parseDeviceTypeFile } from '../../../core/schemas/client.js';
 import { formatInventoryLines, parseInventory } from '../../../core/schemas/inventory.js';
 import {
   gatherInventory,
   inventoryEntries,
-  parseDeviceTypeFile,
   within,
   type InventoryFacts,
 } from '../../../agent-hooks/inventory/inventory.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DeviceConfig } from '../../../core/config/device-config.js';
 import { parseConfig, parseYamlText } from '../../../core/config/load.js';
-import { decideDownload } from '../../../state-scripts/policy/download.js';
+import { decideDownload, sizeProbeNeed } from '../../../state-scripts/policy/download.js';
 import {
   assessNetwork,
   type NetworkFacts,
@@ -225,6 +225,25 @@ describe('network policy (pure)', () => {
     ['everything allowed: nothing looked at', { roaming: 'allow', metered: 'allow', hotspot: 'allow' }, null, null, []],
   ])('%s', (_name, p, link, size, want) => {
     expect(refusals(p, link, size)).toEqual(want);
+  });
+
+  it('sizeProbeNeed: ask only when the size alone decides; held while another check holds the download', () => {
+    const facts = (policy: Partial<NetworkPolicy>, r = readings({}), size_hint: SizeHint | null = null) => ({
+      now: NOW,
+      policy: { ...SPEC_CONDITIONS, short_wait_seconds: 60 },
+      staleness: STALENESS,
+      readings: r,
+      wall_clock: null,
+      network: { policy: { ...DEFAULTS, ...policy }, facts: { link: lte(roamingCH), size_hint } },
+    });
+    expect(sizeProbeNeed(facts({}))).toBe('ask'); // roaming, small_only, no size
+    expect(sizeProbeNeed(facts({ metered: { max_mb: 50 }, roaming: 'allow' }))).toBe('ask');
+    // A fresh hint does not make it 'none': the probe's answer outranks a file that may be another deployment's.
+    expect(sizeProbeNeed(facts({}, readings({}), hint(1 * MB)))).toBe('ask');
+    expect(sizeProbeNeed(facts({ roaming: 'never' }))).toBe('none'); // refused whatever the size
+    expect(sizeProbeNeed(facts({ roaming: 'allow' }))).toBe('none'); // metered: allow, no size rule
+    expect(sizeProbeNeed(facts({}, readings({ still_s: null })))).toBe('held'); // driving
+    expect(sizeProbeNeed({ ...facts({}), network: undefined })).toBe('none');
   });
 
   it('every refusal says what it saw, and the download verdict is "not now" (no predictable wait)', () => {

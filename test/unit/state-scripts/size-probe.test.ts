@@ -6,7 +6,7 @@
 // CheckNewDeployments (device_type first, then every provide, no update_control_map; 404 → GET v1).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandResult, CommandRunner } from '../../../state-scripts/health.js';
 import {
   nextRequests,
-  parseDeviceType,
   parseJwtReply,
   parseProvides,
   probeDownloadSize,
@@ -25,6 +24,36 @@ import {
 // What dbus-send --print-reply printed for GetJwtToken under the real 3.4 daemon (system test).
 const JWT_REPLY = (token: string, url: string) =>
   `method return time=1796516000.123456 sender=:1.2 -> destination=:1.5 serial=9 reply_serial=2\n   string "${token}"\n   string "${url}"\n`;
+
+const ok = (stdout: string): CommandResult => ({ code: 0, signal: null, stdout, stderr: '', timedOut: false });
+
+/** Commands answered by argv[0] + last argument; anything else is not installed (ENOENT). */
+function runner(table: Record<string, CommandResult>): CommandRunner & { calls: string[][] } {
+  const calls: string[][] = [];
+  return {
+    calls,
+    run: (argv) => {
+      calls.push([...argv]);
+      const key = `${argv[0]} ${argv[argv.length - 1]}`;
+      return Promise.resolve(
+        table[key] ?? { code: null, signal: null, stdout: '', stderr: '', timedOut: false, error: 'ENOENT' },
+      );
+    },
+  };
+}
+
+/** Listens on a free loopback port; returns it. */
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no port');
+  return addr.port;
+}
+
+function close(server: Server): void {
+  server.closeAllConnections();
+  server.close();
+}
 
 describe('parsers', () => {
   it('reads the token and server URL of GetJwtToken, and nothing else', () => {
@@ -39,13 +68,11 @@ describe('parsers', () => {
     expect(parseJwtReply('method return …\n   boolean true\n')).toBeNull();
   });
 
-  it('reads show-provides and device_type', () => {
+  it('reads show-provides', () => {
     expect(parseProvides('artifact_name=v1\nrootfs-image.vancore.version=1.4.0\n\nnoise\n')).toEqual({
       artifact_name: 'v1',
       'rootfs-image.vancore.version': '1.4.0',
     });
-    expect(parseDeviceType('device_type=vanpc\n')).toBe('vanpc');
-    expect(parseDeviceType('something else\n')).toBeNull();
   });
 
   it.each([
@@ -155,31 +182,10 @@ describe('probeDownloadSize against a local server', () => {
   writeFileSync(join(dataDir, 'device_type'), 'device_type=vanpc\n');
 
   beforeAll(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('no port');
-    base = `http://127.0.0.1:${addr.port}`;
+    base = `http://127.0.0.1:${await listen(server)}`;
   });
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  afterAll(() => close(server));
 
-  const ok = (stdout: string): CommandResult => ({ code: 0, signal: null, stdout, stderr: '', timedOut: false });
-  /** Commands answered by argv[0] + last argument. */
-  function runner(table: Record<string, CommandResult>): CommandRunner & { calls: string[][] } {
-    const calls: string[][] = [];
-    return {
-      calls,
-      run: (argv) => {
-        calls.push([...argv]);
-        const key = `${argv[0]} ${argv[argv.length - 1]}`;
-        return Promise.resolve(
-          table[key] ?? { code: null, signal: null, stdout: '', stderr: '', timedOut: false, error: 'ENOENT' },
-        );
-      },
-    };
-  }
   const cppRunner = (token = 'tok-1') =>
     runner({
       'dbus-send io.mender.Authentication1.GetJwtToken': ok(JWT_REPLY(token, base)),
@@ -376,31 +382,19 @@ describe('probeDownloadSize over HTTPS with mender.conf ServerCertificate', () =
       .end(JSON.stringify({ id: 'dep-tls', artifact: { artifact_name: 'v2', source: { uri: `${base}/storage/x` } } }));
   });
   beforeAll(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const addr = server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('no port');
-    base = `https://127.0.0.1:${addr.port}`;
+    base = `https://127.0.0.1:${await listen(server)}`;
   });
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  afterAll(() => close(server));
   const probe = (server: SizeProbeInput['server']) =>
     probeDownloadSize({
       flavour: 'mender-update-5',
       menderDataDir: dir,
       server,
       dbusSend: 'dbus-send',
-      runner: {
-        run: (argv) =>
-          Promise.resolve({
-            code: 0,
-            signal: null,
-            stdout: argv[0] === 'dbus-send' ? JWT_REPLY('tok', base) : 'artifact_name=v1\n',
-            stderr: '',
-            timedOut: false,
-          }),
-      },
+      runner: runner({
+        'dbus-send io.mender.Authentication1.GetJwtToken': ok(JWT_REPLY('tok', base)),
+        'mender-update show-provides': ok('artifact_name=v1\n'),
+      }),
       timeoutMs: 2000,
       now: new Date('2026-12-07T10:00:00Z'),
     });
