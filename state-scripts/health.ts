@@ -5,7 +5,8 @@ import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { HealthCheck } from '../core/config/device-config.js';
 import { HealthReport } from '../core/schemas/health.js';
-import { httpFetch } from './http-request.js';
+import { httpFetch } from '../core/http-request.js';
+import type { CloudTarget } from '../core/mender-conf.js';
 import type { Check } from './policy/types.js';
 
 export interface CommandResult {
@@ -170,12 +171,6 @@ export async function runAgentHealth(
   const failed = report.checks.filter((c) => !c.ok);
   if (failed.length === 0) return [mk(false, `vancore-ota-health: exit ${r.code ?? '?'} with no failed check named`)];
   return failed.map((c) => mk(false, `${c.name}: ${c.detail}`));
-}
-
-export interface CloudTarget {
-  url: string;
-  ca?: string;
-  skipVerify?: boolean;
 }
 
 /** Reachable = any HTTP answer to a HEAD within the timeout; up to `attempts` tries absorb a lost packet. */

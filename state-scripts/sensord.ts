@@ -16,7 +16,7 @@ import type { DeviceSetup } from './env.js';
 import type { CommandRunner } from './health.js';
 import { wallClock, windowZone } from './local-time.js';
 import { ChangeLog, type Log } from './log.js';
-import { readMenderServer } from './mender-conf.js';
+import { readMenderServer } from '../core/mender-conf.js';
 import { decideDownload } from './policy/download.js';
 import { readReadings, readingsPath, writeReadings } from './readings-file.js';
 import { GpsdClient, tpvMotion } from './sense/gpsd.js';

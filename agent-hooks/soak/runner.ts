@@ -5,6 +5,8 @@
 // to watch (no commit, or its soak is over): no checks run.
 import type { Clock } from '../../core/clock.js';
 import { readNamedStateJson, stateFilePath, writeStateJson } from '../../core/state-dir.js';
+import { httpFetch } from '../../core/http-request.js';
+import { cloudTarget, readMenderServer } from '../../core/mender-conf.js';
 import { readLastUpdate } from '../../core/versions.js';
 import type { Engine } from '../compose/engine.js';
 import type { DeviceContext } from '../lib/device.js';
@@ -18,7 +20,7 @@ export interface SoakPassDeps {
   runner: CommandRunner;
   clock: Clock;
   env: NodeJS.ProcessEnv;
-  /** Default: an HTTPS request to validation.cloud_url or mender.server_url (any answer is contact). */
+  /** Default: a HEAD to validation.cloud_url, mender.server_url or mender.conf's server (any answer is contact). */
   cloudOk?: () => Promise<boolean>;
   warn?: (line: string) => void;
 }
@@ -53,14 +55,22 @@ export function parseRestartCounts(text: string): Record<string, number> {
   return out;
 }
 
-async function reachable(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(10_000), redirect: 'manual' });
-    await res.body?.cancel();
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Contact with the Mender server: any HTTP answer to a HEAD, trusted as the client trusts its server
+ * (core/mender-conf.ts cloudTarget, as the commit gate's check: mender.conf's ServerCertificate and
+ * SkipVerify, its ServerURL when ota.yaml names none). No target known: nothing to lose.
+ */
+async function cloudContact(ctx: DeviceContext): Promise<boolean> {
+  const t = cloudTarget(ctx.config.validation.cloud_url ?? ctx.config.mender.server_url, readMenderServer(ctx.paths));
+  if (!t) return true;
+  const r = await httpFetch(t.url, {
+    method: 'HEAD',
+    timeoutMs: 10_000,
+    maxBodyBytes: 0,
+    ...(t.ca ? { ca: t.ca } : {}),
+    ...(t.skipVerify ? { rejectUnauthorized: false } : {}),
+  });
+  return r.ok;
 }
 
 export async function runSoakPass(deps: SoakPassDeps): Promise<SoakRecord | null> {
@@ -89,8 +99,7 @@ export async function runSoakPass(deps: SoakPassDeps): Promise<SoakRecord | null
     });
     failingChecks = report.checks.filter((c) => !c.ok).map((c) => c.name);
     restarts = await containerRestarts(deps.runner);
-    const url = ctx.config.validation.cloud_url ?? ctx.config.mender.server_url;
-    cloudOk = deps.cloudOk ? await deps.cloudOk() : url ? await reachable(url) : true;
+    cloudOk = deps.cloudOk ? await deps.cloudOk() : await cloudContact(ctx);
   }
   const obs: SoakObservation = { at: deps.clock.now(), lastUpdate: u, failingChecks, restarts, cloudOk };
   const next = evaluateSoak(prev, obs, limits);

@@ -12,12 +12,11 @@ import {
   nodeCommandRunner,
   runAgentHealth,
   runHealthCheck,
-  type CloudTarget,
   type CommandRunner,
 } from '../health.js';
 import { readGateJournal } from '../../core/gate-journal.js';
 import { endedRun, recordInstallRun } from '../install-durations.js';
-import { readMenderServer } from '../mender-conf.js';
+import { cloudTarget, readMenderServer } from '../../core/mender-conf.js';
 import { planCommit, type CommitFacts } from '../policy/commit.js';
 import type { Check } from '../policy/types.js';
 import { showDecision } from '../ha/gate-hooks.js';
@@ -55,16 +54,7 @@ export async function runCommitGate(o: GateOptions & { runner?: CommandRunner })
     o.metaDataFile ? null : join(header, 'artifact_name'),
   );
   const v = setup.config.validation;
-  let cloud: CloudTarget | null = null;
-  const explicit = v.cloud_url ?? setup.config.mender.server_url;
-  const server = readMenderServer(setup.paths);
-  if (explicit) {
-    // The client's trust settings apply when the explicit target is the client's own server.
-    const same = server.url !== null && new URL(explicit).host === new URL(server.url).host;
-    cloud = { url: explicit, ...(same && server.ca ? { ca: server.ca } : {}), skipVerify: same && server.skipVerify };
-  } else if (server.url) {
-    cloud = { url: server.url, ...(server.ca ? { ca: server.ca } : {}), skipVerify: server.skipVerify };
-  }
+  const cloud = cloudTarget(v.cloud_url ?? setup.config.mender.server_url, readMenderServer(setup.paths));
   const requireCloud = meta.status === 'ok' && meta.meta.vancore.validation.require_cloud;
   // With the agent hooks installed, their runner does the ota.yaml checks and the compose bundles'
   // containers; without them, the gate runs the ota.yaml checks itself.

@@ -10,7 +10,7 @@ import { nodeCommandRunner } from '../health.js';
 import { senseLink } from '../sense/link.js';
 import { readSizeHint, writeSizeHint } from '../sense/size-hint.js';
 import { probeDownloadSize, probeSummary } from '../sense/size-probe.js';
-import { readMenderServer } from '../mender-conf.js';
+import { readMenderServer } from '../../core/mender-conf.js';
 import { loadSetup, type DeviceSetup } from '../env.js';
 import { wallClock, windowZone } from '../local-time.js';
 import { readReadings, readingsPath } from '../readings-file.js';

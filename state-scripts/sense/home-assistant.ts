@@ -4,7 +4,7 @@
 // and never logged.
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
-import { httpFetch } from '../http-request.js';
+import { httpFetch } from '../../core/http-request.js';
 
 const EntityState = z.looseObject({
   entity_id: z.string(),

@@ -27,8 +27,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIENT_BINARY, type ClientFlavour, parseDeviceTypeFile } from '../../core/schemas/client.js';
 import type { CommandRunner } from '../health.js';
-import { httpFetch, type HttpResult } from '../http-request.js';
-import type { MenderServer } from '../mender-conf.js';
+import { httpFetch, type HttpResult } from '../../core/http-request.js';
+import type { MenderServer } from '../../core/mender-conf.js';
 import type { SizeHint, SizeProbeSummary } from '../policy/network.js';
 
 export const SIZE_PROBE_SOURCE = 'deployments-next';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import * as z from 'zod/mini';
-import type { HostPaths } from '../core/host-paths.js';
+import type { HostPaths } from './host-paths.js';
 
 const MenderConf = z.looseObject({
   ServerURL: z.optional(z.string()),
@@ -39,4 +39,26 @@ export function readMenderServer(paths: HostPaths): MenderServer {
   } catch {
     return { url: null, skipVerify: false };
   }
+}
+
+/** Where a cloud-reachability check goes, trusted as the client trusts its server. */
+export interface CloudTarget {
+  url: string;
+  ca?: string;
+  skipVerify?: boolean;
+}
+
+/**
+ * The cloud target of a check: an explicit URL (ota.yaml `validation.cloud_url` or `mender.server_url`),
+ * with the client's trust settings when it is the client's own server; else the client's server from
+ * mender.conf; null when neither is known.
+ */
+export function cloudTarget(explicit: string | undefined, server: MenderServer): CloudTarget | null {
+  if (explicit) {
+    const same = server.url !== null && new URL(explicit).host === new URL(server.url).host;
+    return { url: explicit, ...(same && server.ca ? { ca: server.ca } : {}), skipVerify: same && server.skipVerify };
+  }
+  return server.url
+    ? { url: server.url, ...(server.ca ? { ca: server.ca } : {}), skipVerify: server.skipVerify }
+    : null;
 }
