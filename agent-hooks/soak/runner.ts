@@ -26,14 +26,14 @@ export interface SoakPassDeps {
 }
 
 /**
- * Restart counts of every compose container (`docker inspect` RestartCount, by container name). A
- * failing docker leaves them out (no restart is counted from an unknown).
+ * Restart counts of every compose container (`docker inspect` RestartCount, by container name); null
+ * when docker does not answer (no restart is counted, and no baseline taken, from an unknown).
  */
-export async function containerRestarts(runner: CommandRunner): Promise<Record<string, number>> {
+export async function containerRestarts(runner: CommandRunner): Promise<Record<string, number> | null> {
   const ids = await runner.run('docker', ['ps', '-aq', '--filter', 'label=com.docker.compose.project'], {
     timeoutMs: 15_000,
   });
-  if (ids.code !== 0) return {};
+  if (ids.code !== 0) return null;
   const list = ids.stdout
     .split('\n')
     .map((l) => l.trim())
@@ -42,7 +42,7 @@ export async function containerRestarts(runner: CommandRunner): Promise<Record<s
   const r = await runner.run('docker', ['inspect', '--format', '{{.Name}} {{.RestartCount}}', ...list], {
     timeoutMs: 15_000,
   });
-  return parseRestartCounts(r.code === 0 ? r.stdout : '');
+  return r.code === 0 ? parseRestartCounts(r.stdout) : null;
 }
 
 /** `docker inspect --format '{{.Name}} {{.RestartCount}}'` lines → `{name: count}`. */
@@ -87,7 +87,7 @@ export async function runSoakPass(deps: SoakPassDeps): Promise<SoakRecord | null
 
   const limits = ctx.config.soak;
   let failingChecks: string[] = [];
-  let restarts: Record<string, number> = {};
+  let restarts: Record<string, number> | null = {};
   let cloudOk = true;
   if (limits.hours > 0) {
     const report = await runHealthChecks({

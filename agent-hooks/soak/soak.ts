@@ -47,8 +47,11 @@ export interface SoakObservation {
   lastUpdate: LastUpdate | null;
   /** Names of the failing health checks (ota.yaml checks, containers, bundle probes); empty = healthy. */
   failingChecks: string[];
-  /** Restart count per container now (`docker inspect` RestartCount); unknown containers are left out. */
-  restarts: Record<string, number>;
+  /**
+   * Restart count per container now (`docker inspect` RestartCount); null when docker could not say (no
+   * restart is judged, and no baseline is taken, from an unknown).
+   */
+  restarts: Record<string, number> | null;
   /** The Mender server answered this round. */
   cloudOk: boolean;
 }
@@ -91,8 +94,16 @@ function judge(prev: SoakRecord, o: SoakObservation, limits: SoakLimits): SoakRe
   else next.failing_since = prev.failing_since ?? at;
 
   const reasons: { code: string; message: string }[] = [];
-  const restarted = Object.entries(o.restarts)
-    .map(([name, n]) => [name, n - (prev.restarts_at_start[name] ?? 0)] as const)
+  // Each container counts from the first round that saw it: one first seen now (docker did not answer
+  // before, or it was created since) or recreated (its count went down) takes its count now as its start.
+  const base = { ...prev.restarts_at_start };
+  for (const [name, n] of Object.entries(o.restarts ?? {})) {
+    const b = base[name];
+    if (b === undefined || n < b) base[name] = n;
+  }
+  next.restarts_at_start = base;
+  const restarted = Object.entries(o.restarts ?? {})
+    .map(([name, n]) => [name, n - (base[name] ?? n)] as const)
     .filter(([, n]) => n > 0);
   const total = restarted.reduce((a, [, n]) => a + n, 0);
   if (total >= limits.max_container_restarts)

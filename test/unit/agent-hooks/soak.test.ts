@@ -106,6 +106,39 @@ describe('evaluateSoak', () => {
       'soak_cloud_lost: no contact with the Mender server for 6.0 h',
     ],
     ['contact lost a little less long', [obs(1), obs(6.9, { cloudOk: false })], 'watching', undefined],
+    [
+      // docker did not answer at the first round: no baseline of zeros, so lifetime counts are not "new"
+      'docker unknown at the first round: the counts seen next are the start',
+      [obs(0.1, { restarts: null }), obs(1, { restarts: { 'app-web-1': 7, 'app-db-1': 9 } }), obs(2)],
+      'watching',
+      undefined,
+    ],
+    [
+      'a container first seen later counts from then',
+      [
+        obs(0.1),
+        obs(1, { restarts: { 'app-web-1': 0, 'app-db-1': 2, 'app-new-1': 5 } }),
+        obs(2, { restarts: { 'app-web-1': 0, 'app-db-1': 2, 'app-new-1': 8 } }),
+      ],
+      'regressed',
+      'soak_container_restarts: 3 container restarts since the commit (app-new-1 3)',
+    ],
+    [
+      'a recreated container (its count went down) starts again from its new count',
+      [
+        obs(0.1),
+        obs(1, { restarts: { 'app-web-1': 0, 'app-db-1': 0 } }),
+        obs(2, { restarts: { 'app-web-1': 0, 'app-db-1': 2 } }),
+      ],
+      'watching',
+      undefined,
+    ],
+    [
+      'a round where docker does not answer judges no restarts',
+      [obs(0.1), obs(1, { restarts: null })],
+      'watching',
+      undefined,
+    ],
   ];
   it.each(cases)('%s', (_, list, state, reason) => {
     const last = rounds(list).at(-1)!;
@@ -181,7 +214,7 @@ describe('container restarts', () => {
       'app-db-1': 0,
     });
   });
-  it('asks docker for the compose containers; a failing docker counts nothing', async () => {
+  it('asks docker for the compose containers; a failing docker is unknown (null), not none', async () => {
     const calls: string[][] = [];
     const ok: CommandRunner = {
       run: (_cmd, args) => {
@@ -195,7 +228,7 @@ describe('container restarts', () => {
     const broken: CommandRunner = {
       run: () => Promise.resolve({ code: 1, signal: null, stdout: '', stderr: 'no daemon', timedOut: false }),
     };
-    expect(await containerRestarts(broken)).toEqual({});
+    expect(await containerRestarts(broken)).toBeNull();
   });
 });
 
