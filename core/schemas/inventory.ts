@@ -64,7 +64,7 @@ export const InventoryKeySchemas = {
   'vancore.soak.state': z.enum(SoakStates),
   /** The artifact whose commit the soak watches. */
   'vancore.soak.artifact': z.string().check(z.minLength(1), z.maxLength(256)),
-  /** Why it regressed: reason codes first, like the gate's lines (`container_restarts: …`). */
+  /** Why it regressed: reason codes first, like the gate's lines (`soak_container_restarts: …`, agent-hooks/soak/soak.ts). */
   'vancore.soak.reason': z.string().check(z.maxLength(256)),
   /** When the soak started (the commit), on the van's clock. */
   'vancore.soak.since': IsoDateTime,

@@ -771,7 +771,11 @@ function applyArtifact(s: DeviceState, u: Readonly<UpdateInProgress>, behaviour?
   s.committed = [...(s.committed ?? []), u.artifactName];
   if (s.soakReporting)
     s.soak = behaviour?.soakRegression
-      ? { state: 'regressed', artifact: u.artifactName, reason: 'container_restarts: app restarted 4 times' }
+      ? {
+          state: 'regressed',
+          artifact: u.artifactName,
+          reason: 'soak_container_restarts: 4 container restarts since the commit (app-web-1 4)',
+        }
       : { state: 'passed', artifact: u.artifactName };
   const facts = u.artifact;
   if (facts) {

@@ -492,7 +492,7 @@ describe.each(['sqlite', 'postgres'] as const)('automatic revert (%s)', (backend
       .where('device_id', 'in', inOpen)
       .execute();
     expect(rows.every((x) => x.soak_state === 'regressed' && x.soak_artifact === 'vancore-app-1.5.0')).toBe(true);
-    expect(rows[0]!.soak_reason).toBe('container_restarts: app restarted 4 times');
+    expect(rows[0]!.soak_reason).toBe('soak_container_restarts: 4 container restarts since the commit (app-web-1 4)');
     const attention = await attentionReport(
       db,
       { failed_times: 99, deferred_days: 99, not_seen_days: 99, stuck_downloading_hours: 99 },

@@ -144,7 +144,7 @@ const cases: [AttentionCode, AttentionFacts, AttentionFacts][] = [
         van({
           soak_state: 'regressed',
           soak_artifact: 'vancore-platform-1.0.0',
-          soak_reason: 'container_restarts: app restarted 4 times',
+          soak_reason: 'soak_container_restarts: 4 container restarts since the commit (app-web-1 4)',
         }),
       ],
     }),

@@ -26,7 +26,10 @@ const AS_STRINGS: Record<(typeof InventoryKeys)[number], [string, unknown]> = {
   'vancore.client': ['mender-update/5.1.0', 'mender-update/5.1.0'],
   'vancore.soak.state': ['regressed', 'regressed'],
   'vancore.soak.artifact': ['vancore-app-1.5.0', 'vancore-app-1.5.0'],
-  'vancore.soak.reason': ['container_restarts: app restarted 4 times', 'container_restarts: app restarted 4 times'],
+  'vancore.soak.reason': [
+    'soak_container_restarts: 4 container restarts since the commit (app-web-1 4)',
+    'soak_container_restarts: 4 container restarts since the commit (app-web-1 4)',
+  ],
   'vancore.soak.since': ['2026-11-22T10:00:00Z', '2026-11-22T10:00:00Z'],
 };
 
