@@ -12,6 +12,7 @@ import type { DeploymentFacts, RolloutFacts, RolloutSettings, VanFacts } from '.
 import { FINAL, MIN_SAMPLE } from './planner.js';
 import type { ReleaseComponent } from './release.js';
 import { releaseSoak } from './soak-gate.js';
+import { revertArtifactName } from './revert-name.js';
 
 const HOUR = 3_600_000;
 const SUCCEEDED = new Set(['success', 'already-installed']);
@@ -169,11 +170,6 @@ export type RevertStep =
 /** Deterministic and unique across owners (`vancore-revert …`): Mender's deployment is found again by it. */
 export function revertDeploymentName(rolloutId: string, round: number, component: string): string {
   return `vancore-revert ${rolloutId} r${round} ${component}`;
-}
-
-/** The artifact name `artifact build --revert-of` gives (docs/packaging.md "Revert artifacts"). */
-export function revertArtifactName(component: string, previous: string, bad: string): string {
-  return `vancore-${component}-${previous}-revert-${bad}`;
 }
 
 /** What a revert takes back per component: the bad release's components the previous release had at another version. */

@@ -8,6 +8,7 @@
 //    last success, then it closes and the close reason names them.
 import type { RolloutSettings, VanFacts, WaveFacts } from './planner.js';
 import type { ReleaseComponent } from './release.js';
+import { isRevertOf } from './revert-name.js';
 
 /** As the bridge reads a van's soak (bridge/rollout/store.ts loadVans). */
 export const SoakStates = ['watching', 'passed', 'regressed', 'off'] as const;
@@ -17,13 +18,18 @@ const HOUR = 3_600_000;
 
 /**
  * A van's soak of this release: its reported state when the report is about one of the release's
- * artifacts; `watching` while the report is still about an earlier commit (the van committed, its
- * inventory has not caught up); undefined when the van reports no soak at all.
+ * artifacts (a component's full artifact or one of its deltas); `regressed` once the van went back from
+ * the release on its own (its report is about a revert artifact of a release component: it was reverted
+ * because its soak regressed, revert.soak_regressed_vans); `watching` while the report is still about an
+ * earlier commit (the van committed, its inventory has not caught up); undefined when it reports none.
  */
 export function releaseSoak(v: VanFacts | undefined, components: readonly ReleaseComponent[]): SoakState | undefined {
   if (v?.soak === undefined) return undefined;
-  if (v.soakArtifact !== undefined && !components.some((c) => c.artifact_name === v.soakArtifact)) return 'watching';
-  return v.soak;
+  const a = v.soakArtifact;
+  if (a === undefined) return v.soak;
+  if (components.some((c) => c.artifact_name === a || c.deltas.some((d) => d.artifact_name === a))) return v.soak;
+  if (components.some((c) => isRevertOf(a, c.component, c.version))) return 'regressed';
+  return 'watching';
 }
 
 /** The wave's vans that committed the release and report a soak regression of it. */

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RolloutSettings as Schema } from '../../../../core/config/bridge-config.js';
 import type { DeploymentFacts, RolloutFacts, VanFacts } from '../../../../bridge/rollout/planner.js';
 import type { ReleaseComponent } from '../../../../bridge/rollout/release.js';
+import { releaseSoak } from '../../../../bridge/rollout/soak-gate.js';
 import {
   type RevertDeploymentFacts,
   type RevertFacts,
@@ -274,5 +275,34 @@ describe('planSoakReverts (revert.soak_regressed_vans)', () => {
     expect(planSoakReverts(rf({ vans, settings: on, revertDeployments: [given] }), { components: rel2 })).toEqual([]);
     expect(planSoakReverts(rf({ vans, settings: on, previous: null }), { components: rel2 })).toEqual([]);
     expect(planSoakReverts(rf({ vans, settings: on, revertArtifacts: [] }), { components: rel2 })).toEqual([]);
+  });
+});
+
+describe('releaseSoak: which commit a van soak report is about', () => {
+  const rel = [
+    {
+      ...comp('app', '1.5.0'),
+      deltas: [{ base_version: '1.4.0', artifact_id: 'd', artifact_name: 'vancore-app-1.5.0-delta-from-1.4.0' }],
+    },
+  ];
+  const soakOf = (soak: VanFacts['soak'], soakArtifact?: string) =>
+    releaseSoak(van(1, { app: '1.5.0' }, { soak, ...(soakArtifact ? { soakArtifact } : {}) }), rel);
+
+  it.each([
+    ['the full artifact', 'passed', 'vancore-app-1.5.0', 'passed'],
+    // A van updated by a delta committed the delta artifact: it is this release, not an earlier commit.
+    ['a delta of the release', 'passed', 'vancore-app-1.5.0-delta-from-1.4.0', 'passed'],
+    ['a delta of the release, regressed', 'regressed', 'vancore-app-1.5.0-delta-from-1.4.0', 'regressed'],
+    // Gone back from the release on its own (revert.soak_regressed_vans): its soak of the release regressed,
+    // whatever it now says of the revert artifact.
+    ['a revert artifact of the release', 'passed', 'vancore-app-1.4.0-revert-1.5.0', 'regressed'],
+    ['an earlier commit (inventory not caught up)', 'passed', 'vancore-app-1.4.0', 'watching'],
+    ['a revert of another version', 'passed', 'vancore-app-1.3.0-revert-1.4.0', 'watching'],
+    ['no artifact named', 'passed', undefined, 'passed'],
+  ] as const)('%s', (_what, soak, artifact, want) => {
+    expect(soakOf(soak, artifact)).toBe(want);
+  });
+  it('no soak reported: undefined', () => {
+    expect(releaseSoak(van(1, { app: '1.5.0' }), rel)).toBeUndefined();
   });
 });
