@@ -189,19 +189,21 @@ export async function rolloutData(db: Kysely<Database>, rolloutId: string): Prom
         status: status.get(`${d.name}\u0000${id}`) ?? 'pending',
       });
   }
-  const waves = waveLedger(rows, await ledgerArtifacts(db));
-  const sum = (k: keyof Omit<WaveLedger, 'wave'>) => waves.reduce((a, w) => a + w[k], 0);
-  return {
-    rollout_id: rolloutId,
-    waves,
-    total: {
-      vans: new Set(rows.map((x) => x.deviceId)).size,
-      delta_vans: sum('delta_vans'),
-      full_vans: sum('full_vans'),
-      delta_bytes: sum('delta_bytes'),
-      full_bytes: sum('full_bytes'),
-      failed_bytes_at_most: sum('failed_bytes_at_most'),
-      size_unknown: sum('size_unknown'),
-    },
-  };
+  const artifacts = await ledgerArtifacts(db);
+  // The total is the ledger of every wave as one: a van in two waves (a second round) counts once.
+  const { wave: _all, ...total } = waveLedger(
+    rows.map((x) => ({ ...x, wave: 0 })),
+    artifacts,
+  )[0] ?? { wave: 0, ...EMPTY_TOTAL };
+  return { rollout_id: rolloutId, waves: waveLedger(rows, artifacts), total };
 }
+
+const EMPTY_TOTAL: Omit<WaveLedger, 'wave'> = {
+  vans: 0,
+  delta_vans: 0,
+  full_vans: 0,
+  delta_bytes: 0,
+  full_bytes: 0,
+  failed_bytes_at_most: 0,
+  size_unknown: 0,
+};

@@ -7,7 +7,7 @@ import { shownStatus } from '../lib/waiting.js';
 import { attention, type AttentionFacts, type AttentionItem, type AttentionThresholds } from '../rules/attention.js';
 import type { Database, VansTable } from './schema.js';
 import { revertNotLanded } from '../rollout/revert.js';
-import { getRollout, listReverts, loadRevertFacts } from '../rollout/store.js';
+import { getRollout, listReverts, loadRevertFacts, loadVans } from '../rollout/store.js';
 import { formatReasonLine, parseCodes } from '../../core/reason-codes.js';
 
 export interface VanFilter {
@@ -312,8 +312,8 @@ export async function getVan(
 /** The facts every attention rule reads, loaded once (the rules are pure: bridge/rules/attention.ts). */
 export async function loadAttentionFacts(
   db: Kysely<Database>,
-  now: Date = new Date(),
-  dataBudgetBytes: number | null = null,
+  now: Date,
+  dataBudgetBytes: number | null,
 ): Promise<AttentionFacts> {
   const vans = await db.selectFrom('vans').selectAll().where('decommissioned', '=', 0).execute();
   const failures = await db
@@ -346,10 +346,13 @@ export async function loadAttentionFacts(
   );
   const data = await monthVerdicts(db, now, dataBudgetBytes);
   const revertsNotLanded = [];
-  for (const rev of await listReverts(db)) {
+  const reverts = await listReverts(db);
+  // The fleet's facts once for every revert, on the report's clock.
+  const fleet = reverts.length > 0 ? await loadVans(db) : [];
+  for (const rev of reverts) {
     const rollout = await getRollout(db, rev.rollout_id);
     if (!rollout) continue;
-    const f = await loadRevertFacts(db, rollout, rev, new Date());
+    const f = await loadRevertFacts(db, rollout, rev, now, fleet);
     for (const x of revertNotLanded(f, rev.status === 'finished'))
       revertsNotLanded.push({ device_id: x.deviceId, detail: x.detail });
   }
