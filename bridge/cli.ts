@@ -10,6 +10,7 @@ import { redactUrl } from '../core/redact.js';
 import { neutraliseTerminalOutput, terminalJson } from '../core/safe-text.js';
 import { renderTable } from './table.js';
 import type { ForecastBytes } from './rollout/forecast.js';
+import type { RolloutData, VanData } from './store/data-ledger.js';
 
 export const bridgeCommand = defineCommand({
   name: 'bridge',
@@ -292,7 +293,7 @@ export const reportCommand = defineCommand({
       options: { ...common },
       async run(ctx) {
         const path = `/api/v1/vans/${encodeURIComponent(ctx.positionals[0]!)}/data`;
-        const { body } = await getJson<VanDataView>(await target(ctx), path);
+        const { body } = await getJson<VanData>(await target(ctx), path);
         if (ctx.values.json === true) return void ctx.io.stdout.write(`${terminalJson(body)}\n`);
         const budget = body.budget_bytes === null ? 'no budget' : `budget ${formatBytes(body.budget_bytes)}`;
         ctx.io.stdout.write(
@@ -314,39 +315,6 @@ export const reportCommand = defineCommand({
     }),
   ],
 });
-
-interface RolloutDataView {
-  rollout_id: string;
-  waves: (RolloutDataView['total'] & { wave: number })[];
-  total: {
-    vans: number;
-    delta_vans: number;
-    full_vans: number;
-    delta_bytes: number;
-    full_bytes: number;
-    failed_bytes_at_most: number;
-    size_unknown: number;
-  };
-}
-
-interface VanDataView {
-  van_id: string;
-  month: string;
-  budget_bytes: number | null;
-  link_bytes: number | null;
-  ota_bytes: number;
-  used_bytes: number;
-  over_budget: boolean;
-  deployments: {
-    deployment: string;
-    artifactName: string;
-    kind: string;
-    status: string;
-    count: string;
-    bytes: number;
-    finished: string | null;
-  }[];
-}
 
 export async function postJson<T>(t: ReportTarget, path: string, body: unknown): Promise<T> {
   let res: Response;
@@ -592,7 +560,7 @@ export const rolloutCommand = defineCommand({
         'revert-soak-regressed-vans': {
           type: 'boolean',
           description:
-            'take each van whose post-commit soak of the release regressed back on its own, without a threshold',
+            "take each van whose post-commit soak of the release regressed back on its own, without a threshold (like every --revert-* flag, the flags given replace the config's rollout.revert for this rollout)",
         },
         'no-auto-revert': {
           type: 'boolean',
@@ -606,6 +574,8 @@ export const rolloutCommand = defineCommand({
       ],
       async run(ctx) {
         const reason = opt.string(ctx.values, 'reason');
+        // Bad revert flags are one usage line even with --dry-run (which forecasts bytes, not the policy).
+        const revert = revertPolicyOf(ctx.values);
         if (ctx.values['dry-run'] === true) {
           const f = await postJson<ForecastView>(await target(ctx), '/api/v1/rollouts', {
             release: ctx.positionals[0],
@@ -614,7 +584,6 @@ export const rolloutCommand = defineCommand({
           ctx.io.stdout.write(ctx.values.json === true ? `${terminalJson(f)}\n` : renderForecast(f));
           return;
         }
-        const revert = revertPolicyOf(ctx.values);
         const r = await postJson<RolloutView>(await target(ctx), '/api/v1/rollouts', {
           release: ctx.positionals[0],
           ...(reason ? { reason } : {}),
@@ -670,9 +639,9 @@ export const rolloutCommand = defineCommand({
       options: { ...common },
       async run(ctx) {
         const path = `/api/v1/rollouts/${encodeURIComponent(ctx.positionals[0]!)}/data`;
-        const { body } = await getJson<RolloutDataView>(await target(ctx), path);
+        const { body } = await getJson<RolloutData>(await target(ctx), path);
         if (ctx.values.json === true) return void ctx.io.stdout.write(`${terminalJson(body)}\n`);
-        const row = (label: string, w: RolloutDataView['total']) => [
+        const row = (label: string, w: RolloutData['total']) => [
           label,
           String(w.vans),
           `${formatBytes(w.delta_bytes)} (${w.delta_vans} vans)`,

@@ -366,6 +366,10 @@ describe.each(backends)('rollout API on %s', (backend) => {
     // The create flags: one usage line each for a bad value or combination.
     for (const [argv, line] of [
       [['--revert-failed-pct', '0'], /--revert-failed-pct must be a number above 0 and at most 100, got '0'/],
+      [
+        ['--dry-run', '--revert-failed-pct', '0'],
+        /--revert-failed-pct must be a number above 0 and at most 100, got '0'/,
+      ],
       [['--revert-failed-count', 'x'], /--revert-failed-count must be a whole number from 1 to 100000, got 'x'/],
       [['--revert-window-hours', '6'], /--revert-window-hours needs --revert-failed-count or --revert-failed-pct/],
       [
