@@ -4,7 +4,7 @@
 // deployment succeeds), so they are exactly the waves the real rollout opens while nothing fails and the
 // fleet does not change. See docs/rollouts.md "Forecast".
 import type { Stage } from '../store/fleet-store.js';
-import { type RolloutSettings, type VanFacts, type WaveFacts, atLeast, planRollout } from './planner.js';
+import { type RolloutSettings, type VanFacts, type WaveFacts, atLeast, deltaFor, planRollout } from './planner.js';
 import type { ReleaseComponent } from './release.js';
 
 const HOUR = 3_600_000;
@@ -214,7 +214,7 @@ function waveForecast(
       const installed = v.components[c.component];
       if (atLeast(installed, c.version)) continue;
       // The planner's choice (artifactVariants): the delta from the version the van runs, if there is one.
-      const d = c.deltas.find((x) => x.base_version === installed);
+      const d = deltaFor(c, installed);
       const size = sizeOf(facts, d ?? c, v.deviceType);
       comps[k]!.vans++;
       if (d) comps[k]!.delta_vans++;

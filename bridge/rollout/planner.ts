@@ -8,7 +8,7 @@ import valid from 'semver/functions/valid.js';
 import type * as z from 'zod';
 import type { RolloutSettings as RolloutSettingsSchema } from '../../core/config/bridge-config.js';
 import type { Stage } from '../store/fleet-store.js';
-import type { ReleaseComponent } from './release.js';
+import type { ReleaseComponent, ReleaseDelta } from './release.js';
 import { FINAL } from '../lib/deployment-tracker.js';
 import { type SoakState, soakFailed, soakHold, soakRegressed } from './soak-gate.js';
 
@@ -88,7 +88,7 @@ export type RolloutStep =
   | { kind: 'wait'; reason: string };
 
 export { FINAL };
-const SUCCEEDED = new Set(['success', 'already-installed']);
+export const SUCCEEDED: ReadonlySet<string> = new Set(['success', 'already-installed']);
 const HOUR = 3_600_000;
 /** The failure rate is judged once this many vans of the wave finished (or all of them did). */
 export const MIN_SAMPLE = 10;
@@ -119,17 +119,20 @@ export interface ArtifactVariant {
  * Which artifact each van gets: the delta whose base is the version the van runs, else the full
  * artifact. Deltas first (by base version), the full artifact last; empty groups are left out.
  */
+/** The delta of `c` built on the version a van runs, if there is one (else the van takes the full artifact). */
+export function deltaFor(c: ReleaseComponent, installed: string | undefined): ReleaseDelta | undefined {
+  return installed === undefined ? undefined : c.deltas.find((d) => d.base_version === installed);
+}
+
 export function artifactVariants(
   c: ReleaseComponent,
   deviceIds: string[],
   vans: ReadonlyMap<string, VanFacts>,
 ): ArtifactVariant[] {
-  const byBase = new Map(c.deltas.map((d) => [d.base_version, d]));
   const groups = new Map<string, string[]>();
   const full: string[] = [];
   for (const id of deviceIds) {
-    const installed = vans.get(id)?.components[c.component];
-    const d = installed === undefined ? undefined : byBase.get(installed);
+    const d = deltaFor(c, vans.get(id)?.components[c.component]);
     if (d) groups.set(d.base_version, [...(groups.get(d.base_version) ?? []), id]);
     else full.push(id);
   }
@@ -214,7 +217,8 @@ function progressOf(facts: RolloutFacts): Map<string, VanProgress> {
   return out;
 }
 
-function settled(d: DeploymentFacts, now: Date, settings: RolloutSettings): boolean {
+/** A deployment no longer holds what comes after it (its wave, or the next revert component). */
+export function settled(d: DeploymentFacts, now: Date, settings: RolloutSettings): boolean {
   if (d.status === 'finished' || d.status === 'aborted') return true;
   if (d.status === 'intent') return false;
   if (d.deviceIds.every((id) => FINAL.has(d.outcomes[id]?.status ?? ''))) return true;
@@ -223,8 +227,8 @@ function settled(d: DeploymentFacts, now: Date, settings: RolloutSettings): bool
   return now.getTime() - Date.parse(d.createdAt) >= settings.wave_interval_hours * HOUR;
 }
 
-const pct = (n: number, of: number) => (of === 0 ? 0 : (100 * n) / of);
-const fmt = (x: number) => x.toFixed(1);
+export const pct = (n: number, of: number) => (of === 0 ? 0 : (100 * n) / of);
+export const fmt = (x: number) => x.toFixed(1);
 
 export function planRollout(facts: RolloutFacts): RolloutStep[] {
   if (facts.status !== 'active') return [{ kind: 'wait', reason: `rollout is ${facts.status}` }];

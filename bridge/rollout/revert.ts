@@ -9,18 +9,14 @@
 // `vancore-<component>-<previous>-revert-<bad>`), found in the synced artifacts by its meta-data
 // (`vancore.component`, `vancore.version`, `vancore.revert_of`).
 import type { DeploymentFacts, RolloutFacts, RolloutSettings, VanFacts } from './planner.js';
-import { FINAL, MIN_SAMPLE } from './planner.js';
+import { FINAL, MIN_SAMPLE, SUCCEEDED, fmt, pct, settled } from './planner.js';
 import type { ReleaseComponent } from './release.js';
 import { releaseSoak } from './soak-gate.js';
 import { revertArtifactName } from './revert-name.js';
 
 const HOUR = 3_600_000;
-const SUCCEEDED = new Set(['success', 'already-installed']);
 /** A component's revert is deployed again to vans that took the bad version late, at most this often. */
 export const MAX_REVERT_ROUNDS = 3;
-
-const pct = (n: number, of: number) => (of === 0 ? 0 : (100 * n) / of);
-const fmt = (x: number) => x.toFixed(1);
 
 /** The policy is on when either threshold is set. */
 export function revertPolicyOn(s: RolloutSettings): boolean {
@@ -203,13 +199,6 @@ function tookIt(f: RevertFacts, component: string, from: string): Set<string> {
   return out;
 }
 
-function settledBy(d: DeploymentFacts, now: Date, settings: RolloutSettings): boolean {
-  if (d.status === 'finished' || d.status === 'aborted') return true;
-  if (d.status === 'intent') return false;
-  if (d.deviceIds.every((id) => FINAL.has(d.outcomes[id]?.status ?? ''))) return true;
-  return now.getTime() - Date.parse(d.createdAt) >= settings.wave_interval_hours * HOUR;
-}
-
 /**
  * Per component in reverse install order (dependents first), one deployment of its revert artifact to the
  * vans that took the bad version; the next component once the previous one's deployments settled. Vans
@@ -227,7 +216,7 @@ export function planRevert(f: RevertFacts): RevertStep[] {
   const comps = revertedComponents(f);
   for (const c of [...comps].reverse()) {
     const mine = f.revertDeployments.filter((d) => d.component === c.component);
-    const open = mine.find((d) => !settledBy(d, f.now, f.settings));
+    const open = mine.find((d) => !settled(d, f.now, f.settings));
     if (open) return [{ kind: 'wait', reason: `revert of ${c.component} ${c.from} → ${c.to} deploying` }];
     const targeted = new Set(mine.flatMap((d) => d.deviceIds));
     const reverted = new Set(f.vans.filter((v) => v.components[c.component] === c.to).map((v) => v.deviceId));

@@ -6,6 +6,7 @@ import { shownStatus } from '../lib/waiting.js';
 import { parseCodes } from '../../core/reason-codes.js';
 import type { Database } from '../store/schema.js';
 import { planWithRevert } from './controller.js';
+import { SUCCEEDED } from './planner.js';
 import { revertNotLanded } from './revert.js';
 import * as R from './store.js';
 
@@ -73,7 +74,7 @@ async function revertView(db: Kysely<Database>, r: R.RolloutRecord, now: Date): 
   const landed = new Set(
     f.revertDeployments.flatMap((d) =>
       Object.entries(d.outcomes)
-        .filter(([, o]) => o.status === 'success' || o.status === 'already-installed')
+        .filter(([, o]) => SUCCEEDED.has(o.status))
         .map(([id]) => id),
     ),
   );
