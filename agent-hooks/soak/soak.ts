@@ -8,6 +8,7 @@
 // A regression (or a pass) is final for that commit; the next commit starts a new soak.
 import * as z from 'zod/mini';
 import { IsoDateTime } from '../../core/schemas/common.js';
+import { SoakStates } from '../../core/schemas/inventory.js';
 import { formatReasonLine } from '../../core/reason-codes.js';
 import type { LastUpdate } from '../../core/versions.js';
 
@@ -16,7 +17,7 @@ export const SoakRecord = z.object({
   artifact_name: z.string().check(z.minLength(1), z.maxLength(256)),
   committed_at: IsoDateTime,
   /** watching → passed at `until`, or regressed as soon as a limit is crossed; off when soak.hours is 0. */
-  state: z.enum(['watching', 'passed', 'regressed', 'off']),
+  state: z.enum(SoakStates),
   until: IsoDateTime,
   /** The reason line of a regression (`soak_container_restarts: …`). */
   reason: z.optional(z.string().check(z.maxLength(256))),

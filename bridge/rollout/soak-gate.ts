@@ -7,11 +7,11 @@
 //    as passed; vans still `watching` hold the wave for at most `device_soak.max_wait_hours` after its
 //    last success, then it closes and the close reason names them.
 import type { RolloutSettings, VanFacts, WaveFacts } from './planner.js';
+import type { SoakStates } from '../../core/schemas/inventory.js';
 import type { ReleaseComponent } from './release.js';
 import { isRevertOf } from './revert-name.js';
 
-/** As the bridge reads a van's soak (bridge/rollout/store.ts loadVans). */
-export const SoakStates = ['watching', 'passed', 'regressed', 'off'] as const;
+/** As the van reports it (core/schemas/inventory.ts SoakStates), read by bridge/rollout/store.ts loadVans. */
 export type SoakState = (typeof SoakStates)[number];
 
 const HOUR = 3_600_000;

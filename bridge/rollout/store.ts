@@ -13,7 +13,8 @@ import type { ReleaseReaching } from '../plan.js';
 import type { DeploymentFacts, RolloutFacts, RolloutSettings, RolloutStatus, VanFacts, WaveFacts } from './planner.js';
 import { type ArtifactFact, ReleaseComponent } from './release.js';
 import type { RevertArtifact, RevertFacts } from './revert.js';
-import { type SoakState, SoakStates } from './soak-gate.js';
+import { SoakStates } from '../../core/schemas/inventory.js';
+import type { SoakState } from './soak-gate.js';
 
 const CHUNK = 400;
 
