@@ -63,7 +63,10 @@ async function drain(src: AsyncIterable<Buffer>): Promise<void> {
 const BLOCK = 512;
 
 /** A ustar header for a regular file (names ≤ 100 bytes: `blobs/sha256/<hex>` is 77). */
-export function ustarHeader(name: string, size: number): Buffer {
+function ustarHeader(name: string, size: number): Buffer {
+  // The size field holds 11 octal digits: 8 GiB and more would be cut short and load as a corrupt tar.
+  if (size >= 8 ** 11)
+    throw new VanError('INPUT_INVALID', `${name}: ${size} bytes is too large for a tar entry (under 8 GiB)`);
   const h = Buffer.alloc(BLOCK);
   const field = (value: string, at: number, len: number) => h.write(value.slice(0, len), at, len, 'utf8');
   const octal = (n: number, len: number) => `${n.toString(8).padStart(len - 1, '0')}\0`;

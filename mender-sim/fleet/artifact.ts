@@ -26,11 +26,6 @@ const NAME_PATTERN = /^vancore-([a-z][a-z0-9_]{0,31})-(\d+\.\d+\.\d+(?:[-+][0-9A
 
 const INDEX_LIMIT = 64 * 1024;
 
-/**
- * The first payload's `vancore-index.json` (data/0000.tar, .tar.gz or .tar.xz — lzma through the xz tool,
- * as the client reads it; other compressions are not read), or undefined. Consumes the whole stream;
- * never throws.
- */
 /** `xz -dc` between a compressed entry and a tar extractor. */
 function unxz(input: Readable, into: NodeJS.WritableStream): Promise<void> {
   const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
@@ -41,6 +36,11 @@ function unxz(input: Readable, into: NodeJS.WritableStream): Promise<void> {
   return Promise.all([pipeline(input, child.stdin), pipeline(child.stdout, into), exited]).then(() => undefined);
 }
 
+/**
+ * The first payload's `vancore-index.json` (data/0000.tar, .tar.gz or .tar.xz — lzma through the xz tool,
+ * as the client reads it; other compressions are not read), or undefined. Consumes the whole stream;
+ * never throws.
+ */
 export async function readPayloadIndex(input: Readable): Promise<unknown> {
   const outer = tar.extract();
   let found: unknown;

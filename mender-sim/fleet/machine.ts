@@ -82,7 +82,7 @@ export interface ArtifactFacts {
  * satisfied by currently installed artifact (gen2 != <nil>).`); undefined when all hold. A list value
  * is satisfied by any of its items.
  */
-export function unmetDepends(
+function unmetDepends(
   depends: Readonly<Record<string, string | string[]>> | undefined,
   provides: Readonly<Record<string, string>>,
 ): string | undefined {
