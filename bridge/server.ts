@@ -116,7 +116,10 @@ export async function startBridge(
     pageSize: config.mender.page_size,
     now: () => clock.now(),
   });
-  const fleetDb = await openFleetDb(config.database.url);
+  const fleetDb = await openFleetDb(config.database.url, {
+    onIdleConnectionError: (e) =>
+      deps.logger?.warn({ err: e.message }, 'database connection ended by the server; the pool opens a new one'),
+  });
   // SQLite: one bridge per file — refuse before touching the database (lib/leader.ts).
   let fileLock: SqliteFileLock | undefined;
   const scheduled: ScheduledWork = { start: () => startWork(), stop: () => stopWork() };

@@ -25,6 +25,12 @@ export interface OpenOptions {
   pgSchema?: string;
   /** PostgreSQL pool size. */
   poolSize?: number;
+  /**
+   * PostgreSQL: an idle pooled connection the server ended (a restart, a failover, an admin's
+   * pg_terminate_backend). The pool drops it and opens a new one at the next query; unhandled, node-postgres
+   * would crash the process. Default: ignored.
+   */
+  onIdleConnectionError?: (e: Error) => void;
 }
 
 export function redactDbUrl(url: string): string {
@@ -71,6 +77,7 @@ export async function openFleetDb(url: string, opts: OpenOptions = {}): Promise<
       max: opts.poolSize ?? 10,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
+    pool.on('error', (e) => opts.onIdleConnectionError?.(e));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,
